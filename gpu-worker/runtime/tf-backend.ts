@@ -1,0 +1,175 @@
+// Picks the TF.js backend at run time: tfjs-node-gpu → tfjs-node → wasm. The native backends are
+// optionalDependencies that usually fail to install (they download libtensorflow), so they are
+// imported dynamically and their absence is normal. The pure-JS 'cpu' backend is ~30× slower than
+// wasm and is only used when explicitly asked for (prefer: 'cpu' or COCOOP_TF_BACKEND=cpu).
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
+
+export type TfBackendPreference = 'auto' | 'wasm' | 'cpu';
+
+export interface TfBackendInfo {
+  backend: string; // tf.getBackend(): 'tensorflow' | 'wasm' | 'cpu'
+  threads: number;
+}
+
+export interface InitTfBackendOptions {
+  prefer?: TfBackendPreference;
+  /** One line per call describing the choice and every failed candidate. Default: stderr. */
+  log?: (line: string) => void;
+}
+
+type Candidate = 'node-gpu' | 'node' | 'wasm' | 'cpu';
+
+const ENV_VAR = 'COCOOP_TF_BACKEND';
+const ENV_VALUES: readonly Candidate[] = ['wasm', 'cpu', 'node', 'node-gpu'];
+
+/** One init per resolved request (e.g. 'auto', 'wasm'); a repeated call returns the same promise. */
+const pending = new Map<string, Promise<TfBackendInfo>>();
+
+class Unavailable extends Error {}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split('\n')[0].trim();
+}
+
+function isNotInstalled(e: unknown, pkg: string): boolean {
+  const err = e as { code?: string; message?: string };
+  return (
+    (err?.code === 'ERR_MODULE_NOT_FOUND' || err?.code === 'MODULE_NOT_FOUND') &&
+    typeof err.message === 'string' &&
+    err.message.includes(pkg)
+  );
+}
+
+async function tryNative(pkg: string): Promise<TfBackendInfo> {
+  try {
+    // A variable specifier keeps tsc from requiring the (optional, usually absent) package.
+    const spec: string = pkg;
+    await import(spec);
+  } catch (e) {
+    throw new Unavailable(isNotInstalled(e, pkg) ? 'not installed' : `failed to load: ${firstLine(e)}`);
+  }
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend('tensorflow');
+  } catch (e) {
+    throw new Unavailable(`setBackend failed: ${firstLine(e)}`);
+  }
+  if (!ok) throw new Unavailable('backend "tensorflow" failed to initialise');
+  // libtensorflow's intra-op pool uses every core.
+  return { backend: tf.getBackend(), threads: availableParallelism() };
+}
+
+async function tryWasm(): Promise<TfBackendInfo> {
+  let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
+  try {
+    wasm = await import('@tensorflow/tfjs-backend-wasm');
+  } catch (e) {
+    throw new Unavailable(
+      isNotInstalled(e, '@tensorflow/tfjs-backend-wasm') ? 'not installed' : `failed to load: ${firstLine(e)}`,
+    );
+  }
+  // Point the loader at the package's own dist/ directory, where the .wasm binaries live.
+  try {
+    const main = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
+    wasm.setWasmPaths(`${dirname(main)}/`);
+  } catch {
+    // Leave the default (the emscripten loader's own directory), which also works in Node.
+  }
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend('wasm');
+  } catch (e) {
+    throw new Unavailable(`setBackend failed: ${firstLine(e)}`);
+  }
+  if (!ok) throw new Unavailable('backend "wasm" failed to initialise');
+  let threads = 1;
+  try {
+    threads = wasm.getThreadsCount();
+  } catch {
+    // getThreadsCount throws before init on some builds; 1 is right for Node (no wasm threads).
+  }
+  return { backend: tf.getBackend(), threads };
+}
+
+async function tryCpu(): Promise<TfBackendInfo> {
+  const ok = await tf.setBackend('cpu');
+  if (!ok) throw new Unavailable('backend "cpu" failed to initialise');
+  return { backend: tf.getBackend(), threads: 1 };
+}
+
+const NAMES: Record<Candidate, string> = {
+  'node-gpu': 'tfjs-node-gpu',
+  node: 'tfjs-node',
+  wasm: 'wasm',
+  cpu: 'cpu',
+};
+
+function attempt(c: Candidate): Promise<TfBackendInfo> {
+  switch (c) {
+    case 'node-gpu':
+      return tryNative('@tensorflow/tfjs-node-gpu');
+    case 'node':
+      return tryNative('@tensorflow/tfjs-node');
+    case 'wasm':
+      return tryWasm();
+    case 'cpu':
+      return tryCpu();
+  }
+}
+
+async function init(candidates: Candidate[], source: string, log: (line: string) => void): Promise<TfBackendInfo> {
+  const failures: string[] = [];
+  for (const c of candidates) {
+    try {
+      const info = await attempt(c);
+      const notes = [...failures, ...(source ? [source] : [])];
+      log(`tfjs backend: ${info.backend}${c === 'node-gpu' ? ' (gpu)' : ''}, ${info.threads} thread(s)${notes.length ? ` (${notes.join('; ')})` : ''}`);
+      return info;
+    } catch (e) {
+      if (!(e instanceof Unavailable)) throw e;
+      failures.push(`${NAMES[c]} ${e.message}`);
+    }
+  }
+  const line = `tfjs backend: none available (${[...failures, ...(source ? [source] : [])].join('; ')})`;
+  log(line);
+  throw new Error(line);
+}
+
+/**
+ * Selects and initialises the TF.js backend. Idempotent: repeated calls with the same effective
+ * request return the same result. `COCOOP_TF_BACKEND=wasm|cpu|node|node-gpu` overrides `prefer`;
+ * an explicitly requested backend that is unavailable is an error (no silent fallback).
+ */
+export function initTfBackend(opts: InitTfBackendOptions = {}): Promise<TfBackendInfo> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const env = process.env[ENV_VAR]?.trim();
+  let candidates: Candidate[];
+  let source = '';
+  let key: string;
+  if (env) {
+    if (!(ENV_VALUES as readonly string[]).includes(env)) {
+      return Promise.reject(new Error(`${ENV_VAR}=${env}: expected one of ${ENV_VALUES.join(', ')}`));
+    }
+    candidates = [env as Candidate];
+    source = `${ENV_VAR}=${env}`;
+    key = env;
+  } else {
+    const prefer = opts.prefer ?? 'auto';
+    if (prefer === 'auto') candidates = ['node-gpu', 'node', 'wasm'];
+    else if (prefer === 'wasm' || prefer === 'cpu') candidates = [prefer];
+    else return Promise.reject(new Error(`initTfBackend: unknown prefer ${JSON.stringify(prefer)}`));
+    key = prefer;
+  }
+  let p = pending.get(key);
+  if (!p) {
+    p = init(candidates, source, log);
+    pending.set(key, p);
+    // A failed init may be retried (e.g. after fixing the environment).
+    p.catch(() => pending.delete(key));
+  }
+  return p;
+}
