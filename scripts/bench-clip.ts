@@ -41,7 +41,7 @@ export interface ClipBenchResult {
   settings: { preset: PresetName; threads: number; text_batch: number; machine: string; node: string; ort: string; tf_backend: string };
   ceiling: { ort_matmul_gflops: number; tf_matmul_gflops: number; matmul_shape: number[] };
   ort: { image_b1: Rate; image_b4: Rate; text_l10: Rate; text_l77: Rate };
-  tf: { image_b1: Rate; text_l10: Rate; text_l77: Rate; text_l10_train_step: Rate };
+  tf: { image_b1: Rate; text_l10: Rate; text_l77: Rate; text_l10_train_step: Rate; text_l10_train_step_builtin_grads: Rate };
   agreement: { text_max_rel_diff: number; image_max_rel_diff: number };
 }
 
@@ -165,12 +165,6 @@ export async function runClipBench(opts: ClipBenchOptions): Promise<ClipBenchRes
       const x = tf.tensor3d(embeds, [n, len, d]);
       results[`tf_${len}`] = rate(await timeIt(() => tf.tidy(() => tfText.forward(x, eot)).data(), reps), n, flops);
       if (len === 10) {
-        // One CoCoOp-style training step's text work: forward + backward w.r.t. the prompt embeddings.
-        const probe = tf.tensor2d(randn(n * tfText.projectionDim, 1), [n, tfText.projectionDim]);
-        const grad = tf.grad((e: tf.Tensor) => tf.sum(tf.mul(tfText.forward(e as tf.Tensor3D, eot), probe)));
-        // Backward w.r.t. the inputs only (frozen weights): about one more forward's worth of matmuls.
-        results.tf_train = rate(await timeIt(() => tf.tidy(() => grad(x)).data(), reps), n, 2 * flops);
-        probe.dispose();
         const ortOut = await runTextGraph(textSession, embeds, n, len, d, eot);
         const tfOut = tf.tidy(() => tfText.forward(x, eot)).dataSync() as Float32Array;
         textDiff = maxRelDiff(tfOut, ortOut, n);
@@ -178,6 +172,26 @@ export async function runClipBench(opts: ClipBenchOptions): Promise<ClipBenchRes
       x.dispose();
       log(`bench:clip: text L=${len}: ORT ${results[`ort_${len}`].per_s.toFixed(1)} prompts/s, TF.js ${results[`tf_${len}`].per_s.toFixed(1)} prompts/s`);
     }
+    // ---- one CoCoOp-style training step's text work: forward + backward w.r.t. the prompt
+    // embeddings of C = 10 prompts at L = 10, with our custom gradients and with TF.js's built-in
+    // ones (matMul transpose flags: the naive path) ----
+    const trainN = 10;
+    const trainLen = 10;
+    const trainFlops = trainN * 2 * encoderMacs(d, t.intermediateSize, t.numHiddenLayers, trainLen);
+    const trainX = tf.tensor3d(randn(trainN * trainLen * d, 0.02), [trainN, trainLen, d]);
+    const trainEot = Array.from({ length: trainN }, () => trainLen - 1);
+    const probe = tf.tensor2d(randn(trainN * tfText.projectionDim, 1), [trainN, tfText.projectionDim]);
+    const stepRate = async (tower: TfTextTower, repeats: number) => {
+      const grad = tf.grad((e: tf.Tensor) => tf.sum(tf.mul(tower.forward(e as tf.Tensor3D, trainEot), probe)));
+      // Backward w.r.t. the inputs only (frozen weights): about one more forward's worth of matmuls.
+      return rate(await timeIt(() => tf.tidy(() => grad(trainX)).data(), repeats), trainN, 2 * trainFlops);
+    };
+    results.tf_train = await stepRate(tfText, reps);
+    const builtin = new TfTextTower(weights.text, t, { builtinGradients: true });
+    results.tf_train_builtin = await stepRate(builtin, 1);
+    builtin.dispose();
+    tf.dispose([trainX, probe]);
+    log(`bench:clip: TF.js forward+backward, ${trainN} prompts L=${trainLen}: ${(trainN / results.tf_train.per_s).toFixed(2)} s (built-in gradients ${(trainN / results.tf_train_builtin.per_s).toFixed(2)} s)`);
     tfText.dispose();
     await textSession.release();
 
@@ -193,7 +207,7 @@ export async function runClipBench(opts: ClipBenchOptions): Promise<ClipBenchRes
       },
       ceiling,
       ort: { image_b1, image_b4, text_l10: results.ort_10, text_l77: results.ort_77 },
-      tf: { image_b1: tfImage, text_l10: results.tf_10, text_l77: results.tf_77, text_l10_train_step: results.tf_train },
+      tf: { image_b1: tfImage, text_l10: results.tf_10, text_l77: results.tf_77, text_l10_train_step: results.tf_train, text_l10_train_step_builtin_grads: results.tf_train_builtin },
       agreement: { text_max_rel_diff: textDiff, image_max_rel_diff: maxRelDiff(tfImg1, ortImg1, 1) },
     };
   } finally {
@@ -224,7 +238,8 @@ export function benchMarkdown(r: ClipBenchResult, command: string): string {
     `| TF.js image tower, batch 1 | ${fmt(r.tf.image_b1, 'images/s', c.tf_matmul_gflops)} |`,
     `| TF.js text tower, L = 10 | ${fmt(r.tf.text_l10, 'prompts/s', c.tf_matmul_gflops)} |`,
     `| TF.js text tower, L = 77 | ${fmt(r.tf.text_l77, 'prompts/s', c.tf_matmul_gflops)} |`,
-    `| TF.js text tower, L = 10, forward + backward | ${fmt(r.tf.text_l10_train_step, 'prompts/s', c.tf_matmul_gflops)} |`,
+    `| TF.js text tower, L = 10, 10 prompts, forward + backward (custom gradients) | ${fmt(r.tf.text_l10_train_step, 'prompts/s', c.tf_matmul_gflops)} |`,
+    `| same, TF.js built-in gradients (naive: matMul transpose flags) | ${fmt(r.tf.text_l10_train_step_builtin_grads, 'prompts/s', c.tf_matmul_gflops)} |`,
     '',
     `ORT and TF.js agree on the benchmarked inputs: text max relative difference ${r.agreement.text_max_rel_diff.toExponential(1)}, ` +
       `image ${r.agreement.image_max_rel_diff.toExponential(1)}. GFLOP/s counts 2 FLOPs per multiply-add of the matmuls ` +

@@ -17,6 +17,7 @@ describe('bench:clip (smoke, tiny preset)', () => {
     const md = benchMarkdown(r, 'npm run bench:clip -- --preset tiny');
     expect(md).toContain('npm run bench:clip -- --preset tiny');
     expect(md).toContain(r.settings.machine);
-    expect(md.split('\n').filter((l) => l.startsWith('| ORT') || l.startsWith('| TF.js'))).toHaveLength(8);
+    expect(md.split('\n').filter((l) => l.startsWith('| ORT') || l.startsWith('| TF.js') || l.startsWith('| same'))).toHaveLength(9);
+    expect(r.tf.text_l10_train_step_builtin_grads.per_s).toBeGreaterThan(0);
   });
 });
