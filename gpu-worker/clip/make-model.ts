@@ -1,5 +1,5 @@
 // Writes a random-weight CLIP model directory in Hugging Face layout (`cocoop make-model`).
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHfConfigJson } from './config.ts';
 import { presetConfig, type PresetName } from './presets.ts';
@@ -35,8 +35,8 @@ export function makeModel(opts: MakeModelOptions): void {
       if (!existsSync(src)) throw new Error(`${src}: missing (--vocab needs a directory with vocab.json and merges.txt)`);
     }
     vocabSize = vocabSizeOf(join(opts.vocabDir, 'vocab.json'));
-    cpSync(join(opts.vocabDir, 'vocab.json'), join(opts.out, 'vocab.json'));
-    cpSync(join(opts.vocabDir, 'merges.txt'), join(opts.out, 'merges.txt'));
+    // Copy contents, not modes: the source may be read-only (e.g. a shared data folder).
+    for (const f of ['vocab.json', 'merges.txt']) writeFileSync(join(opts.out, f), readFileSync(join(opts.vocabDir, f)));
   } else {
     const tiny = buildTinyVocab();
     writeVocabFiles(opts.out, tiny);

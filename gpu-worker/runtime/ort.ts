@@ -39,6 +39,14 @@ function cudaMissingReason(): string | undefined {
   }
 }
 
+/** The CUDA fallback is said once per process, not once per session. */
+let fallbackLogged = false;
+function logFallbackOnce(log: (line: string) => void, reason: string): void {
+  if (fallbackLogged) return;
+  fallbackLogged = true;
+  log(`onnxruntime: CUDA provider unavailable (${reason}), using CPU`);
+}
+
 export async function createOrtSession(modelPath: string, opts: OrtSessionOptions = {}): Promise<ort.InferenceSession> {
   const threads = opts.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`onnxruntime: threads must be a positive integer, got ${threads}`);
@@ -48,7 +56,7 @@ export async function createOrtSession(modelPath: string, opts: OrtSessionOption
   if (provider === 'cuda') return ort.InferenceSession.create(modelPath, sessionOptions(threads, 'cuda'));
   const missing = cudaMissingReason();
   if (missing) {
-    log(`onnxruntime: CUDA provider unavailable (${missing}), using CPU`);
+    logFallbackOnce(log, missing);
     return ort.InferenceSession.create(modelPath, sessionOptions(threads, 'cpu'));
   }
   try {
@@ -56,7 +64,7 @@ export async function createOrtSession(modelPath: string, opts: OrtSessionOption
     return await ort.InferenceSession.create(modelPath, { ...sessionOptions(threads, 'cuda'), logSeverityLevel: 4 });
   } catch (e) {
     const reason = ((e as Error).message ?? String(e)).split('\n')[0];
-    log(`onnxruntime: CUDA provider unavailable (${reason}), using CPU`);
+    logFallbackOnce(log, reason);
     return ort.InferenceSession.create(modelPath, sessionOptions(threads, 'cpu'));
   }
 }
