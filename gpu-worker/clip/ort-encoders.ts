@@ -25,6 +25,8 @@ export function graphCacheDir(modelDir: string): string {
 export interface OrtEncoderOptions {
   threads?: number;
   provider?: 'auto' | 'cpu' | 'cuda';
+  /** Progress lines (graph builds). Default: stderr. */
+  log?: (line: string) => void;
 }
 
 export class OrtClipEncoders {
@@ -40,10 +42,17 @@ export class OrtClipEncoders {
     const { model } = this;
     const cacheDir = graphCacheDir(model.dir);
     mkdirSync(cacheDir, { recursive: true });
-    const build =
-      kind === 'text'
-        ? () => buildTextGraph(model.weights.text, model.config.text)
-        : () => buildVisionGraph(model.weights.vision, model.config.vision);
+    const log = this.opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+    const build = () => {
+      const t0 = performance.now();
+      log(`onnx: building the ${kind} graph for ${model.dir} (first use; cached in ${cacheDir})`);
+      const bytes =
+        kind === 'text'
+          ? buildTextGraph(model.weights.text, model.config.text)
+          : buildVisionGraph(model.weights.vision, model.config.vision);
+      log(`onnx: ${kind} graph built in ${((performance.now() - t0) / 1000).toFixed(1)} s (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
+      return bytes;
+    };
     const path = getOrBuildGraph(kind, model.weightsSha256(), cacheDir, build);
     return createOrtSession(path, this.opts);
   }
