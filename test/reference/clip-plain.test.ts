@@ -1,11 +1,10 @@
 // Self-checks of the independent reference (test/reference/*): hand-computed values and structural
 // invariants of the CLIP forward, so the end-to-end comparison in test/cli/embed.test.ts compares the
 // product against something that is itself right.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   loadPlainModel,
   makePlainModel,
@@ -19,7 +18,9 @@ import {
   plainPreprocessSquare,
   plainQuickGelu,
   plainTextFeatures,
+  plainTextFeaturesFromEmbeds,
   plainTextHidden,
+  plainTextHiddenFromEmbeds,
   plainVisionEmbeddings,
   OPENAI_MEAN,
   OPENAI_STD,
@@ -33,23 +34,15 @@ import {
   readSafetensorsPlain,
   type PlainTensor,
 } from './safetensors-plain.ts';
+import { maxAbsDiff } from '../helpers/numeric.ts';
+import { uniformStream as rng } from '../helpers/random.ts';
+import { useTmpDirs } from '../helpers/tmp.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLIP_VOCAB = resolve(REPO_ROOT, '../shared/clip-vocab');
 
 // ---------------------------------------------------------------------------------------------
-// Helpers: a seeded PRNG, a random model, and a hand-rolled safetensors writer.
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Helpers: a random model and a hand-rolled safetensors writer.
 
 const TINY_CONFIG = {
   projection_dim: 12,
@@ -126,22 +119,7 @@ function u16Bytes(bits: number[]): Uint8Array {
   return new Uint8Array(Uint16Array.from(bits).buffer); // little-endian on x86/arm
 }
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-const tmpDirs: string[] = [];
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), 'clip-plain-'));
-  tmpDirs.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = useTmpDirs('clip-plain-');
 
 // ---------------------------------------------------------------------------------------------
 
@@ -315,6 +293,31 @@ describe('text tower', () => {
     expect(maxAbsDiff(c, a)).toBe(0);
     expect(maxAbsDiff(h[4], h[6])).toBeGreaterThan(1e-3);
     expect(() => plainTextFeatures(model, [SOT, 3, 4])).toThrow(/endoftext/);
+  });
+
+  it('from input embeddings: token-table rows give exactly the ids path, pooled where asked', () => {
+    const ids = [SOT, 3, 17, 5, EOT, 12, 0];
+    const D = 16;
+    const tok = model.tensors.get('text_model.embeddings.token_embedding.weight')!.data;
+    const rows = ids.map((id) => tok.slice(id * D, (id + 1) * D));
+    const rowsOf = (h: Float64Array[]) => h.map((r) => Array.from(r));
+    expect(rowsOf(plainTextHiddenFromEmbeds(model, rows))).toEqual(rowsOf(plainTextHidden(model, ids)));
+    const pooled4 = plainTextFeaturesFromEmbeds(model, rows, 4);
+    expect(pooled4).toEqual(plainTextFeatures(model, ids));
+    // Causal: the rows after the pooled position do not matter, the ones up to it do.
+    expect(plainTextFeaturesFromEmbeds(model, rows.slice(0, 5), 4)).toEqual(pooled4);
+    const after = rows.map((r) => r.slice());
+    after[5][0] += 1;
+    expect(plainTextFeaturesFromEmbeds(model, after, 4)).toEqual(pooled4);
+    const before = rows.map((r) => r.slice());
+    before[2][7] += 0.5; // not a table row any more, as with learned prompt vectors
+    expect(maxAbsDiff(plainTextFeaturesFromEmbeds(model, before, 4), pooled4)).toBeGreaterThan(1e-3);
+    // Pooled at the given position, not at the EOT id's.
+    expect(plainTextFeaturesFromEmbeds(model, rows, 2)).toEqual(plainTextFeatures({ ...model, eotId: 17 }, ids));
+    expect(maxAbsDiff(plainTextFeaturesFromEmbeds(model, rows, 2), pooled4)).toBeGreaterThan(1e-3);
+    expect(() => plainTextFeaturesFromEmbeds(model, rows, 7)).toThrow(/EOT position 7/);
+    expect(() => plainTextFeaturesFromEmbeds(model, [new Float64Array(15)], 0)).toThrow(/hidden_size 16/);
+    expect(() => plainTextHiddenFromEmbeds(model, Array.from({ length: 21 }, () => rows[0]))).toThrow(/max_position_embeddings/);
   });
 
   it('a one-token sequence equals the layer formulas written out by hand', () => {

@@ -322,22 +322,36 @@ function encoderLayer(h: Float64Array[], model: PlainModel, prefix: string, cfg:
 // ---------------------------------------------------------------------------------------------
 // Text tower
 
-/** Text tower hidden states after final_layer_norm, one row per position of `ids` (full length). */
-export function plainTextHidden(model: PlainModel, ids: number[]): Float64Array[] {
+/**
+ * Text tower hidden states after final_layer_norm from input embeddings (HF `inputs_embeds`: token
+ * embeddings, one row of width `hidden` per position, before the position embeddings are added).
+ */
+export function plainTextHiddenFromEmbeds(model: PlainModel, embeds: ArrayLike<number>[]): Float64Array[] {
   const cfg = model.config.text;
   const D = cfg.hidden;
-  if (ids.length === 0) throw new Error('empty token sequence');
-  if (ids.length > cfg.maxPos) throw new Error(`${ids.length} tokens > max_position_embeddings ${cfg.maxPos}`);
-  const tok = tensor(model, 'text_model.embeddings.token_embedding.weight');
+  if (embeds.length === 0) throw new Error('empty token sequence');
+  if (embeds.length > cfg.maxPos) throw new Error(`${embeds.length} tokens > max_position_embeddings ${cfg.maxPos}`);
   const pos = tensor(model, 'text_model.embeddings.position_embedding.weight');
-  const h: Float64Array[] = ids.map((id, l) => {
-    if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab) throw new Error(`token id ${id} out of range`);
+  const h: Float64Array[] = embeds.map((e, l) => {
+    if (e.length !== D) throw new Error(`input embedding ${l}: ${e.length} values, expected hidden_size ${D}`);
     const r = new Float64Array(D);
-    for (let d = 0; d < D; d++) r[d] = tok[id * D + d] + pos[l * D + d];
+    for (let d = 0; d < D; d++) r[d] = e[d] + pos[l * D + d];
     return r;
   });
   for (let i = 0; i < cfg.layers; i++) encoderLayer(h, model, `text_model.encoder.layers.${i}`, cfg, true);
   return layerNormRows(h, model, 'text_model.final_layer_norm', cfg.eps);
+}
+
+/** Text tower hidden states after final_layer_norm, one row per position of `ids` (full length). */
+export function plainTextHidden(model: PlainModel, ids: number[]): Float64Array[] {
+  const cfg = model.config.text;
+  const D = cfg.hidden;
+  const tok = tensor(model, 'text_model.embeddings.token_embedding.weight');
+  const embeds = ids.map((id) => {
+    if (!Number.isInteger(id) || id < 0 || id >= cfg.vocab) throw new Error(`token id ${id} out of range`);
+    return tok.subarray(id * D, (id + 1) * D);
+  });
+  return plainTextHiddenFromEmbeds(model, embeds);
 }
 
 /** Position pooled by HF: the first occurrence of the `<|endoftext|>` id (from vocab.json). */
@@ -348,12 +362,23 @@ export function plainEotIndex(model: PlainModel, ids: number[]): number {
   return at;
 }
 
+function textProjection(model: PlainModel, pooled: Float64Array): number[] {
+  const w = tensor(model, 'text_projection.weight');
+  return Array.from(linear(pooled, w, undefined, model.config.projectionDim));
+}
+
 /** HF get_text_features: text_projection(final_layer_norm(h)[eot]), un-normalised. */
 export function plainTextFeatures(model: PlainModel, ids: number[]): number[] {
   const h = plainTextHidden(model, ids);
-  const pooled = h[plainEotIndex(model, ids)];
-  const w = tensor(model, 'text_projection.weight');
-  return Array.from(linear(pooled, w, undefined, model.config.projectionDim));
+  return textProjection(model, h[plainEotIndex(model, ids)]);
+}
+
+/** get_text_features from input embeddings (see plainTextHiddenFromEmbeds), pooled at position `eot`. */
+export function plainTextFeaturesFromEmbeds(model: PlainModel, embeds: ArrayLike<number>[], eot: number): number[] {
+  if (!Number.isInteger(eot) || eot < 0 || eot >= embeds.length) {
+    throw new Error(`EOT position ${eot} outside the ${embeds.length} input embeddings`);
+  }
+  return textProjection(model, plainTextHiddenFromEmbeds(model, embeds)[eot]);
 }
 
 // ---------------------------------------------------------------------------------------------

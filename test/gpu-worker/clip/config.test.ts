@@ -1,10 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadClipConfig, parseClipConfig, toHfConfigJson } from '../../../gpu-worker/clip/config.ts';
+import { useTmpDirs } from '../../helpers/tmp.ts';
 
 describe('CLIP config.json', () => {
+  const tmp = useTmpDirs('cfg-');
+
   it('applies CLIPTextConfig / CLIPVisionConfig / CLIPConfig defaults to an empty config', () => {
     const cfg = parseClipConfig({});
     // Defaults as documented by transformers for CLIPTextConfig / CLIPVisionConfig.
@@ -62,7 +64,7 @@ describe('CLIP config.json', () => {
   });
 
   it('names the file when config.json is missing or not JSON', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const dir = tmp();
     expect(() => loadClipConfig(dir)).toThrow(join(dir, 'config.json'));
     writeFileSync(join(dir, 'config.json'), '{ not json');
     expect(() => loadClipConfig(dir)).toThrow(/config\.json: not valid JSON/);

@@ -1,8 +1,7 @@
 // The product's two encoder backends (TF.js for training, ONNX Runtime for inference), loaded from a
 // real model directory the way the product loads it, against the independent Float64 reference and
 // against each other; truncation to max(eot)+1 against the full 77-token computation.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,23 +14,14 @@ import { TfTextTower } from '../../../gpu-worker/clip/tf/text-tower.ts';
 import { TfVisionTower } from '../../../gpu-worker/clip/tf/vision-tower.ts';
 import { initTfBackend } from '../../../gpu-worker/runtime/tf-backend.ts';
 import { loadPlainModel, plainImageFeatures, plainTextFeatures, type PlainModel } from '../../reference/clip-plain.ts';
+import { relErrRows as relErr } from '../../helpers/numeric.ts';
+import { useTmpDir } from '../../helpers/tmp.ts';
 
 const REAL_VOCAB = resolve(process.cwd(), '../shared/clip-vocab');
 const PROMPTS = ['a photo of a cat.', 'hello world', 'a blurry photo of a dog, taken at night (2024) & more!', 'x'];
 
-/** Worst over rows of max|a-b| / max|ref| (features are un-normalised). */
-function relErr(a: ArrayLike<number>, ref: number[][]): number {
-  const p = ref[0].length;
-  return Math.max(
-    ...ref.map((row, r) => {
-      const scale = Math.max(...row.map(Math.abs));
-      return Math.max(...row.map((v, i) => Math.abs(a[r * p + i] - v))) / scale;
-    }),
-  );
-}
-
 describe('CLIP encoders: TF.js and ONNX Runtime vs the plain reference', () => {
-  let dir: string;
+  const dir = useTmpDir('enc-agree-');
   let model: ClipModel;
   let plain: PlainModel;
   let ortEnc: OrtClipEncoders;
@@ -39,7 +29,6 @@ describe('CLIP encoders: TF.js and ONNX Runtime vs the plain reference', () => {
 
   beforeAll(async () => {
     await initTfBackend({ log: () => {} });
-    dir = mkdtempSync(join(tmpdir(), 'enc-agree-'));
     makeModel({ preset: 'tiny', seed: 5, out: dir, vocabDir: REAL_VOCAB });
     model = loadClipModel(dir);
     plain = loadPlainModel(dir);
@@ -49,7 +38,6 @@ describe('CLIP encoders: TF.js and ONNX Runtime vs the plain reference', () => {
 
   afterAll(async () => {
     await ortEnc?.release();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('text features: ORT and TF.js equal the reference within 1e-4, and each other', async () => {
@@ -106,7 +94,6 @@ describe('CLIP encoders: TF.js and ONNX Runtime vs the plain reference', () => {
     const a = await again.encodeTokenIds(ids.slice(0, 1));
     const b = await ortEnc.encodeTokenIds(ids.slice(0, 1));
     expect(Array.from(a)).toEqual(Array.from(b));
-    const { readdirSync } = await import('node:fs');
     const cached = readdirSync(join(dir, '.cocoop-cache')).filter((f) => f.endsWith('.onnx'));
     expect(cached.some((f) => f.includes(model.weightsSha256()))).toBe(true);
     await again.release();

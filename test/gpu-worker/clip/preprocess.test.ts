@@ -1,8 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   decodeImageRGB,
   ImageError,
@@ -15,9 +14,9 @@ import {
   shortestEdgeSize,
   type PreprocessConfig,
 } from '../../../gpu-worker/clip/preprocess.ts';
+import { useTmpDir } from '../../helpers/tmp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'preprocess-test-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useTmpDir('preprocess-test-');
 
 const openai: PreprocessConfig = { size: 8, mean: OPENAI_CLIP_MEAN, std: OPENAI_CLIP_STD };
 

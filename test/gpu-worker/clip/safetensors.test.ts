@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   parseSafetensors,
   readSafetensors,
@@ -12,29 +11,27 @@ import {
   writeSafetensors,
   type HostTensor,
 } from '../../../gpu-worker/clip/safetensors.ts';
+import { uniformStream } from '../../helpers/random.ts';
+import { useTmpDir } from '../../helpers/tmp.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'safetensors-test-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = useTmpDir('safetensors-test-');
 
 // --- Independent reference decoders (formula based, no bit tricks shared with the implementation) ---
 
-function refF16(h: number): number {
+/** A 16-bit float code with `expBits` exponent and `manBits` mantissa bits, decoded by the formula. */
+function refMinifloat(h: number, expBits: number, manBits: number): number {
   const s = h >> 15 ? -1 : 1;
-  const e = (h >> 10) & 31;
-  const m = h & 1023;
-  if (e === 0) return s * Math.pow(2, -14) * (m / 1024);
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * Math.pow(2, e - 15) * (1 + m / 1024);
+  const eMax = (1 << expBits) - 1;
+  const bias = eMax >> 1;
+  const e = (h >> manBits) & eMax;
+  const m = (h & ((1 << manBits) - 1)) / (1 << manBits);
+  if (e === 0) return s * Math.pow(2, 1 - bias) * m;
+  if (e === eMax) return m ? NaN : s * Infinity;
+  return s * Math.pow(2, e - bias) * (1 + m);
 }
 
-function refBF16(h: number): number {
-  const s = h >> 15 ? -1 : 1;
-  const e = (h >> 7) & 255;
-  const m = h & 127;
-  if (e === 0) return s * Math.pow(2, -126) * (m / 128);
-  if (e === 255) return m ? NaN : s * Infinity;
-  return s * Math.pow(2, e - 127) * (1 + m / 128);
-}
+const refF16 = (h: number): number => refMinifloat(h, 5, 10);
+const refBF16 = (h: number): number => refMinifloat(h, 8, 7);
 
 const decodedTables = new Map<(h: number) => number, Float64Array>();
 
@@ -147,7 +144,7 @@ describe('safetensors round trip', () => {
   const special = [0, -0, 1, -1, 0.5, 65504, 65519, 65520, 1e6, -1e6, 6.1e-5, 6e-8, 5.96e-8, 2.98e-8, 2.99e-8, 1e-10, 3.14159265, 1 / 3, 1.00048828125, 1.0009765625 + 0.00048828125, Infinity, -Infinity, 1.5e-5, -2.2e-7, 255.5];
 
   it('F16 round trip uses round-to-nearest-even and decodes subnormals/inf/nan', () => {
-    const rng = mulberry32(7);
+    const rng = uniformStream(7);
     const values = [...special];
     for (let i = 0; i < 300; i++) values.push((rng() - 0.5) * Math.pow(2, Math.floor(rng() * 40) - 26));
     const data = new Float32Array(values);
@@ -170,7 +167,7 @@ describe('safetensors round trip', () => {
   });
 
   it('BF16 round trip uses round-to-nearest-even', () => {
-    const rng = mulberry32(11);
+    const rng = uniformStream(11);
     const values = [...special, 1 + 1 / 256, 1 + 3 / 256, 3.0e38, 1e-40];
     for (let i = 0; i < 200; i++) values.push((rng() - 0.5) * Math.pow(2, Math.floor(rng() * 80) - 40));
     const data = new Float32Array(values);
@@ -337,14 +334,3 @@ describe('sha256File', () => {
     expect(sha256File(e)).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
   });
 });
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ClipTokenizer, TokenizerError, htmlUnescape } from '../../../gpu-worker/clip/tokenizer.ts';
 import { buildTinyVocab, writeVocabFiles } from '../../../gpu-worker/clip/tiny-vocab.ts';
+import { useTmpDir } from '../../helpers/tmp.ts';
 
 const VOCAB_DIR = fileURLToPath(new URL('../../../../shared/clip-vocab/', import.meta.url));
 const VOCAB_JSON = path.join(VOCAB_DIR, 'vocab.json');
@@ -199,11 +199,7 @@ describe('ClipTokenizer with the real CLIP vocab', () => {
 // ---------------------------------------------------------------------------------------
 
 describe('ClipTokenizer loading errors', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'clip-tok-'));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = useTmpDir('clip-tok-');
 
   it('names a missing vocab file', () => {
     const missing = path.join(dir, 'nope', 'vocab.json');
@@ -267,17 +263,15 @@ describe('htmlUnescape', () => {
 // ---------------------------------------------------------------------------------------
 
 describe('tiny vocab', () => {
-  let dir: string;
+  const dir = useTmpDir('clip-tiny-');
   let tiny: ReturnType<typeof buildTinyVocab>;
   let tok: ClipTokenizer;
 
   beforeAll(() => {
     tiny = buildTinyVocab();
-    dir = mkdtempSync(path.join(tmpdir(), 'clip-tiny-'));
     writeVocabFiles(dir, tiny);
     tok = ClipTokenizer.fromDir(dir);
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('is deterministic', () => {
     expect(buildTinyVocab()).toEqual(tiny);

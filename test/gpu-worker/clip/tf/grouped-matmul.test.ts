@@ -1,22 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FrozenLinear } from '../../../../gpu-worker/clip/tf/frozen-linear.ts';
 import { groupedMatMul } from '../../../../gpu-worker/clip/tf/grouped-matmul.ts';
 import { FrozenLayerNorm } from '../../../../gpu-worker/clip/tf/layer-norm.ts';
-import { initTfBackend } from '../../../../gpu-worker/runtime/tf-backend.ts';
-import { Rng, relErr } from './reference.ts';
+import { relErr } from '../../../helpers/numeric.ts';
+import { randomTensor, SeededRandom } from '../../../helpers/random.ts';
+import { useTfWasm } from '../../../helpers/tf-wasm.ts';
 
-beforeAll(async () => {
-  await initTfBackend({ prefer: 'wasm', log: () => {} });
-});
+useTfWasm();
 
 describe('custom-gradient building blocks (wasm)', () => {
   it('groupedMatMul: value and both gradients match loops and the built-in path', () => {
-    const rng = new Rng(21);
+    const rng = new SeededRandom(21);
     const [I, K, G, J] = [5, 7, 6, 4];
-    const a = rng.tensor([I, K, G], 1);
-    const w = rng.tensor([K, G, J], 1);
-    const r = rng.tensor([I, G, J], 1);
+    const a = randomTensor(rng, [I, K, G], 1);
+    const w = randomTensor(rng, [K, G, J], 1);
+    const r = randomTensor(rng, [I, G, J], 1);
     const aT = tf.tensor3d(a.data, [I, K, G]);
     const wT = tf.tensor3d(w.data, [K, G, J]);
     const rT = tf.tensor3d(r.data, [I, G, J]);
@@ -43,13 +42,13 @@ describe('custom-gradient building blocks (wasm)', () => {
   });
 
   it('FrozenLinear and FrozenLayerNorm gradients match the built-in path', () => {
-    const rng = new Rng(22);
-    const x = tf.tensor2d(rng.tensor([6, 8], 1).data, [6, 8]);
-    const r = tf.tensor2d(rng.tensor([6, 5], 1).data, [6, 5]);
-    const r8 = tf.tensor2d(rng.tensor([6, 8], 1).data, [6, 8]);
-    const wt = rng.tensor([5, 8], 0.5);
-    const b = rng.tensor([5], 0.5);
-    const ln = { weight: rng.tensor([8], 0.2, 1), bias: rng.tensor([8], 0.2) };
+    const rng = new SeededRandom(22);
+    const x = tf.tensor2d(randomTensor(rng, [6, 8], 1).data, [6, 8]);
+    const r = tf.tensor2d(randomTensor(rng, [6, 5], 1).data, [6, 5]);
+    const r8 = tf.tensor2d(randomTensor(rng, [6, 8], 1).data, [6, 8]);
+    const wt = randomTensor(rng, [5, 8], 0.5);
+    const b = randomTensor(rng, [5], 0.5);
+    const ln = { weight: randomTensor(rng, [8], 0.2, 1), bias: randomTensor(rng, [8], 0.2) };
     for (const [make, rr] of [
       [(builtin: boolean) => new FrozenLinear(wt, b, { builtinGradients: builtin }), r],
       [(builtin: boolean) => new FrozenLayerNorm(ln, 1e-5, { builtinGradients: builtin }), r8],

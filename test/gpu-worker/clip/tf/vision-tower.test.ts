@@ -1,54 +1,45 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { VisionConfig } from '../../../../gpu-worker/clip/config.ts';
+import { describe, expect, it } from 'vitest';
 import { TfVisionTower } from '../../../../gpu-worker/clip/tf/vision-tower.ts';
-import { initTfBackend } from '../../../../gpu-worker/runtime/tf-backend.ts';
-import { Rng, randomVisionWeights, refVision, relErr } from './reference.ts';
+import { plainImageFeatures } from '../../../reference/clip-plain.ts';
+import { relErr, relErrRows } from '../../../helpers/numeric.ts';
+import { randomTensor, SeededRandom } from '../../../helpers/random.ts';
+import { tinyClip, TINY_P as P, type TinyClipOptions } from '../../../helpers/tiny-clip.ts';
+import { useTfWasm } from '../../../helpers/tf-wasm.ts';
 
-const CFG: VisionConfig = {
-  hiddenSize: 32,
-  intermediateSize: 64,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  numChannels: 3,
-  imageSize: 16,
-  patchSize: 8,
-  hiddenAct: 'quick_gelu',
-  layerNormEps: 1e-5,
-};
-const P = 16;
+function tinyTower(seed: number, opts: TinyClipOptions = {}) {
+  const m = tinyClip(seed, opts);
+  return { ...m, tower: new TfVisionTower(m.weights.vision, m.config.vision) };
+}
 
-beforeAll(async () => {
-  const info = await initTfBackend({ prefer: 'wasm', log: () => {} });
-  expect(info.backend).toBe('wasm');
-});
+useTfWasm();
 
 describe('TfVisionTower', () => {
   it('matches the Float64 reference (quick_gelu and gelu, 2×2 and 4×4 patch grids)', () => {
-    const cases: [VisionConfig, number][] = [
-      [CFG, 11],
-      [{ ...CFG, hiddenAct: 'gelu' }, 12],
-      [{ ...CFG, patchSize: 4, numChannels: 2 }, 13],
+    const cases: [TinyClipOptions, number][] = [
+      [{}, 11],
+      [{ act: 'gelu' }, 12],
+      [{ vision: { patch_size: 4, num_channels: 2 } }, 13],
     ];
-    for (const [cfg, seed] of cases) {
-      const rng = new Rng(seed);
-      const w = randomVisionWeights(rng, cfg, P);
-      const tower = new TfVisionTower(w, cfg);
+    for (const [opts, seed] of cases) {
+      const { config, plain, tower } = tinyTower(seed, opts);
+      const { numChannels: c, imageSize: s } = config.vision;
       const n = 3;
-      const px = rng.tensor([n, cfg.numChannels, cfg.imageSize, cfg.imageSize], 1);
-      const pixels = tf.tensor4d(px.data, [n, cfg.numChannels, cfg.imageSize, cfg.imageSize]);
+      const px = randomTensor(new SeededRandom(seed), [n, c, s, s], 1);
+      const pixels = tf.tensor4d(px.data, [n, c, s, s]);
       const out = tower.forward(pixels);
       expect(out.shape).toEqual([n, P]);
-      expect(relErr(out.dataSync(), refVision(w, cfg, px.data, n))).toBeLessThan(1e-4);
+      const per = c * s * s;
+      const ref = Array.from({ length: n }, (_, b) => plainImageFeatures(plain, Float64Array.from(px.data.subarray(b * per, (b + 1) * per))));
+      expect(relErrRows(out.dataSync(), ref)).toBeLessThan(1e-4);
       tf.dispose([pixels, out]);
       tower.dispose();
     }
   });
 
   it('treats images independently within a batch', () => {
-    const rng = new Rng(14);
-    const tower = new TfVisionTower(randomVisionWeights(rng, CFG, P), CFG);
-    const px = rng.tensor([4, 3, 16, 16], 1);
+    const { tower } = tinyTower(14);
+    const px = randomTensor(new SeededRandom(14), [4, 3, 16, 16], 1);
     const all = tf.tensor4d(px.data, [4, 3, 16, 16]);
     const one = tf.tensor4d(px.data.subarray(2 * 768, 3 * 768), [1, 3, 16, 16]);
     const a = tower.forward(all);
@@ -60,8 +51,7 @@ describe('TfVisionTower', () => {
 
   it('does not leak tensors, frees its weights on dispose and rejects bad shapes', () => {
     const before = tf.memory().numTensors;
-    const rng = new Rng(15);
-    const tower = new TfVisionTower(randomVisionWeights(rng, CFG, P), CFG);
+    const { tower } = tinyTower(15);
     const created = tf.memory().numTensors;
     const pixels = tf.zeros([2, 3, 16, 16]) as tf.Tensor4D;
     tower.forward(pixels).dispose();
