@@ -13,6 +13,7 @@ import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 import type { HiddenAct } from '../config.ts';
 import type { HostTensor } from '../safetensors.ts';
 import type { EncoderLayer, LayerNorm, Linear } from '../weights.ts';
+import { transpose2d } from '../host-math.ts';
 
 const { onnx } = onnxProto;
 
@@ -62,16 +63,6 @@ function int64Bytes(values: readonly number[]): Uint8Array {
 
 function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
-}
-
-/** [rows, cols] → [cols, rows] (row-major). */
-export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const src = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[src + c];
-  }
-  return out;
 }
 
 function valueInfo(name: string, elem: ElemType, dims: readonly Dim[]): OnnxTypes.IValueInfoProto {

@@ -4,18 +4,9 @@
 //   wT [in, out] for the forward  y  = x · wT + b
 //   w  [out, in] for the backward dx = dy · w
 import * as tf from '@tensorflow/tfjs';
+import { transpose2d } from '../host-math.ts';
 import type { HostTensor } from '../safetensors.ts';
 import { customGrad1, type GradOptions } from './grad-mode.ts';
-
-/** Host-side transpose of a row-major [rows, cols] matrix → [cols, rows]. */
-export function transposeHost(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[base + c];
-  }
-  return out;
-}
 
 export class FrozenLinear {
   readonly inFeatures: number;
@@ -49,7 +40,7 @@ export class FrozenLinear {
       bData = bData ? bData.map((v) => v * scale) : null;
     }
     // Created outside any caller's tidy scope's reach: tf.keep makes them survive it.
-    this.wT = tf.keep(tf.tensor2d(transposeHost(wData, out, inF), [inF, out]));
+    this.wT = tf.keep(tf.tensor2d(transpose2d(wData, out, inF), [inF, out]));
     this.b = bData ? tf.keep(tf.tensor1d(bData)) : null;
     if (opts.builtinGradients) {
       this.w = null;
