@@ -1,0 +1,423 @@
+// Few-shot training of a CoCoOp / CoOp adapter on a frozen CLIP (the official recipe, ML.md):
+// SGD (momentum 0.9, weight decay 5e-4), lr 0.002 with one constant warm-up epoch at 1e-5 then cosine,
+// batch 1, 10 epochs, random-resized-crop + flip views, fp32 parameters and optimizer state.
+//
+// Per epoch: a seeded shuffle of the items, the image features of this epoch's views (computed
+// once, batched, outside autodiff: view-features.ts), then one SGD step per batch of B items (the last,
+// smaller batch is kept; a training set smaller than B is one batch). Every random stream after the
+// initialisation is derived from (seed, epoch), so a run resumed from the checkpoint of epoch k
+// continues exactly as the uninterrupted run (same seed, same backend → the same final parameters).
+//
+// The TF.js backend is the caller's choice (initTfBackend); this module only uses `tf`.
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { ClipModel } from '../clip/model.ts';
+import type { OrtClipEncoders } from '../clip/ort-encoders.ts';
+import { SeededRandom } from '../clip/random.ts';
+import type { HostTensor } from '../clip/safetensors.ts';
+import { TfTextTower } from '../clip/tf/text-tower.ts';
+import { initMetaNet, type AdapterMethod, type AdapterParams } from './adapter.ts';
+import {
+  checkpointPath,
+  checkResumable,
+  latestCheckpoint,
+  readCheckpoint,
+  RNG_SCHEME,
+  writeCheckpoint,
+  type CheckpointOptions,
+  type EpochMetrics,
+} from './checkpoint.ts';
+import { limitShots, type ImageFolderDataset } from './dataset.ts';
+import { learningRate } from './lr-schedule.ts';
+import { classPrompts, ctxFromPhrase } from './prompts.ts';
+import { Sgd } from './sgd.ts';
+import { TfPromptLearner } from './tf-prompt-learner.ts';
+import { deriveSeed, throwIfAborted, ViewFeatures, type PixelEncoder } from './view-features.ts';
+
+export { AbortError } from './view-features.ts';
+
+export interface TrainOptions {
+  method: AdapterMethod;
+  epochs: number; // official 10
+  shots: number; // official 16 (images per class; the first ones by file name)
+  lr: number; // official 0.002
+  batchSize: number; // official 1
+  /** Random init N(0, 0.02²) with this many context vectors (ctxInit is then ignored). */
+  nCtx?: number;
+  /** Phrase the context is initialised from (M = its token count); official "a photo of a". */
+  ctxInit: string;
+  seed: number; // official 1
+  momentum?: number; // 0.9
+  weightDecay?: number; // 5e-4
+  warmupEpochs?: number; // 1
+  warmupLr?: number; // 1e-5
+  /** A checkpoint after every epoch goes here (epoch-NNNN.ckpt.safetensors). */
+  checkpointDir?: string;
+  /** Continue from the latest checkpoint in checkpointDir (a fresh start when there is none). */
+  resume?: boolean;
+  /** On-disk cache of view features; default `<checkpointDir>/view-features` when checkpointDir is set. */
+  viewCacheDir?: string;
+  /** Images per image-encoder call when computing view features (default 16). */
+  viewBatchSize?: number;
+  /**
+   * View features of an earlier call in this process over the same images, seed and model: its
+   * in-memory features (and decoded images) are reused instead of recomputed, and kept afterwards.
+   */
+  viewFeatures?: ViewFeatures;
+  signal?: AbortSignal;
+  onProgress?: (p: TrainProgress) => void;
+  /** Progress lines; default stderr. */
+  log?: (line: string) => void;
+}
+
+export const TRAIN_DEFAULTS = {
+  method: 'cocoop' as AdapterMethod,
+  epochs: 10,
+  shots: 16,
+  lr: 0.002,
+  batchSize: 1,
+  ctxInit: 'a photo of a',
+  seed: 1,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  warmupEpochs: 1,
+  warmupLr: 1e-5,
+};
+
+export interface TrainProgress {
+  epoch: number; // 1-based
+  epochs: number;
+  step: number; // 1-based, within the epoch
+  stepsPerEpoch: number;
+  loss: number; // mean loss over this epoch's steps so far
+  accuracy: number; // running train accuracy this epoch
+  lr: number;
+  elapsedS: number; // training time so far (all sessions of a resumed run)
+  etaS: number;
+}
+
+export interface TrainResult {
+  params: AdapterParams;
+  classNames: string[];
+  trainAccuracy: number; // of the last epoch
+  finalLoss: number; // mean loss of the last epoch
+  seconds: number; // training time over all sessions of the run
+  steps: number; // optimizer steps over all sessions
+  epochs: number;
+}
+
+/** The image encoder training needs: OrtClipEncoders (or anything with its encodePixels). */
+export type TrainEncoders = OrtClipEncoders | PixelEncoder;
+
+const SHUFFLE_STREAM = 0x53485546; // 'SHUF'
+
+/** The item order of 0-based epoch `epoch`: a Fisher–Yates shuffle seeded from (seed, epoch). */
+export function epochOrder(n: number, seed: number, epoch: number): number[] {
+  const rng = new SeededRandom(deriveSeed(SHUFFLE_STREAM, seed, epoch));
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.min(i, Math.floor(rng.uniform() * (i + 1)));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
+/** "1m20s", "45s", "2h03m". */
+export function formatDuration(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return '?';
+  const t = Math.round(s);
+  if (t < 60) return `${t}s`;
+  if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
+  return `${Math.floor(t / 3600)}h${String(Math.floor((t % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export function formatProgress(p: TrainProgress): string {
+  const lr = p.lr >= 1e-4 && p.lr < 1e4 ? p.lr.toFixed(5) : p.lr.toExponential(2);
+  return `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} loss ${p.loss.toFixed(3)} acc ${p.accuracy.toFixed(2)} lr ${lr} eta ${formatDuration(p.etaS)}`;
+}
+
+function checkOptions(o: TrainOptions): CheckpointOptions {
+  const bad = (msg: string): never => {
+    throw new Error(`train: ${msg}`);
+  };
+  const posInt = (name: string, v: number) => {
+    if (!(Number.isInteger(v) && v >= 1)) bad(`${name} must be a positive integer, got ${v}`);
+  };
+  if (o.method !== 'cocoop' && o.method !== 'coop') bad(`method must be "cocoop" or "coop", got ${JSON.stringify(o.method)}`);
+  posInt('epochs', o.epochs);
+  posInt('shots', o.shots);
+  posInt('batchSize', o.batchSize);
+  if (o.nCtx !== undefined) posInt('nCtx', o.nCtx);
+  if (!(Number.isFinite(o.lr) && o.lr > 0)) bad(`lr must be a positive number, got ${o.lr}`);
+  if (!Number.isSafeInteger(o.seed)) bad(`seed must be an integer, got ${o.seed}`);
+  const momentum = o.momentum ?? TRAIN_DEFAULTS.momentum;
+  const weightDecay = o.weightDecay ?? TRAIN_DEFAULTS.weightDecay;
+  const warmupEpochs = o.warmupEpochs ?? TRAIN_DEFAULTS.warmupEpochs;
+  const warmupLr = o.warmupLr ?? TRAIN_DEFAULTS.warmupLr;
+  if (!(Number.isFinite(momentum) && momentum >= 0)) bad(`momentum must be ≥ 0, got ${momentum}`);
+  if (!(Number.isFinite(weightDecay) && weightDecay >= 0)) bad(`weightDecay must be ≥ 0, got ${weightDecay}`);
+  if (!(Number.isInteger(warmupEpochs) && warmupEpochs >= 0)) bad(`warmupEpochs must be an integer ≥ 0, got ${warmupEpochs}`);
+  if (!(Number.isFinite(warmupLr) && warmupLr >= 0)) bad(`warmupLr must be ≥ 0, got ${warmupLr}`);
+  if (o.nCtx === undefined && o.ctxInit.trim() === '') bad('ctxInit is empty: give a phrase, or nCtx for a random initialisation');
+  if (o.resume && !o.checkpointDir) bad('resume needs a checkpointDir');
+  return {
+    method: o.method,
+    epochs: o.epochs,
+    shots: o.shots,
+    lr: o.lr,
+    batchSize: o.batchSize,
+    nCtx: o.nCtx ?? null,
+    ctxInit: o.nCtx === undefined ? o.ctxInit : '',
+    seed: o.seed,
+    momentum,
+    weightDecay,
+    warmupEpochs,
+    warmupLr,
+  };
+}
+
+/** sha256 over the training items (paths relative to the root, labels) and the class names. */
+export function dataFingerprint(ds: ImageFolderDataset): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify(ds.classNames));
+  for (const it of ds.items) h.update(`\n${it.label}\t${relative(ds.root, it.path)}`);
+  return h.digest('hex');
+}
+
+/** Initial adapter parameters: ctx from the phrase or N(0, 0.02²), then the meta-net (CoCoOp), one seeded stream. */
+export function initialParams(model: ClipModel, o: CheckpointOptions): AdapterParams {
+  const rng = new SeededRandom(o.seed);
+  const d = model.config.text.hiddenSize;
+  const table = model.weights.text.tokenEmbedding;
+  const ctx: HostTensor =
+    o.nCtx !== null
+      ? { shape: [o.nCtx, d], data: rng.fillNormal(new Float32Array(o.nCtx * d), 0.02) }
+      : ctxFromPhrase(model.tokenizer, table, o.ctxInit);
+  const params: AdapterParams = { method: o.method, ctx, ctxInit: o.nCtx !== null ? '' : o.ctxInit };
+  if (o.method === 'cocoop') params.metaNet = initMetaNet(rng, model.config.projectionDim, d);
+  return params;
+}
+
+/** Mean cross-entropy of logits [B, C] against one-hot labels (as TfPromptLearner.loss). */
+function crossEntropy(logits: tf.Tensor2D, onehot: tf.Tensor2D): tf.Scalar {
+  const b = logits.shape[0];
+  return tf.div(tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), onehot))), b) as tf.Scalar;
+}
+
+function allFinite(p: AdapterParams): boolean {
+  const ts = [p.ctx, ...(p.metaNet ? [p.metaNet.linear1.weight, p.metaNet.linear1.bias, p.metaNet.linear2.weight, p.metaNet.linear2.bias] : [])];
+  return ts.every((t) => t.data.every(Number.isFinite));
+}
+
+export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, data: ImageFolderDataset, opts: TrainOptions): Promise<TrainResult> {
+  const options = checkOptions(opts);
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const { signal } = opts;
+  throwIfAborted(signal);
+  const sessionStart = performance.now();
+
+  const ds = limitShots(data, options.shots);
+  const items = ds.items;
+  const n = items.length;
+  if (n === 0) throw new Error(`train: ${data.root} has no training images`);
+  const p = model.config.projectionDim;
+  const modelSha256 = model.weightsSha256();
+  const fingerprint = dataFingerprint(ds);
+  const B = options.batchSize;
+  const stepsPerEpoch = Math.ceil(n / B);
+  const E = options.epochs;
+
+  // Start: fresh, or the latest checkpoint.
+  let params = initialParams(model, options);
+  let momentum: Float32Array[] | null = null;
+  let startEpoch = 0;
+  let steps = 0;
+  let elapsedBefore = 0;
+  let last: EpochMetrics | null = null;
+  if (opts.checkpointDir) mkdirSync(opts.checkpointDir, { recursive: true });
+  if (opts.resume && opts.checkpointDir) {
+    const latest = latestCheckpoint(opts.checkpointDir);
+    if (latest) {
+      const ckpt = readCheckpoint(latest.path);
+      checkResumable(latest.path, ckpt, { options, modelSha256, classNames: ds.classNames, dataFingerprint: fingerprint });
+      params = ckpt.params;
+      momentum = ckpt.momentum.length ? ckpt.momentum.map((t) => t.data) : null;
+      startEpoch = ckpt.nextEpoch;
+      steps = ckpt.steps;
+      elapsedBefore = ckpt.elapsedS;
+      last = ckpt.lastEpoch;
+      log(`train: resuming from ${latest.path} (${startEpoch}/${E} epochs done)`);
+    } else {
+      log(`train: no checkpoint in ${opts.checkpointDir}; starting from epoch 1`);
+    }
+  }
+
+  const nCtx = params.ctx.shape[0];
+  const prompts = classPrompts(model.tokenizer, model.weights.text.tokenEmbedding, ds.classNames, nCtx);
+  const paths = items.map((it) => it.path);
+  const viewOpts = {
+    modelSha256,
+    preprocess: model.preprocess,
+    dim: p,
+    seed: options.seed,
+    batchSize: opts.viewBatchSize,
+    cacheDir: opts.viewCacheDir ?? (opts.checkpointDir ? join(opts.checkpointDir, 'view-features') : undefined),
+  };
+  if (opts.viewFeatures && !opts.viewFeatures.matches(paths, viewOpts)) {
+    throw new Error('train: the given viewFeatures were made for other images, seed or model');
+  }
+  const views = opts.viewFeatures ?? new ViewFeatures(encoders, paths, viewOpts);
+  const tower = new TfTextTower(model.weights.text, model.config.text);
+  let learner: TfPromptLearner | null = null;
+  let sgd: Sgd | null = null;
+
+  try {
+    learner = new TfPromptLearner(tower, prompts, params, model.weights.logitScale);
+    sgd = new Sgd(learner.trainable, { momentum: options.momentum, weightDecay: options.weightDecay });
+    if (momentum) sgd.setState(momentum);
+    if (startEpoch < E) {
+      log(
+        `train: ${options.method}, ${n} images, ${ds.classNames.length} classes, ${stepsPerEpoch} steps/epoch × ${E} epochs ` +
+          `(batch ${B}, lr ${options.lr}, ${nCtx} context vectors), tfjs backend ${tf.getBackend()}`,
+      );
+    }
+
+    let stepTime = 0; // this session: seconds in optimizer steps
+    let stepCount = 0;
+    let featTime = 0; // this session: seconds computing view features
+    let featEpochs = 0;
+    let lastLog = -Infinity;
+
+    for (let epoch = startEpoch; epoch < E; epoch++) {
+      throwIfAborted(signal);
+      const lr = learningRate(epoch, { baseLr: options.lr, maxEpochs: E, warmupEpochs: options.warmupEpochs, warmupLr: options.warmupLr });
+      const order = epochOrder(n, options.seed, epoch);
+
+      const f0 = performance.now();
+      const before = { ...views.stats };
+      const epochFeatures = await views.epoch(epoch, signal);
+      const fs = (performance.now() - f0) / 1000;
+      featTime += fs;
+      featEpochs++;
+      const computed = views.stats.computed - before.computed;
+      const fromDisk = views.stats.fromDisk - before.fromDisk;
+      if (fs > 1) log(`epoch ${epoch + 1}/${E}: features of ${n} training views in ${fs.toFixed(1)} s (${computed} computed, ${fromDisk} from cache)`);
+
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        throwIfAborted(signal);
+        const t0 = performance.now();
+        const idx = order.slice(s * B, (s + 1) * B);
+        const b = idx.length;
+        const featsHost = new Float32Array(b * p);
+        idx.forEach((i, k) => featsHost.set(epochFeatures.subarray(i * p, (i + 1) * p), k * p));
+        const labels = idx.map((i) => items[i].label);
+        const onehotHost = new Float32Array(b * prompts.classNames.length);
+        labels.forEach((y, k) => (onehotHost[k * prompts.classNames.length + y] = 1));
+
+        const feats = tf.tensor2d(featsHost, [b, p]);
+        const onehot = tf.tensor2d(onehotHost, [b, prompts.classNames.length]);
+        const kept: { logits?: tf.Tensor2D; value?: tf.Scalar; grads: tf.Tensor[] } = { grads: [] };
+        let lossValue: number;
+        let logitsHost: Float32Array;
+        try {
+          const lrn = learner;
+          const out = tf.variableGrads(() => {
+            const lg = lrn.logits(feats);
+            kept.logits = tf.keep(lg);
+            return crossEntropy(lg, onehot);
+          }, learner.trainable);
+          kept.value = out.value;
+          kept.grads = learner.trainable.map((v) => out.grads[v.name]);
+          lossValue = (await out.value.data())[0];
+          logitsHost = (await kept.logits!.data()) as Float32Array;
+          if (!Number.isFinite(lossValue)) {
+            throw new Error(
+              `training diverged: loss is ${Number.isNaN(lossValue) ? 'NaN' : lossValue > 0 ? 'Inf' : '-Inf'} at epoch ${epoch + 1} step ${s + 1}; try a lower --lr`,
+            );
+          }
+          sgd.step(kept.grads, lr);
+        } finally {
+          tf.dispose([feats, onehot, ...kept.grads]);
+          if (kept.logits) kept.logits.dispose();
+          if (kept.value) kept.value.dispose();
+        }
+        steps++;
+
+        // Running accuracy (argmax; the first maximum on ties, as torch.argmax).
+        const c = prompts.classNames.length;
+        for (let k = 0; k < b; k++) {
+          let best = 0;
+          for (let j = 1; j < c; j++) if (logitsHost[k * c + j] > logitsHost[k * c + best]) best = j;
+          if (best === labels[k]) correct++;
+        }
+        seen += b;
+        lossSum += lossValue * b;
+
+        stepTime += (performance.now() - t0) / 1000;
+        stepCount++;
+        const remainingSteps = (E - epoch - 1) * stepsPerEpoch + (stepsPerEpoch - s - 1);
+        const etaS = remainingSteps * (stepTime / stepCount) + (E - epoch - 1) * (featTime / featEpochs);
+        const progress: TrainProgress = {
+          epoch: epoch + 1,
+          epochs: E,
+          step: s + 1,
+          stepsPerEpoch,
+          loss: lossSum / seen,
+          accuracy: correct / seen,
+          lr,
+          elapsedS: elapsedBefore + (performance.now() - sessionStart) / 1000,
+          etaS,
+        };
+        opts.onProgress?.(progress);
+        const now = performance.now();
+        if (s === stepsPerEpoch - 1 || now - lastLog >= 2000) {
+          log(formatProgress(progress));
+          lastLog = now;
+        }
+      }
+
+      last = { loss: lossSum / seen, accuracy: correct / seen };
+      params = learner.toParams();
+      if (!allFinite(params)) throw new Error(`training diverged: parameters are NaN or Inf after epoch ${epoch + 1}; try a lower --lr`);
+      if (opts.checkpointDir) {
+        const trainable = learner.trainable;
+        const state = sgd.state().map((data, i): HostTensor => ({ shape: [...trainable[i].shape], data }));
+        const path = checkpointPath(opts.checkpointDir, epoch + 1);
+        writeCheckpoint(path, {
+          params,
+          momentum: state,
+          nextEpoch: epoch + 1,
+          steps,
+          elapsedS: elapsedBefore + (performance.now() - sessionStart) / 1000,
+          rng: { scheme: RNG_SCHEME, seed: options.seed },
+          options,
+          modelSha256,
+          classNames: ds.classNames,
+          dataFingerprint: fingerprint,
+          lastEpoch: last,
+        });
+      }
+    }
+
+    params = learner.toParams();
+    return {
+      params,
+      classNames: [...ds.classNames],
+      trainAccuracy: last?.accuracy ?? 0,
+      finalLoss: last?.loss ?? NaN,
+      seconds: elapsedBefore + (performance.now() - sessionStart) / 1000,
+      steps,
+      epochs: E,
+    };
+  } finally {
+    sgd?.dispose();
+    learner?.dispose();
+    tower.dispose();
+    if (!opts.viewFeatures) views.clear();
+  }
+}
