@@ -1,9 +1,13 @@
 // The `cocoop` command (contract: CLI.md). Each subcommand returns a JSON-able result, printed as
 // exactly one JSON document on stdout; logs go to stderr. Errors: one line on stderr, exit 1
 // (2 for usage errors).
+import { benchCommand } from './cli/bench.ts';
+import { classifyCommand } from './cli/classify.ts';
 import { embedCommand } from './cli/embed.ts';
+import { evalCommand } from './cli/eval.ts';
 import { makeModelCommand } from './cli/make-model.ts';
 import { tokenizeCommand } from './cli/tokenize.ts';
+import { trainCommand } from './cli/train.ts';
 import { UsageError } from './cli/usage.ts';
 
 type Command = (argv: string[]) => Promise<unknown>;
@@ -12,13 +16,10 @@ const COMMANDS: Record<string, Command> = {
   tokenize: tokenizeCommand,
   embed: embedCommand,
   'make-model': makeModelCommand,
-};
-
-const LATER: Record<string, string> = {
-  train: 'the CoCoOp engine',
-  classify: 'the CoCoOp engine',
-  eval: 'the CoCoOp engine',
-  bench: 'the CoCoOp engine',
+  train: trainCommand,
+  classify: classifyCommand,
+  eval: evalCommand,
+  bench: benchCommand,
 };
 
 const USAGE = `usage: cocoop <command> [options]
@@ -26,7 +27,11 @@ commands:
   tokenize   --model DIR --text T [--text T]...            CLIP BPE ids
   embed      --model DIR [--text T]... [--image PATH]... [--json]   CLIP features
   make-model --preset tiny|small|vit-b16 --seed N --out DIR [--vocab DIR]   random-weight CLIP
-  train, classify, eval, bench                              (arrive with the CoCoOp engine)`;
+  train      --model DIR --data DIR --method cocoop|coop [--epochs N] [--shots K] [--lr X] [--batch-size B]
+             [--n-ctx M | --ctx-init TEXT] [--seed S] [--checkpoint-dir DIR [--resume]] --out FILE.safetensors
+  classify   --model DIR [--adapter FILE] --labels "a,b,c" --image PATH...
+  eval       --model DIR [--adapter FILE] --data DIR [--labels "a,b,c"]
+  bench      --model DIR | --preset tiny|small|vit-b16 --classes C --images N [--no-naive] [--train-steps K]`;
 
 function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, ' ').trim();
@@ -40,10 +45,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    if (LATER[name]) {
-      process.stderr.write(`cocoop: "${name}" is not available yet: it arrives with ${LATER[name]}\n`);
-      return 1;
-    }
     process.stderr.write(`cocoop: unknown command "${name}" (try: cocoop --help)\n`);
     return 2;
   }

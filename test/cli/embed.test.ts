@@ -7,7 +7,6 @@
 // ~1e-6 of the vector's scale (measured ≈ 2e-7), so 1e-4 leaves room for any summation order; a semantic slip (erf GELU instead of
 // quick_gelu, pooling at the wrong position, a missing LayerNorm, a transposed weight) moves the features by
 // percents. The test checks that it really does for two subtle slips, so the tolerance is known to discriminate.
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -27,38 +26,9 @@ import {
   type PlainModel,
 } from '../reference/clip-plain.ts';
 import { readSafetensorsHeader } from '../reference/safetensors-plain.ts';
+import { CLIP_VOCAB, cocoop, cocoopJson, type Run } from '../helpers/cli.ts';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = join(REPO_ROOT, 'bin/cocoop.mjs');
-const CLIP_VOCAB = resolve(REPO_ROOT, '../shared/clip-vocab');
 const TOL = 1e-4;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cocoop(args: string[]): Promise<Run> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { cwd: REPO_ROOT, maxBuffer: 64 << 20, timeout: 110_000, env: { ...process.env, COCOOP_DEBUG: '' } },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
-        done({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-  });
-}
-
-/** Runs the command, expects exit 0 and exactly one JSON document on stdout. */
-async function cocoopJson<T>(args: string[]): Promise<T> {
-  const r = await cocoop(args);
-  if (r.code !== 0) throw new Error(`cocoop ${args.join(' ')} → exit ${r.code}: ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
 
 /** max_i |a_i − b_i| / max_i |b_i| (b = reference). */
 function relErr(a: number[], b: number[]): number {

@@ -1,0 +1,102 @@
+// End to end through the real `cocoop` command: a user makes an image folder by hand, trains an
+// adapter, and classifies with it, including labels the adapter never saw; bad input is refused
+// with one line and exit 1.
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLIP_VOCAB, cocoop, cocoopJson } from '../helpers/cli.ts';
+import { useTmpDir } from '../helpers/tmp.ts';
+
+const root = useTmpDir('cocoop-cli-');
+const modelDir = join(root, 'model');
+const otherModelDir = join(root, 'other-model');
+const data = join(root, 'data');
+const adapter = join(root, 'a.safetensors');
+const COLOURS: Record<string, [number, number, number]> = { red_apple: [220, 30, 30], green_leaf: [30, 200, 40], blue_sky: [40, 60, 230] };
+
+async function png(path: string, rgb: [number, number, number], size = 48, noise = 0): Promise<void> {
+  const px = Buffer.alloc(size * size * 3);
+  for (let i = 0; i < px.length; i++) px[i] = Math.max(0, Math.min(255, rgb[i % 3] + ((i * 7919) % (2 * noise + 1)) - noise));
+  await sharp(px, { raw: { width: size, height: size, channels: 3 } }).png().toFile(path);
+}
+
+interface ClassifyOut {
+  labels: string[];
+  logits: number[][];
+  top1: string[];
+}
+
+function expectOneLineError(r: { code: number; stderr: string }, pattern: RegExp): void {
+  expect(r.code).toBe(1);
+  expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  expect(r.stderr).toMatch(pattern);
+}
+
+describe('cocoop train / classify / eval', () => {
+  beforeAll(async () => {
+    await cocoopJson(['make-model', '--preset', 'tiny', '--seed', '1', '--out', modelDir, '--vocab', CLIP_VOCAB]);
+    await cocoopJson(['make-model', '--preset', 'tiny', '--seed', '2', '--out', otherModelDir, '--vocab', CLIP_VOCAB]);
+    for (const [name, rgb] of Object.entries(COLOURS)) {
+      mkdirSync(join(data, name), { recursive: true });
+      for (let i = 0; i < 3; i++) await png(join(data, name, `img${i}.png`), rgb, 40 + 8 * i, 10 * i);
+    }
+  }, 120_000);
+
+  it('trains a CoCoOp adapter on a hand-made folder and classifies with it, also over unseen labels', async () => {
+    const trained = await cocoopJson<{ out: string; classes: string[]; train_accuracy: number; seconds: number }>([
+      'train', '--model', modelDir, '--data', data, '--method', 'cocoop', '--epochs', '1', '--out', adapter, '--json',
+    ]);
+    expect(trained.out).toBe(adapter);
+    expect(trained.classes).toEqual(['blue_sky', 'green_leaf', 'red_apple']);
+    expect(trained.train_accuracy).toBeGreaterThanOrEqual(0);
+    expect(trained.train_accuracy).toBeLessThanOrEqual(1);
+
+    const image = join(data, 'red_apple', 'img0.png');
+    const out = await cocoopJson<ClassifyOut>(['classify', '--model', modelDir, '--adapter', adapter, '--labels', 'x,y,z', '--image', image, '--json']);
+    expect(out.labels).toEqual(['x', 'y', 'z']);
+    expect(out.logits).toHaveLength(1);
+    expect(out.logits[0]).toHaveLength(3);
+    expect(out.top1[0]).toBe(out.labels[out.logits[0].indexOf(Math.max(...out.logits[0]))]);
+    // Instance-conditioned: the same labels give different logits for a different image.
+    const other = await cocoopJson<ClassifyOut>(['classify', '--model', modelDir, '--adapter', adapter, '--labels', 'x,y,z', '--image', join(data, 'blue_sky', 'img1.png'), '--json']);
+    expect(other.logits[0]).not.toEqual(out.logits[0]);
+
+    const evaluated = await cocoopJson<{ accuracy: number; n: number; per_class: Record<string, { accuracy: number; n: number }> }>([
+      'eval', '--model', modelDir, '--adapter', adapter, '--data', data, '--json',
+    ]);
+    expect(evaluated.n).toBe(9);
+    expect(Object.keys(evaluated.per_class).sort()).toEqual(['blue_sky', 'green_leaf', 'red_apple']);
+    const mean = Object.values(evaluated.per_class).reduce((a, c) => a + c.accuracy * c.n, 0) / 9;
+    expect(evaluated.accuracy).toBeCloseTo(mean, 10);
+  }, 120_000);
+
+  it('zero-shot classify without an adapter', async () => {
+    const out = await cocoopJson<ClassifyOut>(['classify', '--model', modelDir, '--labels', 'apple, leaf', '--image', join(data, 'green_leaf', 'img2.png'), '--json']);
+    expect(out.labels).toEqual(['apple', 'leaf']);
+    expect(out.logits[0]).toHaveLength(2);
+  }, 60_000);
+
+  it('refuses bad input with one line and exit 1', async () => {
+    const empty = join(root, 'empty');
+    mkdirSync(empty, { recursive: true });
+    expectOneLineError(await cocoop(['train', '--model', modelDir, '--data', empty, '--out', join(root, 'x.safetensors')]), /no class folders/);
+    const one = join(root, 'one');
+    mkdirSync(join(one, 'only'), { recursive: true });
+    copyFileSync(join(data, 'red_apple', 'img0.png'), join(one, 'only', 'a.png'));
+    expectOneLineError(await cocoop(['train', '--model', modelDir, '--data', one, '--out', join(root, 'x.safetensors')]), /at least 2 classes/);
+    const broken = join(root, 'broken');
+    mkdirSync(join(broken, 'a'), { recursive: true });
+    mkdirSync(join(broken, 'b'), { recursive: true });
+    copyFileSync(join(data, 'red_apple', 'img0.png'), join(broken, 'a', 'ok.png'));
+    writeFileSync(join(broken, 'b', 'bad.png'), 'not really a png');
+    expectOneLineError(await cocoop(['train', '--model', modelDir, '--data', broken, '--epochs', '1', '--out', join(root, 'x.safetensors')]), /bad\.png/);
+    const image = join(data, 'red_apple', 'img0.png');
+    expectOneLineError(await cocoop(['classify', '--model', modelDir, '--labels', 'cat,dog,cat', '--image', image]), /duplicate label "cat"/);
+    const notAdapter = join(modelDir, 'model.safetensors');
+    expectOneLineError(await cocoop(['classify', '--model', modelDir, '--adapter', notAdapter, '--labels', 'a,b', '--image', image]), /not a cocoop adapter/);
+    const long = Array.from({ length: 80 }, (_, i) => `w${i}`).join(' ');
+    expectOneLineError(await cocoop(['classify', '--model', modelDir, '--labels', `cat,${long}`, '--image', image]), /77/);
+    expectOneLineError(await cocoop(['classify', '--model', otherModelDir, '--adapter', adapter, '--labels', 'a,b', '--image', image]), /another base model/);
+  }, 120_000);
+});
