@@ -31,7 +31,7 @@ commands:
              [--n-ctx M | --ctx-init TEXT] [--seed S] [--checkpoint-dir DIR [--resume]] --out FILE.safetensors
   classify   --model DIR [--adapter FILE] --labels "a,b,c" --image PATH...
   eval       --model DIR [--adapter FILE] --data DIR [--labels "a,b,c"]
-  bench      --model DIR | --preset tiny|small|vit-b16 --classes C --images N [--no-naive] [--train-steps K]`;
+  bench      --model DIR | --preset tiny|small|vit-b16 --classes C --images N [--no-naive] [--no-naive-train] [--train-steps K]`;
 
 function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, ' ').trim();

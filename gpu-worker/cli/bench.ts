@@ -25,6 +25,7 @@ export async function benchCommand(argv: string[]): Promise<unknown> {
     classes: { type: 'string' },
     images: { type: 'string' },
     'no-naive': { type: 'boolean' },
+    'no-naive-train': { type: 'boolean' },
     'train-steps': { type: 'string' },
   });
   if (!values.model === !values.preset) throw new UsageError('bench: give exactly one of --model DIR or --preset tiny|small|vit-b16');
@@ -48,7 +49,7 @@ export async function benchCommand(argv: string[]): Promise<unknown> {
   const model = loadClipModel(dir);
   const encoders = new OrtClipEncoders(model);
   try {
-    const result = await runCocoopBench(model, encoders, { classes, images, naive: values['no-naive'] !== true, trainSteps });
+    const result = await runCocoopBench(model, encoders, { classes, images, naive: values['no-naive'] !== true, naiveTrain: values['no-naive-train'] !== true, trainSteps });
     return {
       settings: {
         backend: `onnxruntime-node (inference, image features) + tfjs ${tfInfo.backend} (training)`,
