@@ -9,3 +9,14 @@ export function transpose2d(data: Float32Array, rows: number, cols: number): Flo
   }
   return out;
 }
+
+/** Concatenation of flat arrays. */
+export function concatArrays(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type * as ort from 'onnxruntime-node';
 import { createOrtSession, runTextGraph, runVisionGraph } from '../runtime/ort.ts';
 import type { ClipModel } from './model.ts';
-import { getOrBuildGraph } from './onnx/graph-cache.ts';
+import { getOrBuildGraph, type GraphKind } from './onnx/graph-cache.ts';
 import { buildTextGraph } from './onnx/text-graph.ts';
 import { buildVisionGraph } from './onnx/vision-graph.ts';
 import { embedTokenIds } from './prompt-embeddings.ts';
@@ -20,6 +20,29 @@ export function graphCacheDir(modelDir: string): string {
   } catch {
     return join(homedir(), '.cache', 'cocoop');
   }
+}
+
+/**
+ * An ORT session for one of a model's graphs: built from the weights on first use (logged, with its
+ * time and size), cached on disk by the weights' hash, then loaded.
+ */
+export function openGraphSession(
+  model: ClipModel,
+  kind: GraphKind,
+  opts: OrtEncoderOptions,
+  buildGraph: () => Uint8Array,
+): Promise<ort.InferenceSession> {
+  const cacheDir = graphCacheDir(model.dir);
+  mkdirSync(cacheDir, { recursive: true });
+  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const build = () => {
+    const t0 = performance.now();
+    log(`onnx: building the ${kind} graph for ${model.dir} (first use; cached in ${cacheDir})`);
+    const bytes = buildGraph();
+    log(`onnx: ${kind} graph built in ${((performance.now() - t0) / 1000).toFixed(1)} s (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
+    return bytes;
+  };
+  return createOrtSession(getOrBuildGraph(kind, model.weightsSha256(), cacheDir, build), opts);
 }
 
 export interface OrtEncoderOptions {
@@ -39,22 +62,10 @@ export class OrtClipEncoders {
   ) {}
 
   private session(kind: 'text' | 'vision'): Promise<ort.InferenceSession> {
-    const { model } = this;
-    const cacheDir = graphCacheDir(model.dir);
-    mkdirSync(cacheDir, { recursive: true });
-    const log = this.opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
-    const build = () => {
-      const t0 = performance.now();
-      log(`onnx: building the ${kind} graph for ${model.dir} (first use; cached in ${cacheDir})`);
-      const bytes =
-        kind === 'text'
-          ? buildTextGraph(model.weights.text, model.config.text)
-          : buildVisionGraph(model.weights.vision, model.config.vision);
-      log(`onnx: ${kind} graph built in ${((performance.now() - t0) / 1000).toFixed(1)} s (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
-      return bytes;
-    };
-    const path = getOrBuildGraph(kind, model.weightsSha256(), cacheDir, build);
-    return createOrtSession(path, this.opts);
+    const { weights, config } = this.model;
+    return openGraphSession(this.model, kind, this.opts, () =>
+      kind === 'text' ? buildTextGraph(weights.text, config.text) : buildVisionGraph(weights.vision, config.vision),
+    );
   }
 
   textSession(): Promise<ort.InferenceSession> {

@@ -8,14 +8,12 @@
 // `naiveOfficialLogits` is the official-style computation (per image, C prompts padded to 77 tokens,
 // nothing shared or cached), kept as the equality anchor for tests and as the benchmark baseline.
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import type { ClipModel } from '../clip/model.ts';
-import { getOrBuildGraph, type GraphKind } from '../clip/onnx/graph-cache.ts';
+import type { GraphKind } from '../clip/onnx/graph-cache.ts';
 import { buildTextPrefixGraph, buildTextSuffixGraph } from '../clip/onnx/text-prefix-graphs.ts';
-import { graphCacheDir, type OrtClipEncoders, type OrtEncoderOptions } from '../clip/ort-encoders.ts';
+import { openGraphSession, type OrtClipEncoders, type OrtEncoderOptions } from '../clip/ort-encoders.ts';
 import { embedTokenIds } from '../clip/prompt-embeddings.ts';
-import { createOrtSession } from '../runtime/ort.ts';
 import type { AdapterParams, MetaNet } from './adapter.ts';
 import { assemblePrompts, classPrompts, CONTEXT_LENGTH, validateLabels, zeroShotTexts, type ClassPrompts } from './prompts.ts';
 
@@ -177,21 +175,10 @@ export class PrefixSharedTextTower {
   ) {}
 
   private session(kind: Extract<GraphKind, 'text-prefix' | 'text-suffix'>): Promise<ort.InferenceSession> {
-    const { model } = this;
-    const cacheDir = graphCacheDir(model.dir);
-    mkdirSync(cacheDir, { recursive: true });
-    const log = this.opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
-    const build = () => {
-      const t0 = performance.now();
-      log(`onnx: building the ${kind} graph for ${model.dir} (first use; cached in ${cacheDir})`);
-      const bytes =
-        kind === 'text-prefix'
-          ? buildTextPrefixGraph(model.weights.text, model.config.text)
-          : buildTextSuffixGraph(model.weights.text, model.config.text);
-      log(`onnx: ${kind} graph built in ${((performance.now() - t0) / 1000).toFixed(1)} s (${(bytes.length / 2 ** 20).toFixed(1)} MiB)`);
-      return bytes;
-    };
-    return createOrtSession(getOrBuildGraph(kind, model.weightsSha256(), cacheDir, build), this.opts);
+    const { weights, config } = this.model;
+    return openGraphSession(this.model, kind, this.opts, () =>
+      kind === 'text-prefix' ? buildTextPrefixGraph(weights.text, config.text) : buildTextSuffixGraph(weights.text, config.text),
+    );
   }
 
   /** Prefix embeddings [n, length, D] (positions 0..length-1) → their per-layer keys and values. */

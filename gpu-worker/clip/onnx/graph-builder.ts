@@ -13,7 +13,7 @@ import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 import type { HiddenAct } from '../config.ts';
 import type { HostTensor } from '../safetensors.ts';
 import type { EncoderLayer, LayerNorm, Linear } from '../weights.ts';
-import { transpose2d } from '../host-math.ts';
+import { concatArrays, transpose2d } from '../host-math.ts';
 
 const { onnx } = onnxProto;
 
@@ -255,15 +255,6 @@ export interface EncoderLayerOptions {
   mask?: string; // additive attention mask, broadcastable to [batch, heads, seq, seq]
 }
 
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /**
  * One pre-LN CLIP encoder layer. h: [batch, seq, D] → [batch, seq, D]
@@ -288,7 +279,7 @@ export function encoderLayer(g: GraphBuilder, h: string, layer: EncoderLayer, o:
     wqkv.set(wk.subarray(i * d, (i + 1) * d), i * 3 * d + d);
     wqkv.set(wv.subarray(i * d, (i + 1) * d), i * 3 * d + 2 * d);
   }
-  const bqkv = concat([layer.q.bias.data.map((v) => v * scale), layer.k.bias.data, layer.v.bias.data]);
+  const bqkv = concatArrays([layer.q.bias.data.map((v) => v * scale), layer.k.bias.data, layer.v.bias.data]);
   const qkvW = g.floatInit(`${hint}.qkv.weight`, wqkv, [d, 3 * d]);
   const qkvB = g.floatInit(`${hint}.qkv.bias`, bqkv, [3 * d]);
   const qkv = g.op('Add', [g.op('MatMul', [x, qkvW]), qkvB]); // [B, L, 3D]

@@ -26,7 +26,7 @@
 // EOT at P0 + eot_index (same ops in the same order per row; only matmul blocking differs).
 import type { TextConfig } from '../config.ts';
 import type { EncoderLayer, TextWeights } from '../weights.ts';
-import { transpose2d } from '../host-math.ts';
+import { concatArrays, transpose2d } from '../host-math.ts';
 import { activation, GraphBuilder, layerNorm, linear } from './graph-builder.ts';
 
 /** The most negative float32 (HF uses torch.finfo(dtype).min for masked scores). */
@@ -67,15 +67,6 @@ function concatColumns(mats: Float32Array[], d: number): Float32Array {
   return out;
 }
 
-function concatVec(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** [B, L, D] → [B, H, L, hd] */
 function toHeads(g: GraphBuilder, t: string, o: LayerOpts): string {
@@ -92,7 +83,7 @@ function fromHeads(g: GraphBuilder, t: string, o: LayerOpts): string {
 function qkvHeads(g: GraphBuilder, x: string, layer: EncoderLayer, o: LayerOpts, hint: string): [string, string, string] {
   const w = qkvWeights(layer, o.d, o.heads);
   const W = g.floatInit(`${hint}.qkv.weight`, concatColumns([w.wq, w.wk, w.wv], o.d), [o.d, 3 * o.d]);
-  const B = g.floatInit(`${hint}.qkv.bias`, concatVec([w.bq, w.bk, w.bv]), [3 * o.d]);
+  const B = g.floatInit(`${hint}.qkv.bias`, concatArrays([w.bq, w.bk, w.bv]), [3 * o.d]);
   const [q, k, v] = g.opMulti('Split', [g.op('Add', [g.op('MatMul', [x, W]), B])], 3, { axis: -1 });
   return [toHeads(g, q, o), toHeads(g, k, o), toHeads(g, v, o)];
 }
@@ -101,7 +92,7 @@ function qkvHeads(g: GraphBuilder, x: string, layer: EncoderLayer, o: LayerOpts,
 function kvHeads(g: GraphBuilder, x: string, layer: EncoderLayer, o: LayerOpts, hint: string): [string, string] {
   const w = qkvWeights(layer, o.d, o.heads);
   const W = g.floatInit(`${hint}.kv.weight`, concatColumns([w.wk, w.wv], o.d), [o.d, 2 * o.d]);
-  const B = g.floatInit(`${hint}.kv.bias`, concatVec([w.bk, w.bv]), [2 * o.d]);
+  const B = g.floatInit(`${hint}.kv.bias`, concatArrays([w.bk, w.bv]), [2 * o.d]);
   const [k, v] = g.opMulti('Split', [g.op('Add', [g.op('MatMul', [x, W]), B])], 2, { axis: -1 });
   return [toHeads(g, k, o), toHeads(g, v, o)];
 }
