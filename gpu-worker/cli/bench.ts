@@ -9,14 +9,7 @@ import { OrtClipEncoders } from '../clip/ort-encoders.ts';
 import { PRESET_NAMES, type PresetName } from '../clip/presets.ts';
 import { runCocoopBench } from '../cocoop/bench.ts';
 import { initTfBackend } from '../runtime/tf-backend.ts';
-import { parseCommandArgs, UsageError } from './usage.ts';
-
-function positiveInt(raw: unknown, name: string, dflt: number): number {
-  if (raw === undefined) return dflt;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 1) throw new UsageError(`bench: --${name} must be a positive integer, got "${String(raw)}"`);
-  return v;
-}
+import { intOption, parseCommandArgs, UsageError } from './usage.ts';
 
 export async function benchCommand(argv: string[]): Promise<unknown> {
   const values = parseCommandArgs('bench', argv, {
@@ -32,10 +25,10 @@ export async function benchCommand(argv: string[]): Promise<unknown> {
   if (values.preset && !PRESET_NAMES.includes(values.preset as PresetName)) {
     throw new UsageError(`bench: --preset must be one of ${PRESET_NAMES.join(', ')}`);
   }
-  const classes = positiveInt(values.classes, 'classes', 10);
+  const classes = intOption(values, 'classes', 'bench', 10, 1);
   if (classes < 2) throw new UsageError('bench: --classes must be at least 2');
-  const images = positiveInt(values.images, 'images', 8);
-  const trainSteps = positiveInt(values['train-steps'], 'train-steps', 3);
+  const images = intOption(values, 'images', 'bench', 8, 1);
+  const trainSteps = intOption(values, 'train-steps', 'bench', 3, 1);
 
   let tmp: string | undefined;
   let dir = values.model as string | undefined;

@@ -2,7 +2,8 @@
 // (Hugging Face get_text_features / get_image_features), computed with ONNX Runtime.
 import { loadClipModel } from '../clip/model.ts';
 import { OrtClipEncoders, rows } from '../clip/ort-encoders.ts';
-import { preprocessImage } from '../clip/preprocess.ts';
+import { decodeImageRGB } from '../clip/preprocess.ts';
+import { imageFeaturesOf } from '../cocoop/image-features.ts';
 import { parseCommandArgs, requireString, stringList, UsageError } from './usage.ts';
 
 export async function embedCommand(argv: string[]): Promise<unknown> {
@@ -20,17 +21,14 @@ export async function embedCommand(argv: string[]): Promise<unknown> {
   const model = loadClipModel(dir);
   // Validate every input before the (slow) first graph build.
   const ids = texts.map((t) => model.tokenizer.encode(t, { truncate: values.truncate === true }));
-  const pixels = await Promise.all(images.map((p) => preprocessImage(p, model.preprocess)));
+  // Decode every image up front too (cheap next to the towers), so a bad file fails before any model work.
+  for (const p of images) await decodeImageRGB(p);
 
   const encoders = new OrtClipEncoders(model);
   try {
     const out: { text_embeds?: number[][]; image_embeds?: number[][] } = {};
     if (ids.length > 0) out.text_embeds = rows(await encoders.encodeTokenIds(ids), ids.length);
-    if (pixels.length > 0) {
-      const batch = new Float32Array(pixels.reduce((a, p) => a + p.length, 0));
-      pixels.forEach((p, i) => batch.set(p, i * p.length));
-      out.image_embeds = rows(await encoders.encodePixels(batch, pixels.length), pixels.length);
-    }
+    if (images.length > 0) out.image_embeds = rows(await imageFeaturesOf(encoders, images), images.length);
     return out;
   } finally {
     await encoders.release();

@@ -8,15 +8,7 @@ import { trainAdapter } from '../cocoop/train.ts';
 import { decodeImageRGB } from '../clip/preprocess.ts';
 import { initTfBackend } from '../runtime/tf-backend.ts';
 import { openModel } from './model-context.ts';
-import { parseCommandArgs, requireString, UsageError } from './usage.ts';
-
-function intOption(values: Record<string, unknown>, name: string, dflt: number, min: number): number {
-  const raw = values[name];
-  if (raw === undefined) return dflt;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new UsageError(`train: --${name} must be an integer ≥ ${min}, got "${String(raw)}"`);
-  return v;
-}
+import { intOption, parseCommandArgs, requireString, UsageError } from './usage.ts';
 
 export async function trainCommand(argv: string[]): Promise<unknown> {
   const values = parseCommandArgs('train', argv, {
@@ -38,13 +30,13 @@ export async function trainCommand(argv: string[]): Promise<unknown> {
   if (method !== 'cocoop' && method !== 'coop') throw new UsageError(`train: --method must be cocoop or coop, got "${String(method)}"`);
   const dir = requireString(values, 'model', 'train');
   const out = resolve(requireString(values, 'out', 'train'));
-  const epochs = intOption(values, 'epochs', 10, 1);
-  const shots = intOption(values, 'shots', 16, 1);
-  const batchSize = intOption(values, 'batch-size', 1, 1);
-  const seed = intOption(values, 'seed', 1, 0);
+  const epochs = intOption(values, 'epochs', 'train', 10, 1);
+  const shots = intOption(values, 'shots', 'train', 16, 1);
+  const batchSize = intOption(values, 'batch-size', 'train', 1, 1);
+  const seed = intOption(values, 'seed', 'train', 1, 0);
   const lr = values.lr === undefined ? 0.002 : Number(values.lr);
   if (!(lr > 0) || !Number.isFinite(lr)) throw new UsageError(`train: --lr must be a positive number, got "${String(values.lr)}"`);
-  const nCtx = values['n-ctx'] === undefined ? undefined : intOption(values, 'n-ctx', 4, 1);
+  const nCtx = values['n-ctx'] === undefined ? undefined : intOption(values, 'n-ctx', 'train', 4, 1);
   if (nCtx !== undefined && values['ctx-init'] !== undefined) throw new UsageError('train: give --n-ctx (random init) or --ctx-init, not both');
   const ctxInit = nCtx !== undefined ? '' : ((values['ctx-init'] as string | undefined) ?? DEFAULT_CTX_INIT);
   if (values.resume && !values['checkpoint-dir']) throw new UsageError('train: --resume needs --checkpoint-dir');

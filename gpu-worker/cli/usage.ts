@@ -26,3 +26,12 @@ export function stringList(values: Record<string, unknown>, name: string): strin
   if (v === undefined) return [];
   return Array.isArray(v) ? (v as string[]) : [v as string];
 }
+
+/** An integer option ≥ `min`, or `dflt` when absent; a usage error naming the option otherwise. */
+export function intOption(values: Record<string, unknown>, name: string, command: string, dflt: number, min: number): number {
+  const raw = values[name];
+  if (raw === undefined) return dflt;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < min) throw new UsageError(`${command}: --${name} must be an integer ≥ ${min}, got "${String(raw)}"`);
+  return v;
+}
