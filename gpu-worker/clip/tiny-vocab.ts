@@ -18,9 +18,9 @@ export interface TinyVocab {
   merges: string[];
 }
 
-/** Upper bound on learned merges: keeps the vocab at most 512 + 480 + 2 = 994 entries. */
+/** Default upper bound on learned merges: keeps the tiny vocab at most 512 + 480 + 2 = 994 entries. */
 const MAX_MERGES = 480;
-/** Pairs seen fewer times than this are not merged. */
+/** By default, pairs seen fewer times than this are not merged. */
 const MIN_PAIR_COUNT = 2;
 
 const CORPUS = `
@@ -78,8 +78,25 @@ function applyMerge(symbols: string[], first: string, second: string): string[] 
   return out;
 }
 
+export interface BpeVocabOptions {
+  /** Upper bound on learned merges (default 480). */
+  maxMerges?: number;
+  /** Pairs seen fewer times than this are not merged (default 2; 1 merges every word of the corpus into one token). */
+  minPairCount?: number;
+}
+
 /** Build the tiny vocab. Pure and deterministic: same output on every call. */
 export function buildTinyVocab(): TinyVocab {
+  return buildBpeVocab(CORPUS);
+}
+
+/**
+ * A CLIP-format BPE vocab learned by plain BPE over `corpus` (word frequencies = occurrences).
+ * Pure and deterministic.
+ */
+export function buildBpeVocab(corpus: string, opts: BpeVocabOptions = {}): TinyVocab {
+  const maxMerges = opts.maxMerges ?? MAX_MERGES;
+  const minPairCount = opts.minPairCount ?? MIN_PAIR_COUNT;
   const vocab: Record<string, number> = Object.create(null) as Record<string, number>;
   let nextId = 0;
   const add = (token: string): void => {
@@ -91,7 +108,7 @@ export function buildTinyVocab(): TinyVocab {
 
   // Word frequencies, in first-seen order.
   const freq = new Map<string, number>();
-  for (const word of preTokenize(CORPUS)) freq.set(word, (freq.get(word) ?? 0) + 1);
+  for (const word of preTokenize(corpus)) freq.set(word, (freq.get(word) ?? 0) + 1);
   const words: { symbols: string[]; count: number }[] = [];
   for (const [word, count] of freq) {
     const symbols = byteEncode(word).split('');
@@ -100,7 +117,7 @@ export function buildTinyVocab(): TinyVocab {
   }
 
   const merges: string[] = [];
-  while (merges.length < MAX_MERGES) {
+  while (merges.length < maxMerges) {
     const pairCounts = new Map<string, number>();
     for (const { symbols, count } of words) {
       for (let i = 0; i < symbols.length - 1; i++) {
@@ -117,7 +134,7 @@ export function buildTinyVocab(): TinyVocab {
         bestCount = count;
       }
     }
-    if (bestCount < MIN_PAIR_COUNT) break;
+    if (bestCount < minPairCount) break;
     const sp = best.indexOf(' ');
     const first = best.slice(0, sp);
     const second = best.slice(sp + 1);

@@ -1,0 +1,22 @@
+// The architecture of the bundled toy CLIP: a CLIP in every respect (HF CLIPModel layout, quick_gelu,
+// 77 text positions, OpenAI normalisation), only small: ≈ 0.45M parameters, 48×48 images in 8×8 patches.
+import { TEXT_DEFAULTS, VISION_DEFAULTS, type ClipConfig } from '../../clip/config.ts';
+
+export const TOY_IMAGE_SIZE = 48;
+
+export function toyClipConfig(vocabSize: number): ClipConfig {
+  return {
+    text: { ...TEXT_DEFAULTS, vocabSize, hiddenSize: 64, intermediateSize: 256, numHiddenLayers: 3, numAttentionHeads: 4 },
+    vision: {
+      ...VISION_DEFAULTS,
+      hiddenSize: 64,
+      intermediateSize: 256,
+      numHiddenLayers: 4,
+      numAttentionHeads: 4,
+      imageSize: TOY_IMAGE_SIZE,
+      patchSize: 8,
+    },
+    projectionDim: 64,
+    logitScaleInitValue: Math.log(1 / 0.07),
+  };
+}
