@@ -5,7 +5,7 @@
 //   npm run bench:clip                         # full run (vit-b16), prints a markdown report
 //   npm run bench:clip -- --write docs/benchmarks.md
 //   npm run bench:clip -- --preset tiny --quick --json   # smoke run (used by the tests)
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +22,7 @@ import { TfVisionTower } from '../gpu-worker/clip/tf/vision-tower.ts';
 import { clipWeightsFromTensors } from '../gpu-worker/clip/weights.ts';
 import { createOrtSession, runTextGraph, runVisionGraph } from '../gpu-worker/runtime/ort.ts';
 import { initTfBackend } from '../gpu-worker/runtime/tf-backend.ts';
+import { writeDocSection } from './lib/doc-section.ts';
 
 export interface ClipBenchOptions {
   preset: PresetName;
@@ -275,9 +276,6 @@ export function benchMarkdown(r: ClipBenchResult, command: string): string {
   ].join('\n');
 }
 
-const BEGIN = '<!-- bench:clip begin -->';
-const END = '<!-- bench:clip end -->';
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -307,18 +305,7 @@ async function main(): Promise<void> {
   const md = benchMarkdown(result, `npm run bench:clip${argv.length ? ' -- ' + argv.join(' ') : ''}`);
   console.log(md);
   if (values.write) {
-    // Replace this benchmark's section of the report, keep the rest.
-    let doc = '';
-    try {
-      doc = readFileSync(values.write, 'utf8');
-    } catch {
-      doc = '# Benchmarks\n\n';
-    }
-    const section = `${BEGIN}\n${md}${END}`;
-    const i = doc.indexOf(BEGIN);
-    const j = doc.indexOf(END);
-    doc = i >= 0 && j > i ? doc.slice(0, i) + section + doc.slice(j + END.length) : doc.trimEnd() + '\n\n' + section + '\n';
-    writeFileSync(values.write, doc);
+    writeDocSection(values.write, 'bench:clip', md, '# Benchmarks\n\n');
     console.error(`bench:clip: wrote ${values.write}`);
   }
 }

@@ -1,0 +1,148 @@
+// The CoCoOp paper's base-to-new experiment in miniature, on the toy world with the bundled toy CLIP:
+// classes sorted by name, the first 32 are base (few-shot training + test), the last 32 new (test only,
+// their names fed at inference). The few-shot data and all test images come from the shifted "night"
+// domain. Zero-shot CLIP, CoOp and CoCoOp are trained/evaluated through the product's own engine
+// (trainAdapter, CocoopInference) for each seed; Base, New and H = harmonic mean are reported.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ClipModel } from '../clip/model.ts';
+import type { OrtClipEncoders } from '../clip/ort-encoders.ts';
+import type { AdapterMethod } from '../cocoop/adapter.ts';
+import { readImageFolder } from '../cocoop/dataset.ts';
+import { CocoopInference } from '../cocoop/ort-inference.ts';
+import { trainAdapter, TRAIN_DEFAULTS } from '../cocoop/train.ts';
+import { ViewFeatures } from '../cocoop/view-features.ts';
+import { accuracyOn, imageSetFeatures } from './evaluate.ts';
+import { toyImageSet, writeImageFolder, type ToyDomain } from './image-sets.ts';
+import { baseNewSplit, CLASS_NAMES } from './world.ts';
+
+export type Base2NewMethod = 'zero-shot' | AdapterMethod;
+export const BASE2NEW_METHODS: Base2NewMethod[] = ['zero-shot', 'coop', 'cocoop'];
+
+export interface Base2NewSettings {
+  seeds: number[];
+  shots: number; // per base class
+  testPerClass: number; // held-out test images per class (base and new)
+  domain: ToyDomain;
+  epochs: number;
+  lr: number;
+  batchSize: number;
+  ctxInit: string;
+}
+
+export const BASE2NEW_DEFAULTS: Base2NewSettings = {
+  seeds: [1, 2, 3],
+  shots: 16,
+  testPerClass: 25,
+  domain: 'night',
+  epochs: TRAIN_DEFAULTS.epochs,
+  lr: TRAIN_DEFAULTS.lr,
+  batchSize: TRAIN_DEFAULTS.batchSize,
+  ctxInit: TRAIN_DEFAULTS.ctxInit,
+};
+
+export interface Base2NewRow {
+  seed: number;
+  method: Base2NewMethod;
+  base: number;
+  novel: number;
+  h: number;
+  trainSeconds: number;
+}
+
+export function harmonicMean(a: number, b: number): number {
+  return a + b === 0 ? 0 : (2 * a * b) / (a + b);
+}
+
+export interface Base2NewRunOptions {
+  model: ClipModel;
+  encoders: OrtClipEncoders;
+  settings: Base2NewSettings;
+  /** Scratch directory for the few-shot image folders (removed afterwards). */
+  workDir: string;
+  methods?: Base2NewMethod[];
+  log: (line: string) => void;
+}
+
+export async function runBase2New(o: Base2NewRunOptions): Promise<Base2NewRow[]> {
+  const s = o.settings;
+  const size = o.model.config.vision.imageSize;
+  const { base, novel } = baseNewSplit(CLASS_NAMES);
+  const methods = o.methods ?? BASE2NEW_METHODS;
+  const inference = new CocoopInference(o.encoders);
+  const rows: Base2NewRow[] = [];
+  for (const seed of s.seeds) {
+    const dir = join(o.workDir, `seed-${seed}`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    await writeImageFolder(await toyImageSet(s.domain, 'train', seed, base, s.shots, size), dir);
+    const data = readImageFolder(dir);
+    const baseTest = await toyImageSet(s.domain, 'test', seed, base, s.testPerClass, size);
+    const novelTest = await toyImageSet(s.domain, 'test', seed, novel, s.testPerClass, size);
+    const baseFeats = await imageSetFeatures(o.encoders, baseTest);
+    const novelFeats = await imageSetFeatures(o.encoders, novelTest);
+    // Both methods of a seed train on the same views: compute them once.
+    const views = new ViewFeatures(
+      o.encoders,
+      data.items.map((it) => it.path),
+      { modelSha256: o.model.weightsSha256(), preprocess: o.model.preprocess, dim: o.model.config.projectionDim, seed },
+    );
+    for (const method of methods) {
+      let adapter = null;
+      let trainSeconds = 0;
+      if (method !== 'zero-shot') {
+        const t0 = performance.now();
+        const result = await trainAdapter(o.model, o.encoders, data, {
+          ...TRAIN_DEFAULTS,
+          method,
+          epochs: s.epochs,
+          shots: s.shots,
+          lr: s.lr,
+          batchSize: s.batchSize,
+          ctxInit: s.ctxInit,
+          seed,
+          viewFeatures: views,
+          log: () => {},
+        });
+        trainSeconds = (performance.now() - t0) / 1000;
+        adapter = result.params;
+      }
+      const b = await accuracyOn(inference, baseFeats, baseTest, adapter, base);
+      const n = await accuracyOn(inference, novelFeats, novelTest, adapter, novel);
+      const row = { seed, method, base: b, novel: n, h: harmonicMean(b, n), trainSeconds };
+      rows.push(row);
+      o.log(
+        `seed ${seed} ${method.padEnd(9)} base ${(b * 100).toFixed(1)}%  new ${(n * 100).toFixed(1)}%  H ${(row.h * 100).toFixed(1)}%` +
+          (trainSeconds ? `  (trained in ${trainSeconds.toFixed(0)} s)` : ''),
+      );
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export interface Base2NewSummary {
+  method: Base2NewMethod;
+  base: { mean: number; min: number; max: number };
+  novel: { mean: number; min: number; max: number };
+  h: { mean: number; min: number; max: number };
+}
+
+function stats(xs: number[]): { mean: number; min: number; max: number } {
+  return { mean: xs.reduce((a, b) => a + b, 0) / xs.length, min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+/**
+ * Mean and min/max over seeds per method. As in the paper, the H of the mean row is the harmonic mean
+ * of the mean Base and mean New accuracies; its min/max are those of the per-seed H.
+ */
+export function summarize(rows: Base2NewRow[]): Base2NewSummary[] {
+  const methods = [...new Set(rows.map((r) => r.method))];
+  return methods.map((method) => {
+    const rs = rows.filter((r) => r.method === method);
+    const base = stats(rs.map((r) => r.base));
+    const novel = stats(rs.map((r) => r.novel));
+    const h = { ...stats(rs.map((r) => r.h)), mean: harmonicMean(base.mean, novel.mean) };
+    return { method, base, novel, h };
+  });
+}

@@ -1,0 +1,45 @@
+// Accuracy of a CLIP (zero-shot, or with a CoOp / CoCoOp adapter) on an in-memory labelled image set,
+// through the product's inference path (ORT encoders + CocoopInference).
+import type { OrtClipEncoders } from '../clip/ort-encoders.ts';
+import { preprocessRGB } from '../clip/preprocess.ts';
+import type { AdapterParams } from '../cocoop/adapter.ts';
+import type { CocoopInference } from '../cocoop/ort-inference.ts';
+import type { LabelledImages } from './image-sets.ts';
+
+const BATCH = 64;
+
+/** [n, P] projected image features of the set's images (test-time preprocessing). */
+export async function imageSetFeatures(encoders: OrtClipEncoders, set: LabelledImages): Promise<Float32Array> {
+  const { config, preprocess } = encoders.model;
+  const p = config.projectionDim;
+  const out = new Float32Array(set.images.length * p);
+  for (let start = 0; start < set.images.length; start += BATCH) {
+    const chunk = set.images.slice(start, start + BATCH).map((img) => preprocessRGB(img, preprocess));
+    const batch = new Float32Array(chunk.length * chunk[0].length);
+    chunk.forEach((px, i) => batch.set(px, i * chunk[0].length));
+    out.set(await encoders.encodePixels(batch, chunk.length), start * p);
+  }
+  return out;
+}
+
+/** Top-1 accuracy over `labels` (the set's classNames when omitted: labels must contain them all). */
+export async function accuracyOn(
+  inference: CocoopInference,
+  features: Float32Array,
+  set: LabelledImages,
+  adapter: AdapterParams | null,
+  labels: string[] = set.classNames,
+): Promise<number> {
+  const n = set.images.length;
+  const target = set.labels.map((l) => labels.indexOf(set.classNames[l]));
+  if (target.some((t) => t < 0)) throw new Error('accuracyOn: a class of the set is missing from the labels');
+  const logits = await inference.logits(features, n, labels, adapter);
+  const c = labels.length;
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < c; j++) if (logits[i * c + j] > logits[i * c + best]) best = j;
+    if (best === target[i]) correct++;
+  }
+  return correct / n;
+}
