@@ -2,7 +2,7 @@
 // Pretrains the bundled toy CLIP contrastively on the toy world (TF.js), saves it in Hugging Face
 // layout, measures its zero-shot accuracy (ORT, the product's inference path) in the three domains,
 // and writes the model card (README.md) and pretrain-report.json next to the weights.
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +22,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: String(PRETRAIN_DEFAULTS.steps) },
     lr: { type: 'string', default: String(PRETRAIN_DEFAULTS.lr) },
     batch: { type: 'string', default: String(PRETRAIN_DEFAULTS.batchSize) },
+    replicas: { type: 'string', default: String(Math.min(2, availableParallelism())) },
   },
 });
 function num(name: string, v: string, integer: boolean): number {
@@ -39,9 +40,10 @@ const opts = {
   steps: num('steps', values.steps!, true),
   lr: num('lr', values.lr!, false),
   batchSize: num('batch', values.batch!, true),
+  replicas: num('replicas', values.replicas!, true),
   log: (line: string) => console.log(line),
 };
-const command = `npm run pretrain:toy -- --out ${relative(process.cwd(), opts.out) || '.'} --seed ${opts.seed} --steps ${opts.steps} --lr ${opts.lr} --batch ${opts.batchSize}`;
+const command = `npm run pretrain:toy -- --out ${relative(process.cwd(), opts.out) || '.'} --seed ${opts.seed} --steps ${opts.steps} --lr ${opts.lr} --batch ${opts.batchSize} --replicas ${opts.replicas}`;
 const backend = await initTfBackend({ log: (l) => console.log(l) });
 console.log(`$ ${command}\nmachine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, TF.js backend ${backend.backend}`);
 const report = await pretrainToyClip(opts);

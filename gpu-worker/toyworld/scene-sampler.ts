@@ -3,11 +3,11 @@
 // distance and in luminance (backgrounds are greys or muted tints).
 
 import type { SeededRandom } from '../clip/random.ts';
-import { BACKGROUND_KINDS, CLASS_NAMES, COLOR_RGB, classInfo } from './world.ts';
+import { BACKGROUND_KINDS, CLASS_NAMES, COLOR_RGB, classInfo, SCENE_RANGES } from './world.ts';
 import type { Background, BackgroundKind, RGB, Scene, ShapeName } from './world.ts';
 
 /** Default circumradius range, as a fraction of the canvas side. */
-export const DEFAULT_RADIUS: [number, number] = [0.2, 0.42];
+export const DEFAULT_RADIUS: [number, number] = SCENE_RANGES.radius;
 /** Free space kept between the object's circumcircle and the canvas border (canvas fraction). */
 export const CANVAS_MARGIN = 0.02;
 /** Per-channel uniform jitter of the fill around COLOR_RGB. */
@@ -144,20 +144,26 @@ function sampleBackground(rng: SeededRandom, fill: RGB): Background {
 export interface SampleSceneOptions {
   /** Circumradius range as a fraction of the canvas side (default DEFAULT_RADIUS). */
   radius?: [number, number];
+  /** Largest offset of the center from the canvas center, per axis, as a fraction of the side (default SCENE_RANGES; 0.5: anywhere it fits). */
+  positionJitter?: number;
+  /** Rotation is uniform in [−maxRotation, maxRotation] radians (default SCENE_RANGES; π: any angle). */
+  maxRotation?: number;
 }
 
 /** A random scene of class `className` ("<color> <shape>"). */
 export function sampleScene(rng: SeededRandom, className: string, opts: SampleSceneOptions = {}): Scene {
   const { color, shape } = classInfo(className);
   const [rMin, rMax] = opts.radius ?? DEFAULT_RADIUS;
+  const jitter = opts.positionJitter ?? SCENE_RANGES.positionJitter;
+  const maxRot = opts.maxRotation ?? SCENE_RANGES.maxRotation;
   if (!(rMin > 0) || !(rMax >= rMin) || rMax + CANVAS_MARGIN > 0.5) {
     throw new Error(`sampleScene: invalid radius range [${rMin}, ${rMax}]`);
   }
   const radius = uniformIn(rng, rMin, rMax);
   const lo = radius + CANVAS_MARGIN;
-  const cx = uniformIn(rng, lo, 1 - lo);
-  const cy = uniformIn(rng, lo, 1 - lo);
-  const rotation = ROTATION_FREE.has(shape) ? 0 : rng.uniform() * 2 * Math.PI;
+  const cx = uniformIn(rng, Math.max(lo, 0.5 - jitter), Math.min(1 - lo, 0.5 + jitter));
+  const cy = uniformIn(rng, Math.max(lo, 0.5 - jitter), Math.min(1 - lo, 0.5 + jitter));
+  const rotation = ROTATION_FREE.has(shape) ? 0 : maxRot >= Math.PI ? rng.uniform() * 2 * Math.PI : (2 * rng.uniform() - 1) * maxRot;
   const base = COLOR_RGB[color];
   const fill: RGB = [
     clampByte(base[0] + uniformIn(rng, -FILL_JITTER, FILL_JITTER)),

@@ -13,7 +13,7 @@
 import sharp from 'sharp';
 import type { RGBImage } from '../clip/image-resize.ts';
 import { SeededRandom } from '../clip/random.ts';
-import { classInfo, COLOR_RGB, type ColorName, type RGB, type ShapeName } from './world.ts';
+import { classInfo, COLOR_RGB, SCENE_RANGES, type ColorName, type RGB, type ShapeName } from './world.ts';
 
 export const MIN_RGB_DISTANCE = 110;
 export const MIN_LUMA_DIFF = 45;
@@ -286,12 +286,14 @@ export function sampleStickerScene(rng: SeededRandom, className: string): Sticke
   const { color, shape } = classInfo(className);
   const canon = COLOR_RGB[color];
   const fill: RGB = [0, 1, 2].map((k) => clampByte(canon[k] + Math.round(uniformIn(rng, -10.5, 10.5)))) as RGB;
-  const radius = uniformIn(rng, 0.22, 0.4);
+  // Same geometry ranges as the rest of the world (SCENE_RANGES); only the drawing differs.
+  const radius = uniformIn(rng, SCENE_RANGES.radius[0], Math.min(SCENE_RANGES.radius[1], 0.4));
   // Circumcircle plus half the outline plus a 1% margin stays inside the canvas.
   const lo = radius + STROKE_FRACTION / 2 + 0.01;
-  const cx = uniformIn(rng, lo, 1 - lo);
-  const cy = uniformIn(rng, lo, 1 - lo);
-  const rotation = rng.uniform() * 2 * Math.PI;
+  const j = SCENE_RANGES.positionJitter;
+  const cx = uniformIn(rng, Math.max(lo, 0.5 - j), Math.min(1 - lo, 0.5 + j));
+  const cy = uniformIn(rng, Math.max(lo, 0.5 - j), Math.min(1 - lo, 0.5 + j));
+  const rotation = (2 * rng.uniform() - 1) * SCENE_RANGES.maxRotation;
 
   const tones: ('light' | 'dark')[] =
     color === 'black' ? ['light'] : color === 'white' ? ['dark'] : rng.uniform() < 0.5 ? ['light', 'dark'] : ['dark', 'light'];

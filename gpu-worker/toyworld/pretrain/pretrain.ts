@@ -13,6 +13,8 @@ import { captionCorpus } from '../captions.ts';
 import { deriveSeed } from '../../cocoop/view-features.ts';
 import { clipTensorSpecs } from '../../clip/weights.ts';
 import { ReplicaPool } from './replica-pool.ts';
+import { sincosPositionEmbedding } from './sincos-positions.ts';
+import type { HostTensor } from '../../clip/safetensors.ts';
 import { toyClipConfig } from './toy-clip-config.ts';
 
 export interface PretrainOptions {
@@ -34,9 +36,9 @@ export interface PretrainOptions {
 
 export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, 'out' | 'log' | 'makeConfig' | 'replicas'> = {
   seed: 1,
-  steps: 3000,
+  steps: 5000,
   batchSize: 64,
-  lr: 1e-3,
+  lr: 2e-3,
   warmupSteps: 150,
   weightDecay: 0.05,
   evalEvery: 250,
@@ -71,6 +73,17 @@ export function toyVocab(): ReturnType<typeof buildBpeVocab> {
   return buildBpeVocab(captionCorpus(), { maxMerges: 4000, minPairCount: 1 });
 }
 
+/** Random CLIP init (HF scheme), with the vision position embeddings starting from a 2-D sin-cos grid. */
+export function initialTensors(cfg: ClipConfig, seed: number): Map<string, HostTensor> {
+  const tensors = randomClipTensors(cfg, seed);
+  const grid = cfg.vision.imageSize / cfg.vision.patchSize;
+  tensors.set('vision_model.embeddings.position_embedding.weight', {
+    shape: [1 + grid * grid, cfg.vision.hiddenSize],
+    data: sincosPositionEmbedding(grid, cfg.vision.hiddenSize),
+  });
+  return tensors;
+}
+
 /** Trains from scratch and writes config.json, model.safetensors, vocab.json, merges.txt, preprocessor_config.json. */
 export async function pretrainToyClip(o: PretrainOptions): Promise<PretrainReport> {
   mkdirSync(o.out, { recursive: true });
@@ -82,7 +95,7 @@ export async function pretrainToyClip(o: PretrainOptions): Promise<PretrainRepor
   // Held-out images: a stream no training batch draws from. Replica r draws batches from its own stream.
   const pool = await ReplicaPool.start(
     cfg,
-    randomClipTensors(cfg, o.seed),
+    initialTensors(cfg, o.seed),
     o.out,
     Array.from({ length: replicas }, (_, r) => ({
       batchSeed: replicas === 1 ? o.seed : deriveSeed(o.seed, r),

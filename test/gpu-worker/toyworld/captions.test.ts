@@ -51,10 +51,10 @@ describe('toy world captions', () => {
 
   it('skips size templates when the size word is null', () => {
     const base = sampleScene(new SeededRandom(1), 'green ring');
-    const medium: Scene = { ...base, radius: 0.3 };
-    expect(sizeWord(0.3)).toBeNull();
+    const medium: Scene = { ...base, radius: 0.35 };
+    expect(sizeWord(0.35)).toBeNull();
     expect(templatesFor(medium).some((t) => t.includes('{size}'))).toBe(false);
-    expect(templatesFor({ ...base, radius: 0.22 }).some((t) => t.includes('{size}'))).toBe(true);
+    expect(templatesFor({ ...base, radius: 0.29 }).some((t) => t.includes('{size}'))).toBe(true);
     const rng = new SeededRandom(2);
     for (let i = 0; i < 200; i++) expect(captionFor(medium, rng)).not.toMatch(/small|large/);
   });

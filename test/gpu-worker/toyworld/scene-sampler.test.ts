@@ -8,7 +8,7 @@ import {
   sampleScene,
   sceneInsideCanvas,
 } from '../../../gpu-worker/toyworld/scene-sampler.ts';
-import { BACKGROUND_KINDS, CLASS_NAMES, COLOR_RGB } from '../../../gpu-worker/toyworld/world.ts';
+import { BACKGROUND_KINDS, CLASS_NAMES, COLOR_RGB, SCENE_RANGES } from '../../../gpu-worker/toyworld/world.ts';
 import type { BackgroundKind, RGB, Scene } from '../../../gpu-worker/toyworld/world.ts';
 
 function dist(p: RGB, q: RGB): number {
@@ -42,10 +42,11 @@ describe('toy world scene sampler', () => {
         expect(Number.isInteger(s.fill[c])).toBe(true);
         expect(Math.abs(s.fill[c] - base[c])).toBeLessThanOrEqual(12);
       }
-      expect(s.radius).toBeGreaterThanOrEqual(0.2);
-      expect(s.radius).toBeLessThanOrEqual(0.42);
-      expect(s.rotation).toBeGreaterThanOrEqual(0);
-      expect(s.rotation).toBeLessThan(2 * Math.PI);
+      expect(s.radius).toBeGreaterThanOrEqual(SCENE_RANGES.radius[0]);
+      expect(s.radius).toBeLessThanOrEqual(SCENE_RANGES.radius[1]);
+      expect(Math.abs(s.rotation)).toBeLessThanOrEqual(SCENE_RANGES.maxRotation);
+      expect(Math.abs(s.cx - 0.5)).toBeLessThanOrEqual(SCENE_RANGES.positionJitter);
+      expect(Math.abs(s.cy - 0.5)).toBeLessThanOrEqual(SCENE_RANGES.positionJitter);
       if (s.shape === 'circle' || s.shape === 'ring') expect(s.rotation).toBe(0);
       const bg = s.background;
       kinds.set(bg.kind, (kinds.get(bg.kind) ?? 0) + 1);
@@ -69,8 +70,8 @@ describe('toy world scene sampler', () => {
       expect(kinds.get(k) ?? 0).toBeLessThan(230);
     }
     // Sizes cover the range.
-    expect(Math.min(...scenes.map((s) => s.radius))).toBeLessThan(0.21);
-    expect(Math.max(...scenes.map((s) => s.radius))).toBeGreaterThan(0.41);
+    expect(Math.min(...scenes.map((s) => s.radius))).toBeLessThan(SCENE_RANGES.radius[0] + 0.01);
+    expect(Math.max(...scenes.map((s) => s.radius))).toBeGreaterThan(SCENE_RANGES.radius[1] - 0.01);
   });
 
   it('keeps every object inside the canvas', () => {
@@ -81,9 +82,15 @@ describe('toy world scene sampler', () => {
       expect(s.cx + s.radius).toBeLessThanOrEqual(0.98 + 1e-9);
       expect(s.cy + s.radius).toBeLessThanOrEqual(0.98 + 1e-9);
     }
-    // And positions spread over the canvas.
-    expect(Math.min(...scenes.map((s) => s.cx))).toBeLessThan(0.26);
-    expect(Math.max(...scenes.map((s) => s.cy))).toBeGreaterThan(0.74);
+    // And positions and angles spread over their whole ranges.
+    expect(Math.min(...scenes.map((s) => s.cx))).toBeLessThan(0.5 - 0.8 * SCENE_RANGES.positionJitter);
+    expect(Math.max(...scenes.map((s) => s.cy))).toBeGreaterThan(0.5 + 0.8 * SCENE_RANGES.positionJitter);
+    expect(Math.max(...scenes.map((s) => s.rotation))).toBeGreaterThan(0.8 * SCENE_RANGES.maxRotation);
+    expect(Math.min(...scenes.map((s) => s.rotation))).toBeLessThan(-0.8 * SCENE_RANGES.maxRotation);
+    // With the defaults overridden, objects go anywhere they fit.
+    const anywhere = Array.from({ length: 300 }, (_, i) => sampleScene(new SeededRandom(1000 + i), 'red star', { positionJitter: 0.5, maxRotation: Math.PI }));
+    expect(Math.min(...anywhere.map((s) => s.cx))).toBeLessThan(0.35);
+    for (const s of anywhere) expect(sceneInsideCanvas(s, 0.02)).toBe(true);
     expect(sceneInsideCanvas({ ...scenes[0], cx: scenes[0].radius - 0.01 })).toBe(false);
   });
 
