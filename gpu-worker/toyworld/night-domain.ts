@@ -8,12 +8,12 @@ import { renderScene } from './raster-renderer.ts';
 import type { Scene } from './world.ts';
 
 /** Brightness factor, drawn uniformly per image from this range. */
-export const NIGHT_BRIGHTNESS_RANGE: [number, number] = [0.3, 0.45];
+export const NIGHT_BRIGHTNESS_RANGE: [number, number] = [0.45, 0.65];
 /** Per-channel multipliers (R, G, B) applied with the brightness: a bluish cast. */
-export const NIGHT_CAST: [number, number, number] = [0.75, 0.9, 1.25];
+export const NIGHT_CAST: [number, number, number] = [0.8, 0.92, 1.2];
 /** Std of the additive gaussian sensor noise (0..255 units), drawn uniformly per image; the noise
  *  is independent per pixel and channel. */
-export const NIGHT_NOISE_SIGMA_RANGE: [number, number] = [10, 18];
+export const NIGHT_NOISE_SIGMA_RANGE: [number, number] = [8, 14];
 /** Separable blur kernel applied before darkening (3×3 = outer product, normalized, edges clamped). */
 export const NIGHT_BLUR_KERNEL: [number, number, number] = [0.25, 0.5, 0.25];
 

@@ -26,11 +26,22 @@ function channelMeans(img: RGBImage, pick: (x: number, y: number) => boolean = (
 }
 
 describe('toy world night domain', () => {
-  it('exports documented strengths', () => {
-    expect(NIGHT_BRIGHTNESS_RANGE[0]).toBeGreaterThanOrEqual(0.3);
-    expect(NIGHT_BRIGHTNESS_RANGE[1]).toBeLessThanOrEqual(0.45);
-    expect(NIGHT_CAST[2]).toBeGreaterThan(NIGHT_CAST[0]);
-    expect(NIGHT_NOISE_SIGMA_RANGE).toEqual([10, 18]);
+  it('darkens by the documented brightness range (mean over a plain scene, noise averages out)', () => {
+    const scene = { ...sampleScene(new SeededRandom(3), 'white square'), background: { kind: 'plain' as const, a: [150, 150, 150] as [number, number, number], b: [150, 150, 150] as [number, number, number], angle: 0, period: 0.2, noiseAmp: 0, noiseSeed: 1 } };
+    const clean = renderScene(scene, 48);
+    for (let seed = 0; seed < 20; seed++) {
+      const night = renderNightScene(scene, 48, seed);
+      let c = 0;
+      let g = 0;
+      for (let i = 1; i < clean.data.length; i += 3) {
+        c += clean.data[i];
+        g += night.data[i];
+      }
+      // Green channel: brightness × cast[1], within the documented range (± noise/rounding slack).
+      const ratio = g / c / NIGHT_CAST[1];
+      expect(ratio).toBeGreaterThan(NIGHT_BRIGHTNESS_RANGE[0] - 0.02);
+      expect(ratio).toBeLessThan(NIGHT_BRIGHTNESS_RANGE[1] + 0.02);
+    }
   });
 
   it('is darker and bluer than the clean render, differs from it, and is deterministic', () => {
