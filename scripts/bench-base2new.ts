@@ -4,6 +4,7 @@
 //   npm run bench:base2new                     # full run: writes docs/base2new.md (generated section),
 //                                              # docs/base2new.json and docs/base2new.svg
 //   npm run bench:base2new -- --seeds 1 --shots 2 --test-per-class 2 --epochs 1 --out-dir /tmp/x   # smoke
+//   options: --model DIR --seeds 1,2,3 --shots 16 --test-per-class 25 --epochs 10 --lr 0.002 --crop-scale 0.08,1
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -34,11 +35,16 @@ const { values } = parseArgs({
     'test-per-class': { type: 'string', default: String(BASE2NEW_DEFAULTS.testPerClass) },
     epochs: { type: 'string', default: String(BASE2NEW_DEFAULTS.epochs) },
     lr: { type: 'string', default: String(BASE2NEW_DEFAULTS.lr) },
+    'crop-scale': { type: 'string', default: BASE2NEW_DEFAULTS.cropScale.join(',') },
     'out-dir': { type: 'string', default: 'docs' },
   },
 });
 const lr = Number(values.lr);
 if (!(lr > 0)) fail(`--lr must be a positive number, got "${values.lr}"`);
+const cropScale = values['crop-scale']!.split(',').map(Number);
+if (cropScale.length !== 2 || !(cropScale[0] > 0 && cropScale[0] <= cropScale[1] && cropScale[1] <= 1)) {
+  fail(`--crop-scale must be "min,max" with 0 < min ≤ max ≤ 1, got "${values['crop-scale']}"`);
+}
 const settings: Base2NewSettings = {
   ...BASE2NEW_DEFAULTS,
   seeds: values.seeds!.split(',').map((s) => positiveInt('seeds', s.trim())),
@@ -46,6 +52,7 @@ const settings: Base2NewSettings = {
   testPerClass: positiveInt('test-per-class', values['test-per-class']!),
   epochs: positiveInt('epochs', values.epochs!),
   lr,
+  cropScale: cropScale as [number, number],
 };
 const argv = process.argv.slice(2);
 const command = `npm run bench:base2new${argv.length ? ' -- ' + argv.join(' ') : ''}`;

@@ -59,6 +59,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** On-disk cache of view features; default `<checkpointDir>/view-features` when checkpointDir is set. */
   viewCacheDir?: string;
+  /** RandomResizedCrop area range of the training views (default: the official (0.08, 1)). */
+  cropScale?: [number, number];
   /** Images per image-encoder call when computing view features (default 16). */
   viewBatchSize?: number;
   /**
@@ -263,6 +265,7 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
     dim: p,
     seed: options.seed,
     batchSize: opts.viewBatchSize,
+    cropScale: opts.cropScale,
     cacheDir: opts.viewCacheDir ?? (opts.checkpointDir ? join(opts.checkpointDir, 'view-features') : undefined),
   };
   if (opts.viewFeatures && !opts.viewFeatures.matches(paths, viewOpts)) {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { RGBImage } from '../clip/image-resize.ts';
 import { decodeImageRGB, type PreprocessConfig } from '../clip/preprocess.ts';
 import { SeededRandom } from '../clip/random.ts';
-import { trainView, viewSize } from './augment.ts';
+import { RRC_SCALE, trainView, viewSize } from './augment.ts';
 
 /** What computes image features: OrtClipEncoders (or a stand-in with the same method). */
 export interface PixelEncoder {
@@ -67,6 +67,8 @@ export interface ViewFeatureOptions {
   seed: number;
   /** Images per encoder call (default 16). */
   batchSize?: number;
+  /** RandomResizedCrop area range (default RRC_SCALE, the official (0.08, 1)). */
+  cropScale?: [number, number];
   /** Optional on-disk cache directory (created on demand). */
   cacheDir?: string;
 }
@@ -87,6 +89,7 @@ export class ViewFeatures {
   /** File bytes read for hashing, kept until the image is decoded (the first epoch's misses only). */
   private readonly bytes = new Map<number, Uint8Array>();
   private readonly batchSize: number;
+  private readonly cropScale: [number, number];
   private readonly diskDir?: string;
 
   constructor(
@@ -96,6 +99,9 @@ export class ViewFeatures {
   ) {
     this.dim = opts.dim;
     this.batchSize = opts.batchSize ?? 16;
+    this.cropScale = opts.cropScale ?? RRC_SCALE;
+    const [lo, hi] = this.cropScale;
+    if (!(lo > 0 && lo <= hi && hi <= 1)) throw new Error(`view features: crop scale [${lo}, ${hi}] must satisfy 0 < min ≤ max ≤ 1`);
     if (!(Number.isInteger(this.batchSize) && this.batchSize >= 1)) throw new Error(`view features: batch size ${this.batchSize} must be a positive integer`);
     if (opts.cacheDir) this.diskDir = join(opts.cacheDir, opts.modelSha256.slice(0, 16));
   }
@@ -113,6 +119,7 @@ export class ViewFeatures {
       o.modelSha256 === opts.modelSha256 &&
       o.seed === opts.seed &&
       o.dim === opts.dim &&
+      JSON.stringify(this.cropScale) === JSON.stringify(opts.cropScale ?? RRC_SCALE) &&
       JSON.stringify(o.preprocess) === JSON.stringify(opts.preprocess)
     );
   }
@@ -156,7 +163,7 @@ export class ViewFeatures {
         const img = await this.image(i);
         this.bytes.delete(i);
         const rng = new SeededRandom(viewSeed(this.opts.seed, epoch, i));
-        pixels.set(trainView(img, this.opts.preprocess, rng), k * per);
+        pixels.set(trainView(img, this.opts.preprocess, rng, { scale: this.cropScale }), k * per);
       }
       const feats = await this.encoder.encodePixels(pixels, chunk.length);
       this.stats.encoderCalls++;
@@ -228,7 +235,8 @@ export class ViewFeatures {
 
   private async keyOf(epoch: number, i: number): Promise<string> {
     const pre = this.opts.preprocess;
-    const desc = JSON.stringify([RECIPE, this.opts.modelSha256, await this.contentHash(i), viewSeed(this.opts.seed, epoch, i), viewSize(pre), pre.mean, pre.std]);
+    const crop = this.cropScale[0] === RRC_SCALE[0] && this.cropScale[1] === RRC_SCALE[1] ? [] : [this.cropScale]; // default: same keys as before
+    const desc = JSON.stringify([RECIPE, this.opts.modelSha256, await this.contentHash(i), viewSeed(this.opts.seed, epoch, i), viewSize(pre), pre.mean, pre.std, ...crop]);
     return createHash('sha256').update(desc).digest('hex');
   }
 

@@ -81,7 +81,7 @@ ${perSeed}
 Settings: model \`${r.model}\` (sha256 ${r.modelSha256.slice(0, 12)}…); ${s.shots} shots per base class from the \`${s.domain}\`
 domain; ${s.testPerClass} test images per class (base and new, same domain, their own random stream); CoOp and CoCoOp
 with the product's trainer: ${s.epochs} epochs, SGD lr ${s.lr} (momentum 0.9, weight decay 5e-4, one warm-up epoch at
-1e-5, cosine), batch ${s.batchSize}, context initialised from "${s.ctxInit}", random-resized-crop + flip views;
+1e-5, cosine), batch ${s.batchSize}, context initialised from "${s.ctxInit}", random-resized-crop (area ${s.cropScale[0]}–${s.cropScale[1]}) + flip views;
 zero-shot prompt "a photo of a {class}.". Base test images are classified among the 32 base labels, new test
 images among the 32 new labels. Raw numbers: \`docs/base2new.json\`.`;
 }

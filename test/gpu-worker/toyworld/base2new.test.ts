@@ -21,7 +21,7 @@ function result(rs: Base2NewRow[]): Base2NewResult {
     machine: 'test',
     model: 'models/toy-clip',
     modelSha256: '0'.repeat(64),
-    settings: { seeds: [1, 2], shots: 16, testPerClass: 25, domain: 'night', epochs: 10, lr: 0.002, batchSize: 1, ctxInit: 'a photo of a' },
+    settings: { seeds: [1, 2], shots: 16, testPerClass: 25, domain: 'night', epochs: 10, lr: 0.002, batchSize: 1, ctxInit: 'a photo of a', cropScale: [0.08, 1] },
     rows: rs,
     summary: summarize(rs),
     seconds: 1,

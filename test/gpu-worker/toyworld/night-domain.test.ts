@@ -3,7 +3,6 @@ import { SeededRandom } from '../../../gpu-worker/clip/random.ts';
 import {
   NIGHT_BRIGHTNESS_RANGE,
   NIGHT_CAST,
-  NIGHT_NOISE_SIGMA_RANGE,
   applyNight,
   renderNightScene,
 } from '../../../gpu-worker/toyworld/night-domain.ts';

@@ -5,6 +5,7 @@ import { loadClipModel } from '../../../../gpu-worker/clip/model.ts';
 import { ClipTokenizer } from '../../../../gpu-worker/clip/tokenizer.ts';
 import { writeVocabFiles } from '../../../../gpu-worker/clip/tiny-vocab.ts';
 import { clipTensorSpecs } from '../../../../gpu-worker/clip/weights.ts';
+import { sha256File } from '../../../../gpu-worker/clip/safetensors.ts';
 import { captionCorpus } from '../../../../gpu-worker/toyworld/captions.ts';
 import { PRETRAIN_DEFAULTS, pretrainLearningRate, pretrainToyClip, toyVocab } from '../../../../gpu-worker/toyworld/pretrain/pretrain.ts';
 import { useTfWasm } from '../../../helpers/tf-wasm.ts';
@@ -51,4 +52,16 @@ describe('toy CLIP pretraining', () => {
     expect(Math.exp(model.weights.logitScale)).toBeLessThanOrEqual(100 + 1e-3);
     expect(model.weights.logitScale).toBeCloseTo(r.finalLogitScale, 6);
   });
+
+  it('is reproducible: two data-parallel runs with the same seed write identical weights; another seed does not', async () => {
+    const run = async (seed: number) => {
+      const out = tmp();
+      await pretrainToyClip({ ...PRETRAIN_DEFAULTS, out, seed, steps: 4, batchSize: 8, warmupSteps: 2, evalEvery: 0, evalPerClass: 1, replicas: 2, log: () => {} });
+      return sha256File(join(out, 'model.safetensors'));
+    };
+    const a = await run(5);
+    expect(await run(5)).toBe(a);
+    expect(await run(6)).not.toBe(a);
+  }, 120_000);
 });
+
