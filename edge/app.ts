@@ -1,0 +1,56 @@
+// The edge control plane as one Hono app over the ports: createApp(ports, config). The Workers and Node
+// entries only build the ports (edge/node.ts; a Workers entry does the same with D1/R2/KV).
+//
+// Request pipeline of a /v1 route:
+//   cors → authenticate (401) → rateLimit (429) → jsonBodyGuard (413, 400)
+//   → route middleware (requireTenant/requireAdmin 401, idempotent() replay/409)
+//   → zod validators from the route definition (415, 422) → handler.
+// Everything thrown (ApiError, hono HTTPException, bugs) is rendered by onError as {"error": {...}}.
+//
+// Adding a resource: write edge/routes/<resource>.ts exporting `<resource>Routes()` that returns a
+// newRouter() with its app.openapi(createRoute({...}), handler) calls, and mount it below.
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { cors } from 'hono/cors';
+import type { EdgeConfig } from './config.ts';
+import { authenticate } from './http/auth.ts';
+import type { AppEnv } from './http/context.ts';
+import { onError, onNotFound } from './http/errors.ts';
+import { IDEMPOTENCY_HEADER } from './http/idempotency.ts';
+import { jsonBodyGuard } from './http/json-body.ts';
+import { newRouter, registerSecuritySchemes } from './http/openapi.ts';
+import { rateLimit } from './http/rate-limit.ts';
+import type { Ports } from './ports.ts';
+import { mountSystemRoutes } from './routes/system.ts';
+import { tenantRoutes } from './routes/tenants.ts';
+
+export type EdgeApp = OpenAPIHono<AppEnv>;
+
+export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
+  const app = newRouter();
+  registerSecuritySchemes(app);
+
+  app.use('*', async (c, next) => {
+    c.set('ports', ports);
+    c.set('config', config);
+    await next();
+  });
+
+  // API keys travel in a header, never in cookies: any origin may call the API.
+  const apiCors = cors({
+    origin: '*',
+    allowMethods: ['GET', 'POST', 'DELETE', 'PATCH', 'PUT', 'OPTIONS'],
+    allowHeaders: ['Authorization', 'Content-Type', IDEMPOTENCY_HEADER],
+    exposeHeaders: ['Retry-After', 'Idempotent-Replayed', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
+    maxAge: 600,
+  });
+  app.use('/v1/*', apiCors);
+  app.use('/openapi.json', cors({ origin: '*', allowMethods: ['GET'] }));
+  app.use('/v1/*', authenticate, rateLimit, jsonBodyGuard);
+
+  app.route('/', tenantRoutes());
+
+  mountSystemRoutes(app, config);
+  app.onError(onError);
+  app.notFound(onNotFound);
+  return app;
+}

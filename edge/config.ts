@@ -1,0 +1,178 @@
+// Edge configuration: defaults, validation, and reading it from environment variables (a plain
+// string record, which both process.env on Node and the Workers `env` bindings are).
+
+export interface Quotas {
+  datasets: number;
+  images: number;
+  /** Stored bytes: dataset images plus published model artifacts. */
+  bytes: number;
+  /** Training jobs queued, running or cancelling at the same time. */
+  concurrent_jobs: number;
+}
+
+export interface RateLimitConfig {
+  /** Requests one API key may make per window. */
+  requestsPerWindow: number;
+  windowMs: number;
+}
+
+export interface Logger {
+  error(message: string, detail?: unknown): void;
+  warn(message: string, detail?: unknown): void;
+}
+
+export interface EdgeConfig {
+  /** Bearer token of the operator: creates tenants. */
+  adminToken: string;
+  /** Bearer token of the GPU workers (lease, heartbeat, complete). */
+  workerToken: string;
+  /** `npm start` on one machine: e.g. webhooks may target loopback. */
+  localMode: boolean;
+  /** Largest JSON request body accepted (bytes). */
+  maxJsonBytes: number;
+  rateLimit: RateLimitConfig;
+  /** Per-tenant limits (reported by GET /v1/me). */
+  quotas: Quotas;
+  /** The externally visible base URL (no trailing slash), e.g. https://api.example.com. */
+  publicBaseUrl?: string;
+  logger: Logger;
+}
+
+export type EdgeConfigInput = Pick<EdgeConfig, 'adminToken' | 'workerToken'> &
+  Partial<Omit<EdgeConfig, 'adminToken' | 'workerToken' | 'rateLimit' | 'quotas'>> & {
+    rateLimit?: Partial<RateLimitConfig>;
+    quotas?: Partial<Quotas>;
+  };
+
+export const DEFAULT_QUOTAS: Quotas = {
+  datasets: 50,
+  images: 20_000,
+  bytes: 2 * 1024 ** 3,
+  concurrent_jobs: 2,
+};
+
+export const DEFAULTS = {
+  localMode: false,
+  maxJsonBytes: 1024 * 1024,
+  rateLimit: { requestsPerWindow: 600, windowMs: 60_000 },
+  quotas: DEFAULT_QUOTAS,
+} as const;
+
+/** Shortest accepted admin/worker token. */
+export const MIN_TOKEN_LENGTH = 16;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid edge configuration: ${problems.join('; ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const consoleLogger: Logger = {
+  error: (message, detail) => console.error(message, ...(detail === undefined ? [] : [detail])),
+  warn: (message, detail) => console.warn(message, ...(detail === undefined ? [] : [detail])),
+};
+
+function positiveInt(problems: string[], name: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+    problems.push(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  }
+}
+
+/** Applies defaults and validates; throws ConfigError listing every problem. */
+export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
+  const config: EdgeConfig = {
+    adminToken: input.adminToken,
+    workerToken: input.workerToken,
+    localMode: input.localMode ?? DEFAULTS.localMode,
+    maxJsonBytes: input.maxJsonBytes ?? DEFAULTS.maxJsonBytes,
+    rateLimit: { ...DEFAULTS.rateLimit, ...input.rateLimit },
+    quotas: { ...DEFAULTS.quotas, ...input.quotas },
+    publicBaseUrl: input.publicBaseUrl,
+    logger: input.logger ?? consoleLogger,
+  };
+
+  const problems: string[] = [];
+  for (const name of ['adminToken', 'workerToken'] as const) {
+    const t = config[name];
+    if (typeof t !== 'string' || t.length < MIN_TOKEN_LENGTH) {
+      problems.push(`${name} must be a string of at least ${MIN_TOKEN_LENGTH} characters`);
+    } else if (!/^[\x21-\x7e]+$/.test(t)) {
+      problems.push(`${name} must be printable ASCII without spaces (it is sent as a Bearer token)`);
+    }
+  }
+  if (config.adminToken === config.workerToken) problems.push('adminToken and workerToken must differ');
+  if (typeof config.localMode !== 'boolean') problems.push('localMode must be a boolean');
+  positiveInt(problems, 'maxJsonBytes', config.maxJsonBytes);
+  positiveInt(problems, 'rateLimit.requestsPerWindow', config.rateLimit.requestsPerWindow);
+  positiveInt(problems, 'rateLimit.windowMs', config.rateLimit.windowMs);
+  for (const [k, v] of Object.entries(config.quotas)) positiveInt(problems, `quotas.${k}`, v);
+
+  if (config.publicBaseUrl !== undefined) {
+    let url: URL | null = null;
+    try {
+      url = new URL(config.publicBaseUrl);
+    } catch {
+      // reported below
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
+      problems.push(`publicBaseUrl must be an http(s) URL without query or fragment, got ${JSON.stringify(config.publicBaseUrl)}`);
+    } else {
+      config.publicBaseUrl = config.publicBaseUrl.replace(/\/+$/, '');
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function envInt(problems: string[], env: Record<string, string | undefined>, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw.trim())) {
+    problems.push(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+    return undefined;
+  }
+  return Number(raw.trim());
+}
+
+function envBool(problems: string[], env: Record<string, string | undefined>, name: string): boolean | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return undefined;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  problems.push(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
+  return undefined;
+}
+
+/**
+ * Reads ADMIN_TOKEN, WORKER_TOKEN, LOCAL_MODE, MAX_JSON_BYTES, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_MS,
+ * PUBLIC_BASE_URL, QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES, QUOTA_CONCURRENT_JOBS. `overrides` win.
+ */
+export function configFromEnv(env: Record<string, string | undefined>, overrides: Partial<EdgeConfigInput> = {}): EdgeConfig {
+  const problems: string[] = [];
+  const pick = <T extends object>(o: T): Partial<T> =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const input: EdgeConfigInput = {
+    adminToken: env.ADMIN_TOKEN ?? '',
+    workerToken: env.WORKER_TOKEN ?? '',
+    localMode: envBool(problems, env, 'LOCAL_MODE'),
+    maxJsonBytes: envInt(problems, env, 'MAX_JSON_BYTES'),
+    publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
+    rateLimit: pick({
+      requestsPerWindow: envInt(problems, env, 'RATE_LIMIT_REQUESTS'),
+      windowMs: envInt(problems, env, 'RATE_LIMIT_WINDOW_MS'),
+    }),
+    quotas: pick({
+      datasets: envInt(problems, env, 'QUOTA_DATASETS'),
+      images: envInt(problems, env, 'QUOTA_IMAGES'),
+      bytes: envInt(problems, env, 'QUOTA_BYTES'),
+      concurrent_jobs: envInt(problems, env, 'QUOTA_CONCURRENT_JOBS'),
+    }),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  const merged = { ...pick(input), ...pick(overrides) } as EdgeConfigInput;
+  merged.rateLimit = { ...input.rateLimit, ...overrides.rateLimit };
+  merged.quotas = { ...input.quotas, ...overrides.quotas };
+  return resolveConfig(merged);
+}

@@ -1,0 +1,88 @@
+// Who is calling: `Authorization: Bearer <token>` is the admin token, the worker token, or a tenant API
+// key (looked up by its sha256 on every request, so a revoked key stops working at once).
+//
+// `authenticate` runs on every /v1 request (401 unless the token is one of the three); each route then
+// states who may call it with `requireTenant` / `requireAdmin` / `requireWorker` in its `middleware`.
+import type { Context, MiddlewareHandler } from 'hono';
+import { timingSafeEqual } from '../crypto.ts';
+import { API_KEY_PATTERN, hashApiKey } from '../ids.ts';
+import type { SqlDatabase } from '../ports.ts';
+import type { AppEnv, Principal, TenantEnv, TenantPrincipal } from './context.ts';
+import { unauthorized } from './errors.ts';
+
+/** The token of `Authorization: Bearer <token>`; 401 when the header is missing or not of that form. */
+export function bearerToken(c: Context): string {
+  const header = c.req.header('authorization');
+  if (!header || !header.trim()) {
+    throw unauthorized('Missing API key: send it as "Authorization: Bearer <api key>".');
+  }
+  const m = /^\s*Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m) throw unauthorized('Malformed Authorization header: use "Authorization: Bearer <api key>".');
+  return m[1];
+}
+
+/** The tenant and key of an API key; 401 when it is malformed, unknown or revoked. */
+export async function resolveApiKey(db: SqlDatabase, key: string): Promise<TenantPrincipal> {
+  if (!API_KEY_PATTERN.test(key)) {
+    throw unauthorized('Invalid API key: keys look like "ck_live_" followed by 32 letters and digits; check for copy errors.');
+  }
+  const row = await db
+    .prepare('SELECT id, tenant_id, revoked_at FROM api_keys WHERE key_hash = ?')
+    .bind(await hashApiKey(key))
+    .first<{ id: string; tenant_id: string; revoked_at: string | null }>();
+  if (!row) throw unauthorized('Invalid API key: no key matches it; check for copy errors or create a new key.');
+  if (row.revoked_at !== null) throw unauthorized(`This API key (${row.id}) has been revoked; use another key of your tenant.`);
+  return { kind: 'tenant', tenantId: row.tenant_id, keyId: row.id };
+}
+
+/** Resolves the bearer token to a principal. Admin and worker tokens are compared in constant time. */
+export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal> {
+  const token = bearerToken(c);
+  const { config, ports } = c.var;
+  // Both comparisons always run, so timing does not tell which token was close.
+  const admin = timingSafeEqual(token, config.adminToken);
+  const worker = timingSafeEqual(token, config.workerToken);
+  if (admin) return { kind: 'admin' };
+  if (worker) return { kind: 'worker' };
+  return resolveApiKey(ports.db, token);
+}
+
+/** App middleware for /v1: sets c.var.principal or answers 401. */
+export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
+  c.set('principal', await resolvePrincipal(c));
+  await next();
+};
+
+async function principalOf(c: Context<AppEnv>): Promise<Principal> {
+  const known = c.var.principal as Principal | undefined;
+  if (known) return known;
+  // A route mounted outside /v1 (not behind `authenticate`) resolves the token here.
+  const p = await resolvePrincipal(c);
+  c.set('principal', p);
+  return p;
+}
+
+/** Route middleware: a tenant API key; the handler reads c.var.tenant. */
+export const requireTenant: MiddlewareHandler<TenantEnv> = async (c, next) => {
+  const p = await principalOf(c as unknown as Context<AppEnv>);
+  if (p.kind !== 'tenant') {
+    throw unauthorized('This endpoint needs a tenant API key ("Authorization: Bearer ck_live_…"), not the admin or worker token.');
+  }
+  c.set('tenant', p);
+  await next();
+};
+
+/** Route middleware: the admin token. */
+export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const p = await principalOf(c);
+  if (p.kind !== 'admin') throw unauthorized('This endpoint needs the admin token ("Authorization: Bearer <ADMIN_TOKEN>").');
+  await next();
+};
+
+/** Route middleware: the worker token. */
+export const requireWorker: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const p = await principalOf(c);
+  if (p.kind !== 'worker') throw unauthorized('This endpoint needs the worker token ("Authorization: Bearer <WORKER_TOKEN>").');
+  await next();
+};
+

@@ -1,0 +1,38 @@
+// The Hono environment of the edge app: what every handler can read from `c.var`.
+import type { EdgeConfig } from '../config.ts';
+import type { Ports } from '../ports.ts';
+
+/** A tenant's API key. */
+export interface TenantPrincipal {
+  kind: 'tenant';
+  tenantId: string;
+  keyId: string;
+}
+
+/** The operator (ADMIN_TOKEN). */
+export interface AdminPrincipal {
+  kind: 'admin';
+}
+
+/** A GPU worker (WORKER_TOKEN). */
+export interface WorkerPrincipal {
+  kind: 'worker';
+}
+
+export type Principal = TenantPrincipal | AdminPrincipal | WorkerPrincipal;
+
+export interface AppVariables {
+  ports: Ports;
+  config: EdgeConfig;
+  /** Set by `authenticate` on every /v1 request that got past it. */
+  principal: Principal;
+}
+
+export interface AppEnv {
+  Variables: AppVariables;
+}
+
+/** What `requireTenant` adds for the route's handler. */
+export interface TenantEnv {
+  Variables: AppVariables & { tenant: TenantPrincipal };
+}

@@ -1,0 +1,97 @@
+// Building blocks for route modules: a router with the app's validation hook, JSON request/response
+// descriptions, the shared error schema and the security schemes, so every route is described in
+// /openapi.json by the same definition that validates it.
+import { OpenAPIHono, z } from '@hono/zod-openapi';
+import type { AppEnv } from './context.ts';
+import { ERROR_STATUS, type ErrorCode } from './errors.ts';
+import { validationHook } from './validation.ts';
+
+/** A router for one resource module; mount it with `app.route('/', router)`. */
+export function newRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+}
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]),
+      message: z.string().openapi({ description: 'What went wrong and what to change.' }),
+      param: z.string().optional().openapi({ description: 'The field, parameter or header at fault, e.g. `classes[2]`.' }),
+    }),
+  })
+  .openapi('Error');
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: 'invalid_request: malformed request (e.g. the body is not JSON).',
+  401: 'unauthorized: missing, invalid or revoked credentials.',
+  404: 'not_found: no such resource in your tenant.',
+  409: 'conflict: the request conflicts with the current state (or reuses an Idempotency-Key).',
+  413: 'payload_too_large: the body is over the size limit.',
+  415: 'unsupported_media_type: wrong Content-Type.',
+  422: 'validation_failed: a field is missing, of the wrong type, out of range or unknown (see `param`).',
+  429: 'rate_limited: too many requests for this API key; retry after `Retry-After` seconds.',
+  500: 'internal: an error on our side.',
+};
+
+type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];
+
+/** Error responses for a route's `responses`: `...errorResponses(401, 404)`. */
+export function errorResponses<S extends ErrorStatus>(...statuses: S[]) {
+  const out = {} as Record<S, { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }>;
+  for (const s of statuses) {
+    out[s] = { description: ERROR_DESCRIPTIONS[s], content: { 'application/json': { schema: ErrorSchema } } };
+  }
+  return out;
+}
+
+/** The errors every authenticated /v1 route can answer. */
+export const V1_ERRORS = [401, 429, 500] as const;
+/** The extra errors of a route with a JSON body. */
+export const JSON_BODY_ERRORS = [400, 413, 415, 422] as const;
+
+/** A JSON response description. */
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/** A required JSON request body (validated by the route; unknown fields rejected when the schema is strict). */
+export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
+  return { required: true, description, content: { 'application/json': { schema } } };
+}
+
+/** Documents (and bounds) the optional Idempotency-Key header of a creating POST. */
+export const IdempotencyHeaders = z.object({
+  'Idempotency-Key': z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .openapi({
+      param: { name: 'Idempotency-Key', in: 'header' },
+      description: 'Any unique string (e.g. a UUID): a retry with the same key and body within 24 h returns the first response and creates nothing.',
+    }),
+});
+
+export const SECURITY = {
+  tenant: [{ ApiKey: [] }],
+  admin: [{ AdminToken: [] }],
+  worker: [{ WorkerToken: [] }],
+};
+
+export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
+  app.openAPIRegistry.registerComponent('securitySchemes', 'ApiKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A tenant API key: `Authorization: Bearer ck_live_…`.',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'AdminToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The operator token (ADMIN_TOKEN).',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'WorkerToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'The GPU worker token (WORKER_TOKEN).',
+  });
+}

@@ -1,0 +1,156 @@
+// The edge on Node: SQLite at ${dataDir}/edge.sqlite (migrations applied), S3BlobStore, MemoryCache,
+// served by @hono/node-server. `startEdge` for tests and the local launcher; run this file for a
+// stand-alone edge (env: PORT, HOST, DATA_DIR, ADMIN_TOKEN, WORKER_TOKEN, S3_*, see configFromEnv).
+import { serve } from '@hono/node-server';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type EdgeApp, createApp } from './app.ts';
+import { type EdgeConfig, type EdgeConfigInput, configFromEnv, resolveConfig } from './config.ts';
+import { randomString } from './crypto.ts';
+import { SqliteDatabase } from './node/sqlite-database.ts';
+import type { S3BlobStoreOptions } from './node/s3-blob-store.ts';
+import type { BlobStore, KeyValueCache, Ports } from './ports.ts';
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../infra/migrations/', import.meta.url));
+
+export interface StartEdgeOptions {
+  /** Holds edge.sqlite; created when missing. */
+  dataDir: string;
+  /** Default 8787; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  hostname?: string;
+  config: EdgeConfigInput;
+  /** S3 server of the blob store; not needed when `blobs` is given. */
+  s3?: S3BlobStoreOptions;
+  /** Create the bucket when missing (local servers). Default: config.localMode. */
+  ensureBucket?: boolean;
+  /** Replace the S3 blob store / memory cache (tests). */
+  blobs?: BlobStore;
+  cache?: KeyValueCache;
+}
+
+export interface RunningEdge {
+  /** e.g. http://127.0.0.1:41234 (no trailing slash) */
+  url: string;
+  app: EdgeApp;
+  ports: Ports;
+  db: SqliteDatabase;
+  config: EdgeConfig;
+  close(): Promise<void>;
+}
+
+async function makeBlobStore(opts: StartEdgeOptions, config: EdgeConfig): Promise<BlobStore> {
+  if (opts.blobs) return opts.blobs;
+  if (!opts.s3) throw new Error('startEdge: give `s3` (S3 server options) or `blobs`');
+  // Imported lazily: @aws-sdk/client-s3 is loaded only when a real S3 store is used.
+  const { S3BlobStore } = await import('./node/s3-blob-store.ts');
+  const store = new S3BlobStore(opts.s3);
+  if (opts.ensureBucket ?? config.localMode) await store.ensureBucket();
+  return store;
+}
+
+async function makeCache(opts: StartEdgeOptions): Promise<KeyValueCache> {
+  if (opts.cache) return opts.cache;
+  const { MemoryCache } = await import('./node/memory-cache.ts');
+  return new MemoryCache();
+}
+
+export async function startEdge(opts: StartEdgeOptions): Promise<RunningEdge> {
+  const config = resolveConfig(opts.config);
+  mkdirSync(opts.dataDir, { recursive: true });
+  const db = new SqliteDatabase(join(opts.dataDir, 'edge.sqlite'));
+  try {
+    db.migrate(MIGRATIONS_DIR);
+    const ports: Ports = { db, blobs: await makeBlobStore(opts, config), cache: await makeCache(opts) };
+    const app = createApp(ports, config);
+    const hostname = opts.hostname ?? '127.0.0.1';
+    const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((ok, fail) => {
+      const server = serve({ fetch: app.fetch, port: opts.port ?? 8787, hostname }, (address) => ok({ server, address }));
+      server.once('error', fail);
+    });
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    let closed = false;
+    return {
+      url: `http://${host}:${address.port}`,
+      app,
+      ports,
+      db,
+      config,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await new Promise<void>((ok) => {
+          server.close(() => ok());
+          // Keep-alive connections would hold close() open.
+          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        });
+        db.close();
+      },
+    };
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** ADMIN_TOKEN from the environment, else ${dataDir}/admin-token, else a new one written there. */
+function adminToken(env: NodeJS.ProcessEnv, dataDir: string): { token: string; generated: boolean } {
+  if (env.ADMIN_TOKEN) return { token: env.ADMIN_TOKEN, generated: false };
+  const file = join(dataDir, 'admin-token');
+  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), generated: false };
+  const token = `adm_${randomString(40, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789')}`;
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  return { token, generated: true };
+}
+
+function workerToken(env: NodeJS.ProcessEnv, dataDir: string): string {
+  if (env.WORKER_TOKEN) return env.WORKER_TOKEN;
+  const file = join(dataDir, 'worker-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = `wrk_${randomString(40, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789')}`;
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  return token;
+}
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const dataDir = resolve(env.DATA_DIR || '.data');
+  const admin = adminToken(env, dataDir);
+  const config = configFromEnv(env, { adminToken: admin.token, workerToken: workerToken(env, dataDir) });
+  const s3: S3BlobStoreOptions | undefined = env.S3_BUCKET
+    ? {
+        endpoint: env.S3_ENDPOINT || undefined,
+        region: env.S3_REGION || 'us-east-1',
+        bucket: env.S3_BUCKET,
+        accessKeyId: env.S3_ACCESS_KEY_ID ?? '',
+        secretAccessKey: env.S3_SECRET_ACCESS_KEY ?? '',
+        forcePathStyle: env.S3_FORCE_PATH_STYLE ? env.S3_FORCE_PATH_STYLE === 'true' : Boolean(env.S3_ENDPOINT),
+      }
+    : undefined;
+  if (!s3) throw new Error('set S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY for a non-AWS server)');
+  const edge = await startEdge({
+    dataDir,
+    port: env.PORT ? Number(env.PORT) : 8787,
+    hostname: env.HOST || '127.0.0.1',
+    config,
+    s3,
+  });
+  console.log(`edge listening on ${edge.url} (data: ${dataDir})`);
+  if (admin.generated) console.log(`admin token (also in ${join(dataDir, 'admin-token')}): ${admin.token}`);
+  const stop = () => {
+    edge.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((err: unknown) => {
+    console.error(`edge: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

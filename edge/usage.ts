@@ -1,0 +1,30 @@
+// What a tenant uses of its quotas, counted from the tables (the quota checks of later modules and
+// GET /v1/me share it).
+import type { Quotas } from './config.ts';
+import type { SqlDatabase } from './ports.ts';
+
+export type Usage = Quotas;
+
+/** Job states that count against `concurrent_jobs`. */
+export const ACTIVE_JOB_STATES = ['queued', 'running', 'cancelling'] as const;
+
+export async function tenantUsage(db: SqlDatabase, tenantId: string): Promise<Usage> {
+  const active = ACTIVE_JOB_STATES.map((s) => `'${s}'`).join(', ');
+  const row = await db
+    .prepare(
+      `SELECT
+         (SELECT COUNT(*) FROM datasets WHERE tenant_id = ?) AS datasets,
+         (SELECT COUNT(*) FROM images WHERE tenant_id = ?) AS images,
+         (SELECT COALESCE(SUM(bytes), 0) FROM images WHERE tenant_id = ?)
+           + (SELECT COALESCE(SUM(artifact_bytes), 0) FROM models WHERE tenant_id = ?) AS bytes,
+         (SELECT COUNT(*) FROM training_jobs WHERE tenant_id = ? AND status IN (${active})) AS concurrent_jobs`,
+    )
+    .bind(tenantId, tenantId, tenantId, tenantId, tenantId)
+    .first<Usage>();
+  return {
+    datasets: Number(row?.datasets ?? 0),
+    images: Number(row?.images ?? 0),
+    bytes: Number(row?.bytes ?? 0),
+    concurrent_jobs: Number(row?.concurrent_jobs ?? 0),
+  };
+}
