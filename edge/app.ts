@@ -21,7 +21,12 @@ import { newRouter, registerSecuritySchemes } from './http/openapi.ts';
 import { rateLimit } from './http/rate-limit.ts';
 import type { Ports } from './ports.ts';
 import { mountSystemRoutes } from './routes/system.ts';
+import { datasetRoutes } from './routes/datasets.ts';
+import { modelRoutes } from './routes/models.ts';
 import { tenantRoutes } from './routes/tenants.ts';
+import { trainingJobRoutes } from './routes/training-jobs.ts';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
+import { workerRoutes } from './routes/worker.ts';
 
 export type EdgeApp = OpenAPIHono<AppEnv>;
 
@@ -48,6 +53,11 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
   app.use('/v1/*', authenticate, rateLimit, jsonBodyGuard);
 
   app.route('/', tenantRoutes());
+  app.route('/', trainingJobRoutes());
+  app.route('/', modelRoutes());
+  app.route('/', workerRoutes());
+  app.route('/', datasetRoutes());
+  app.route('/', webhookEndpointRoutes());
 
   mountSystemRoutes(app, config);
   app.onError(onError);

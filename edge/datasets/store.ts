@@ -1,0 +1,170 @@
+// Dataset rows and image rows: tenant-scoped reads, the public dataset view, quota checks, object keys
+// (server-generated, the layout of docs: tenants/{tenant}/datasets/{dataset}/images/{image}.{ext}).
+import type { Quotas } from '../config.ts';
+import { conflict, notFound, validationFailed } from '../http/errors.ts';
+import type { SqlDatabase, SqlStatement } from '../ports.ts';
+import { tenantUsage } from '../usage.ts';
+import { EXTENSIONS, type ImageContentType } from './image-probe.ts';
+import { MAX_LABEL_LENGTH } from './limits.ts';
+
+export interface DatasetRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  status: 'open' | 'ready';
+  declared_classes: string;
+  created_at: string;
+  finalized_at: string | null;
+}
+
+export interface DatasetView {
+  id: string;
+  name: string;
+  status: 'open' | 'ready';
+  image_count: number;
+  classes: { name: string; image_count: number }[];
+  created_at: string;
+}
+
+export function imageObjectKey(tenantId: string, datasetId: string, imageId: string, type: ImageContentType): string {
+  return `tenants/${tenantId}/datasets/${datasetId}/images/${imageId}.${EXTENSIONS[type]}`;
+}
+
+/** An id from the URL for an error message: quoted, and cut when absurdly long. */
+export function quoteId(id: string): string {
+  return JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}…` : id);
+}
+
+/** The tenant's dataset, or 404 (another tenant's dataset is "not found" too). */
+export async function loadDataset(db: SqlDatabase, tenantId: string, id: string): Promise<DatasetRow> {
+  const row = await db.prepare('SELECT * FROM datasets WHERE id = ? AND tenant_id = ?').bind(id, tenantId).first<DatasetRow>();
+  if (!row) throw notFound(`No dataset with id ${quoteId(id)} in your tenant.`, 'id');
+  return row;
+}
+
+/** 409 unless the dataset still takes images. */
+export function requireOpen(ds: DatasetRow): void {
+  if (ds.status !== 'open') {
+    throw conflict(`Dataset ${ds.id} is ${ds.status} (finalized) and can no longer change; create a new dataset to add images.`);
+  }
+}
+
+export function declaredClasses(ds: DatasetRow): string[] {
+  return JSON.parse(ds.declared_classes) as string[];
+}
+
+/** The trimmed label, or 422: non-empty, at most MAX_LABEL_LENGTH, one of the declared classes when there are any. */
+export function checkLabel(ds: DatasetRow, raw: string, param: string): string {
+  const label = raw.trim();
+  if (label.length === 0) throw validationFailed(`The label must not be empty; give the class name of the images.`, param);
+  if (label.length > MAX_LABEL_LENGTH) throw validationFailed(`The label must have at most ${MAX_LABEL_LENGTH} characters.`, param);
+  const classes = declaredClasses(ds);
+  if (classes.length > 0 && !classes.includes(label)) {
+    const shown = classes.slice(0, 20).map((c) => JSON.stringify(c)).join(', ');
+    throw validationFailed(
+      `The label ${JSON.stringify(label)} is not a class of this dataset; use one of ${shown}${classes.length > 20 ? ', …' : ''}.`,
+      param,
+    );
+  }
+  return label;
+}
+
+/**
+ * 409 when adding `images` images of `bytes` bytes would exceed the tenant's quotas. (API.md has no
+ * quota error code; a quota is the current state of the account, so it is a 409 conflict whose message
+ * names the quota.) Checked before writing; two concurrent uploads may both pass the check.
+ */
+export async function checkImageQuota(db: SqlDatabase, tenantId: string, quotas: Quotas, images: number, bytes: number): Promise<void> {
+  const usage = await tenantUsage(db, tenantId);
+  if (usage.images + images > quotas.images) {
+    throw conflict(
+      `This would exceed your images quota: ${usage.images} of ${quotas.images} used, this request adds ${images}. Delete datasets you no longer need.`,
+    );
+  }
+  if (usage.bytes + bytes > quotas.bytes) {
+    throw conflict(
+      `This would exceed your storage quota: ${usage.bytes} of ${quotas.bytes} bytes used, this request adds ${bytes}. Delete datasets or models you no longer need.`,
+    );
+  }
+}
+
+export interface NewImageRow {
+  id: string;
+  tenantId: string;
+  datasetId: string;
+  label: string;
+  objectKey: string;
+  contentType: ImageContentType;
+  bytes: number;
+  width: number | null;
+  height: number | null;
+  status: 'pending' | 'stored';
+  expiresAt: string | null;
+  createdAt: string;
+}
+
+/** Inserts the image only while its dataset is open (changes = 0 when it was finalized or deleted meanwhile). */
+export function insertImageStatement(db: SqlDatabase, r: NewImageRow): SqlStatement {
+  return db
+    .prepare(
+      `INSERT INTO images (id, tenant_id, dataset_id, label, object_key, content_type, bytes, width, height, status, expires_at, created_at)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+       WHERE EXISTS (SELECT 1 FROM datasets WHERE id = ? AND tenant_id = ? AND status = 'open')`,
+    )
+    .bind(
+      r.id,
+      r.tenantId,
+      r.datasetId,
+      r.label,
+      r.objectKey,
+      r.contentType,
+      r.bytes,
+      r.width,
+      r.height,
+      r.status,
+      r.expiresAt,
+      r.createdAt,
+      r.datasetId,
+      r.tenantId,
+    );
+}
+
+/** Per-label counts of stored images for the given datasets. */
+export async function classCounts(db: SqlDatabase, tenantId: string, datasetIds: string[]): Promise<Map<string, Map<string, number>>> {
+  const out = new Map<string, Map<string, number>>();
+  if (datasetIds.length === 0) return out;
+  const rows = await db
+    .prepare(
+      `SELECT dataset_id, label, COUNT(*) AS n FROM images
+       WHERE tenant_id = ? AND status = 'stored' AND dataset_id IN (${datasetIds.map(() => '?').join(', ')})
+       GROUP BY dataset_id, label`,
+    )
+    .bind(tenantId, ...datasetIds)
+    .all<{ dataset_id: string; label: string; n: number }>();
+  for (const r of rows) {
+    let m = out.get(r.dataset_id);
+    if (!m) out.set(r.dataset_id, (m = new Map()));
+    m.set(r.label, Number(r.n));
+  }
+  return out;
+}
+
+/** The public shape: declared classes first (in their order, with 0 when empty), then other labels sorted. */
+export function datasetView(ds: DatasetRow, counts: Map<string, number> = new Map()): DatasetView {
+  const declared = declaredClasses(ds);
+  const others = [...counts.keys()].filter((l) => !declared.includes(l)).sort();
+  const classes = [...declared, ...others].map((name) => ({ name, image_count: counts.get(name) ?? 0 }));
+  return {
+    id: ds.id,
+    name: ds.name,
+    status: ds.status,
+    image_count: classes.reduce((s, c) => s + c.image_count, 0),
+    classes,
+    created_at: ds.created_at,
+  };
+}
+
+export async function loadDatasetView(db: SqlDatabase, ds: DatasetRow): Promise<DatasetView> {
+  const counts = await classCounts(db, ds.tenant_id, [ds.id]);
+  return datasetView(ds, counts.get(ds.id));
+}

@@ -1,0 +1,45 @@
+// The webhook outbox: statements that enqueue one delivery per subscribed, enabled endpoint of the
+// tenant. The caller runs them in the same db.batch as the state change that caused the event, so an
+// event is recorded if and only if the change is (the dispatcher sends it later, with retries).
+import { newId } from '../ids.ts';
+import type { SqlDatabase, SqlStatement } from '../ports.ts';
+import type { WebhookEventType } from './settings.ts';
+
+/** The exact body sent on every attempt: `{"type","timestamp","data"}`. */
+export function webhookPayload(eventType: WebhookEventType, data: Record<string, unknown>, now: Date): string {
+  return JSON.stringify({ type: eventType, timestamp: now.toISOString(), data });
+}
+
+export function parseEvents(json: string): string[] {
+  try {
+    const v = JSON.parse(json) as unknown;
+    return Array.isArray(v) ? v.filter((e): e is string => typeof e === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+export async function outboxStatements(
+  db: SqlDatabase,
+  tenantId: string,
+  eventType: 'training_job.succeeded' | 'training_job.failed' | 'training_job.cancelled' | 'training_job.started',
+  data: Record<string, unknown>,
+  now: Date,
+): Promise<SqlStatement[]> {
+  const endpoints = await db
+    .prepare('SELECT id, events FROM webhook_endpoints WHERE tenant_id = ? AND disabled_at IS NULL ORDER BY id')
+    .bind(tenantId)
+    .all<{ id: string; events: string }>();
+  const payload = webhookPayload(eventType, data, now);
+  const createdAt = now.toISOString();
+  return endpoints
+    .filter((e) => parseEvents(e.events).includes(eventType))
+    .map((e) =>
+      db
+        .prepare(
+          `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_type, payload, status, attempts, next_attempt_at, created_at)
+           VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING`,
+        )
+        .bind(newId('webhookMessage', now.getTime()), tenantId, e.id, eventType, payload, now.getTime(), createdAt),
+    );
+}

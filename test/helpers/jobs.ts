@@ -1,0 +1,72 @@
+// Helpers for training-job and model tests: ready datasets written straight into SQLite, and a worker
+// client for the internal API.
+import { createHash } from 'node:crypto';
+import { newId } from '../../edge/ids.ts';
+import { type TestEdge, WORKER_TOKEN, jsonHeaders } from './edge.ts';
+
+/** A ready dataset with `perClass` stored images per class (rows only; no image bytes). */
+export function insertReadyDataset(edge: TestEdge, tenantId: string, classes = ['cat', 'dog'], perClass = 2, status: 'ready' | 'open' = 'ready'): string {
+  const id = newId('dataset');
+  const now = new Date().toISOString();
+  edge.db.raw
+    .prepare('INSERT INTO datasets (id, tenant_id, name, status, declared_classes, created_at, finalized_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    .run(id, tenantId, 'pets', status, JSON.stringify(classes), now, status === 'ready' ? now : null);
+  for (const label of classes) {
+    for (let i = 0; i < perClass; i++) {
+      const img = newId('image');
+      edge.db.raw
+        .prepare(
+          `INSERT INTO images (id, tenant_id, dataset_id, label, object_key, content_type, bytes, width, height, status, created_at)
+           VALUES (?, ?, ?, ?, ?, 'image/png', 100, 8, 8, 'stored', ?)`,
+        )
+        .run(img, tenantId, id, label, `tenants/${tenantId}/datasets/${id}/images/${img}.png`, now);
+    }
+  }
+  return id;
+}
+
+export interface LeaseBody {
+  job: { id: string; status: string; dataset_id: string; hyperparameters: Record<string, unknown> };
+  tenant_id: string;
+  attempts: number;
+  lease_id: string;
+  lease_expires_at: string;
+  storage: { checkpoint_prefix: string; artifact_key: string };
+  dataset: { id: string; images: { id: string; label: string; object_key: string }[] };
+}
+
+export function workerClient(edge: TestEdge, token = WORKER_TOKEN) {
+  const post = (path: string, body: unknown) =>
+    edge.fetch(`/internal/v1${path}`, { method: 'POST', headers: jsonHeaders(token), body: JSON.stringify(body) });
+  return {
+    post,
+    lease: (workerId = 'w1', leaseSeconds?: number) =>
+      post('/leases', { worker_id: workerId, ...(leaseSeconds !== undefined ? { lease_seconds: leaseSeconds } : {}) }),
+    async leaseOk(workerId = 'w1', leaseSeconds?: number): Promise<LeaseBody> {
+      const res = await post('/leases', { worker_id: workerId, ...(leaseSeconds !== undefined ? { lease_seconds: leaseSeconds } : {}) });
+      if (res.status !== 200) throw new Error(`lease: ${res.status} ${await res.text()}`);
+      return (await res.json()) as LeaseBody;
+    },
+    heartbeat: (jobId: string, body: Record<string, unknown>) => post(`/jobs/${jobId}/heartbeat`, body),
+    event: (jobId: string, body: Record<string, unknown>) => post(`/jobs/${jobId}/events`, body),
+    complete: (jobId: string, body: Record<string, unknown>) => post(`/jobs/${jobId}/complete`, body),
+    fail: (jobId: string, body: Record<string, unknown>) => post(`/jobs/${jobId}/fail`, body),
+    cancelled: (jobId: string, body: Record<string, unknown>) => post(`/jobs/${jobId}/cancelled`, body),
+  };
+}
+
+/** Uploads fake artifact bytes where the lease says and returns a matching /complete body. */
+export async function completeBody(edge: TestEdge, lease: LeaseBody, bytes: Uint8Array = new TextEncoder().encode('fake safetensors bytes')) {
+  await edge.ports.blobs.put(lease.storage.artifact_key, bytes, 'application/octet-stream');
+  return {
+    lease_id: lease.lease_id,
+    artifact: { key: lease.storage.artifact_key, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') },
+    base_model: 'toy-clip',
+    classes: ['cat', 'dog'],
+    metrics: { train_loss: 0.25, train_accuracy: 0.9 },
+  };
+}
+
+export function count(edge: TestEdge, sql: string, ...binds: unknown[]): number {
+  return (edge.db.raw.prepare(sql).get(...binds) as { n: number }).n;
+}
