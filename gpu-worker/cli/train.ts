@@ -25,6 +25,7 @@ export async function trainCommand(argv: string[]): Promise<unknown> {
     out: { type: 'string' },
     'checkpoint-dir': { type: 'string' },
     resume: { type: 'boolean' },
+    'crop-scale': { type: 'string' },
   });
   const method = values.method;
   if (method !== 'cocoop' && method !== 'coop') throw new UsageError(`train: --method must be cocoop or coop, got "${String(method)}"`);
@@ -40,6 +41,7 @@ export async function trainCommand(argv: string[]): Promise<unknown> {
   if (nCtx !== undefined && values['ctx-init'] !== undefined) throw new UsageError('train: give --n-ctx (random init) or --ctx-init, not both');
   const ctxInit = nCtx !== undefined ? '' : ((values['ctx-init'] as string | undefined) ?? DEFAULT_CTX_INIT);
   if (values.resume && !values['checkpoint-dir']) throw new UsageError('train: --resume needs --checkpoint-dir');
+  const cropScale = parseCropScale(values['crop-scale'] as string | undefined);
 
   const data = limitShots(readImageFolder(requireString(values, 'data', 'train')), shots);
   const ctx = openModel(dir);
@@ -62,6 +64,7 @@ export async function trainCommand(argv: string[]): Promise<unknown> {
       warmupLr: 1e-5,
       checkpointDir: values['checkpoint-dir'] as string | undefined,
       resume: values.resume === true,
+      cropScale,
     });
     writeAdapter(out, result.params, {
       baseModelSha256: ctx.model.weightsSha256(),
@@ -82,4 +85,14 @@ export async function trainCommand(argv: string[]): Promise<unknown> {
   } finally {
     await ctx.encoders.release();
   }
+}
+
+/** `--crop-scale MIN,MAX`: the RandomResizedCrop area range of training views (default: the official 0.08,1). */
+function parseCropScale(v: string | undefined): [number, number] | undefined {
+  if (v === undefined) return undefined;
+  const parts = v.split(',').map((x) => Number(x.trim()));
+  if (parts.length !== 2 || !(parts[0] > 0 && parts[0] <= parts[1] && parts[1] <= 1)) {
+    throw new UsageError(`train: --crop-scale must be "MIN,MAX" with 0 < MIN ≤ MAX ≤ 1, got "${v}"`);
+  }
+  return [parts[0], parts[1]];
 }

@@ -53,7 +53,10 @@ export function base2newMarkdown(r: Base2NewResult, chartFile: string): string {
     .map((m) => `| ${NAMES[m.method]} | ${pct(m.base.mean)} (${pct(m.base.min)}–${pct(m.base.max)}) | ${pct(m.novel.mean)} (${pct(m.novel.min)}–${pct(m.novel.max)}) | ${pct(m.h.mean)} (${pct(m.h.min)}–${pct(m.h.max)}) |`)
     .join('\n');
   const perSeed = r.rows
-    .map((x) => `| ${x.seed} | ${NAMES[x.method]} | ${pct(x.base)} | ${pct(x.novel)} | ${pct(x.h)} | ${x.trainSeconds ? x.trainSeconds.toFixed(0) : '–'} |`)
+    .map((x) => {
+      const a = x.attributes;
+      return `| ${x.seed} | ${NAMES[x.method]} | ${pct(x.base)} | ${pct(x.novel)} | ${pct(x.h)} | ${pct(a.baseColor)} / ${pct(a.baseShape)} | ${pct(a.novelColor)} / ${pct(a.novelShape)} | ${x.trainSeconds ? x.trainSeconds.toFixed(0) : '–'} |`;
+    })
     .join('\n');
   return `Run ${r.date} on ${r.machine}, ${(r.seconds / 60).toFixed(1)} min in all:
 
@@ -72,10 +75,10 @@ ${mean}
 
 ${verdict(r)}
 
-Per seed:
+Per seed, with an error analysis (share of test images whose predicted class has the right color / the right shape):
 
-| seed | method | Base | New | H | training s |
-|---:|---|---:|---:|---:|---:|
+| seed | method | Base | New | H | base: color / shape | new: color / shape | training s |
+|---:|---|---:|---:|---:|---:|---:|---:|
 ${perSeed}
 
 Settings: model \`${r.model}\` (sha256 ${r.modelSha256.slice(0, 12)}…); ${s.shots} shots per base class from the \`${s.domain}\`

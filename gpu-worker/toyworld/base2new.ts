@@ -12,9 +12,9 @@ import { readImageFolder } from '../cocoop/dataset.ts';
 import { CocoopInference } from '../cocoop/ort-inference.ts';
 import { trainAdapter, TRAIN_DEFAULTS } from '../cocoop/train.ts';
 import { ViewFeatures } from '../cocoop/view-features.ts';
-import { accuracyOn, imageSetFeatures } from './evaluate.ts';
-import { toyImageSet, writeImageFolder, type ToyDomain } from './image-sets.ts';
-import { baseNewSplit, CLASS_NAMES } from './world.ts';
+import { imageSetFeatures, predictionsOn } from './evaluate.ts';
+import { toyImageSet, writeImageFolder, type LabelledImages, type ToyDomain } from './image-sets.ts';
+import { baseNewSplit, CLASS_NAMES, classInfo } from './world.ts';
 
 export type Base2NewMethod = 'zero-shot' | AdapterMethod;
 export const BASE2NEW_METHODS: Base2NewMethod[] = ['zero-shot', 'coop', 'cocoop'];
@@ -54,6 +54,24 @@ export interface Base2NewRow {
   novel: number;
   h: number;
   trainSeconds: number;
+  /** Share of test images whose predicted class has the right color / the right shape (error analysis). */
+  attributes: { baseColor: number; baseShape: number; novelColor: number; novelShape: number };
+}
+
+/** Accuracy, and the shares of predictions with the right color and the right shape. */
+function score(predicted: string[], set: LabelledImages): { accuracy: number; color: number; shape: number } {
+  let accuracy = 0;
+  let color = 0;
+  let shape = 0;
+  predicted.forEach((p, i) => {
+    const truth = classInfo(set.classNames[set.labels[i]]);
+    const guess = classInfo(p);
+    accuracy += truth.name === guess.name ? 1 : 0;
+    color += truth.color === guess.color ? 1 : 0;
+    shape += truth.shape === guess.shape ? 1 : 0;
+  });
+  const n = predicted.length;
+  return { accuracy: accuracy / n, color: color / n, shape: shape / n };
 }
 
 export function harmonicMean(a: number, b: number): number {
@@ -114,12 +132,20 @@ export async function runBase2New(o: Base2NewRunOptions): Promise<Base2NewRow[]>
         trainSeconds = (performance.now() - t0) / 1000;
         adapter = result.params;
       }
-      const b = await accuracyOn(inference, baseFeats, baseTest, adapter, base);
-      const n = await accuracyOn(inference, novelFeats, novelTest, adapter, novel);
-      const row = { seed, method, base: b, novel: n, h: harmonicMean(b, n), trainSeconds };
+      const b = score(await predictionsOn(inference, baseFeats, baseTest, adapter, base), baseTest);
+      const n = score(await predictionsOn(inference, novelFeats, novelTest, adapter, novel), novelTest);
+      const row: Base2NewRow = {
+        seed,
+        method,
+        base: b.accuracy,
+        novel: n.accuracy,
+        h: harmonicMean(b.accuracy, n.accuracy),
+        trainSeconds,
+        attributes: { baseColor: b.color, baseShape: b.shape, novelColor: n.color, novelShape: n.shape },
+      };
       rows.push(row);
       o.log(
-        `seed ${seed} ${method.padEnd(9)} base ${(b * 100).toFixed(1)}%  new ${(n * 100).toFixed(1)}%  H ${(row.h * 100).toFixed(1)}%` +
+        `seed ${seed} ${method.padEnd(9)} base ${(row.base * 100).toFixed(1)}%  new ${(row.novel * 100).toFixed(1)}%  H ${(row.h * 100).toFixed(1)}%` +
           (trainSeconds ? `  (trained in ${trainSeconds.toFixed(0)} s)` : ''),
       );
     }

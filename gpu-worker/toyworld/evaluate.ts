@@ -22,6 +22,27 @@ export async function imageSetFeatures(encoders: OrtClipEncoders, set: LabelledI
   return out;
 }
 
+/** Top-1 predicted label of every image of the set, over `labels` (default: the set's classNames). */
+export async function predictionsOn(
+  inference: CocoopInference,
+  features: Float32Array,
+  set: LabelledImages,
+  adapter: AdapterParams | null,
+  labels: string[] = set.classNames,
+): Promise<string[]> {
+  const n = set.images.length;
+  if (set.classNames.some((name) => !labels.includes(name))) throw new Error('a class of the set is missing from the labels');
+  const logits = await inference.logits(features, n, labels, adapter);
+  const c = labels.length;
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < c; j++) if (logits[i * c + j] > logits[i * c + best]) best = j;
+    out.push(labels[best]);
+  }
+  return out;
+}
+
 /** Top-1 accuracy over `labels` (the set's classNames when omitted: labels must contain them all). */
 export async function accuracyOn(
   inference: CocoopInference,
@@ -30,16 +51,6 @@ export async function accuracyOn(
   adapter: AdapterParams | null,
   labels: string[] = set.classNames,
 ): Promise<number> {
-  const n = set.images.length;
-  const target = set.labels.map((l) => labels.indexOf(set.classNames[l]));
-  if (target.some((t) => t < 0)) throw new Error('accuracyOn: a class of the set is missing from the labels');
-  const logits = await inference.logits(features, n, labels, adapter);
-  const c = labels.length;
-  let correct = 0;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let j = 1; j < c; j++) if (logits[i * c + j] > logits[i * c + best]) best = j;
-    if (best === target[i]) correct++;
-  }
-  return correct / n;
+  const predicted = await predictionsOn(inference, features, set, adapter, labels);
+  return predicted.filter((p, i) => p === set.classNames[set.labels[i]]).length / predicted.length;
 }

@@ -27,6 +27,12 @@ describe('bench:base2new (smoke)', () => {
         expect(v).toBeLessThanOrEqual(1);
         expect(Number.isInteger(v * 64)).toBe(true); // 32 classes × 2 test images each
       }
+      // A right class has the right color and the right shape: both shares are at least the accuracy.
+      const a = r.attributes;
+      expect(a.baseColor).toBeGreaterThanOrEqual(r.base);
+      expect(a.baseShape).toBeGreaterThanOrEqual(r.base);
+      expect(a.novelColor).toBeGreaterThanOrEqual(r.novel);
+      expect(a.novelShape).toBeGreaterThanOrEqual(r.novel);
       expect(r.h).toBeCloseTo(r.base + r.novel === 0 ? 0 : (2 * r.base * r.novel) / (r.base + r.novel), 12);
     }
     expect(result.rows[1].trainSeconds).toBeGreaterThan(0);

@@ -3,7 +3,7 @@ import { harmonicMean, summarize, type Base2NewRow } from '../../../gpu-worker/t
 import { base2newSvg, verdict, type Base2NewResult } from '../../../gpu-worker/toyworld/base2new-report.ts';
 
 function row(seed: number, method: Base2NewRow['method'], base: number, novel: number): Base2NewRow {
-  return { seed, method, base, novel, h: (2 * base * novel) / (base + novel), trainSeconds: 1 };
+  return { seed, method, base, novel, h: (2 * base * novel) / (base + novel), trainSeconds: 1, attributes: { baseColor: 1, baseShape: base, novelColor: 1, novelShape: novel } };
 }
 
 const rows: Base2NewRow[] = [
