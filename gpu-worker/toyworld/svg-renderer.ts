@@ -192,20 +192,7 @@ function sampleBackground(rng: SeededRandom, kind: SvgBackgroundKind, tone: 'lig
     for (const dir of [first, -first]) if (level + dir * d >= lo && level + dir * d <= hi) return level + dir * d;
     return level - d < lo ? Math.min(hi, level + d) : Math.max(lo, level - d);
   };
-  const bg: SvgBackground = {
-    kind,
-    tone,
-    base,
-    accents: [],
-    angle: 0,
-    period: 0,
-    lineWidth: 0,
-    ox: 0,
-    oy: 0,
-    gradientRadius: 0,
-    blobs: [],
-    shadow: null,
-  };
+  const bg = flatBackground(kind, tone, base);
   switch (kind) {
     case 'paper':
       break;
@@ -265,20 +252,12 @@ function sampleBackground(rng: SeededRandom, kind: SvgBackgroundKind, tone: 'lig
 
 function fallbackBackground(tone: 'light' | 'dark'): SvgBackground {
   const v = tone === 'light' ? 240 : 18;
-  return {
-    kind: 'paper',
-    tone,
-    base: [v, v, v],
-    accents: [],
-    angle: 0,
-    period: 0,
-    lineWidth: 0,
-    ox: 0,
-    oy: 0,
-    gradientRadius: 0,
-    blobs: [],
-    shadow: null,
-  };
+  return flatBackground('paper', tone, [v, v, v]);
+}
+
+/** A background of one colour, every pattern parameter zero (kinds fill in what they use). */
+function flatBackground(kind: SvgBackgroundKind, tone: 'light' | 'dark', base: RGB): SvgBackground {
+  return { kind, tone, base, accents: [], angle: 0, period: 0, lineWidth: 0, ox: 0, oy: 0, gradientRadius: 0, blobs: [], shadow: null };
 }
 
 /** Random sticker scene of a class "<color> <shape>". Consumes a variable number of draws from rng. */
