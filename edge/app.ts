@@ -27,6 +27,7 @@ import { tenantRoutes } from './routes/tenants.ts';
 import { trainingJobRoutes } from './routes/training-jobs.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
 import { workerRoutes } from './routes/worker.ts';
+import { classifyBodyLimit, classifyRoutes } from './routes/classify.ts';
 
 export type EdgeApp = OpenAPIHono<AppEnv>;
 
@@ -50,6 +51,8 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
   });
   app.use('/v1/*', apiCors);
   app.use('/openapi.json', cors({ origin: '*', allowMethods: ['GET'] }));
+  // Base64 images: /v1/classify takes a larger JSON body than config.maxJsonBytes (see routes/classify.ts).
+  app.use('/v1/classify', classifyBodyLimit);
   app.use('/v1/*', authenticate, rateLimit, jsonBodyGuard);
 
   app.route('/', tenantRoutes());
@@ -58,6 +61,7 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
   app.route('/', workerRoutes());
   app.route('/', datasetRoutes());
   app.route('/', webhookEndpointRoutes());
+  app.route('/', classifyRoutes());
 
   mountSystemRoutes(app, config);
   app.onError(onError);

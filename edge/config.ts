@@ -35,6 +35,10 @@ export interface EdgeConfig {
   quotas: Quotas;
   /** The externally visible base URL (no trailing slash), e.g. https://api.example.com. */
   publicBaseUrl?: string;
+  /** Base URL of the GPU inference service (POST /v1/classify, /v1/embeddings/text); unset → those answer 500. */
+  inferenceUrl?: string;
+  /** The CLIP model of `model: "zero-shot"`. */
+  baseModel: string;
   logger: Logger;
 }
 
@@ -56,6 +60,7 @@ export const DEFAULTS = {
   maxJsonBytes: 1024 * 1024,
   rateLimit: { requestsPerWindow: 600, windowMs: 60_000 },
   quotas: DEFAULT_QUOTAS,
+  baseModel: 'toy-clip',
 } as const;
 
 /** Shortest accepted admin/worker token. */
@@ -89,6 +94,8 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
     rateLimit: { ...DEFAULTS.rateLimit, ...input.rateLimit },
     quotas: { ...DEFAULTS.quotas, ...input.quotas },
     publicBaseUrl: input.publicBaseUrl,
+    inferenceUrl: input.inferenceUrl,
+    baseModel: input.baseModel ?? DEFAULTS.baseModel,
     logger: input.logger ?? consoleLogger,
   };
 
@@ -122,6 +129,23 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
     }
   }
 
+  if (config.inferenceUrl !== undefined) {
+    let url: URL | null = null;
+    try {
+      url = new URL(config.inferenceUrl);
+    } catch {
+      // reported below
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
+      problems.push(`inferenceUrl must be an http(s) URL without query or fragment, got ${JSON.stringify(config.inferenceUrl)}`);
+    } else {
+      config.inferenceUrl = config.inferenceUrl.replace(/\/+$/, '');
+    }
+  }
+  if (typeof config.baseModel !== 'string' || !/^[\x21-\x7e]{1,100}$/.test(config.baseModel)) {
+    problems.push(`baseModel must be 1 to 100 printable ASCII characters without spaces, got ${JSON.stringify(config.baseModel)}`);
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
@@ -147,7 +171,7 @@ function envBool(problems: string[], env: Record<string, string | undefined>, na
 
 /**
  * Reads ADMIN_TOKEN, WORKER_TOKEN, LOCAL_MODE, MAX_JSON_BYTES, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_MS,
- * PUBLIC_BASE_URL, QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES, QUOTA_CONCURRENT_JOBS. `overrides` win.
+ * PUBLIC_BASE_URL, INFERENCE_URL, BASE_MODEL, QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES, QUOTA_CONCURRENT_JOBS. `overrides` win.
  */
 export function configFromEnv(env: Record<string, string | undefined>, overrides: Partial<EdgeConfigInput> = {}): EdgeConfig {
   const problems: string[] = [];
@@ -159,6 +183,8 @@ export function configFromEnv(env: Record<string, string | undefined>, overrides
     localMode: envBool(problems, env, 'LOCAL_MODE'),
     maxJsonBytes: envInt(problems, env, 'MAX_JSON_BYTES'),
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
+    inferenceUrl: env.INFERENCE_URL || undefined,
+    baseModel: env.BASE_MODEL || undefined,
     rateLimit: pick({
       requestsPerWindow: envInt(problems, env, 'RATE_LIMIT_REQUESTS'),
       windowMs: envInt(problems, env, 'RATE_LIMIT_WINDOW_MS'),

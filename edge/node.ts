@@ -1,17 +1,22 @@
 // The edge on Node: SQLite at ${dataDir}/edge.sqlite (migrations applied), S3BlobStore, MemoryCache,
 // served by @hono/node-server. `startEdge` for tests and the local launcher; run this file for a
-// stand-alone edge (env: PORT, HOST, DATA_DIR, ADMIN_TOKEN, WORKER_TOKEN, S3_*, see configFromEnv).
+// stand-alone edge (env: PORT, HOST, DATA_DIR, ADMIN_TOKEN, WORKER_TOKEN, S3_*, see configFromEnv;
+// WEBHOOK_RETRY_SCHEDULE, BACKGROUND_INTERVAL_MS). A background timer (edge/background.ts) sends webhooks
+// and purges expired rows while the edge runs.
 import { serve } from '@hono/node-server';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type EdgeApp, createApp } from './app.ts';
+import { type BackgroundTimer, startBackgroundTimer } from './background.ts';
 import { type EdgeConfig, type EdgeConfigInput, configFromEnv, resolveConfig } from './config.ts';
 import { randomString } from './crypto.ts';
+import { nodeResolver } from './node/dns-resolver.ts';
 import { SqliteDatabase } from './node/sqlite-database.ts';
 import type { S3BlobStoreOptions } from './node/s3-blob-store.ts';
 import type { BlobStore, KeyValueCache, Ports } from './ports.ts';
+import { type WebhookSettings, webhookSettings } from './webhooks/settings.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../infra/migrations/', import.meta.url));
 
@@ -30,6 +35,15 @@ export interface StartEdgeOptions {
   /** Replace the S3 blob store / memory cache (tests). */
   blobs?: BlobStore;
   cache?: KeyValueCache;
+  /**
+   * Period of the background tasks (webhook dispatch, purges, expired uploads; edge/background.ts).
+   * Default 1000 ms in local mode, 5000 ms otherwise; 0 disables the timer.
+   */
+  backgroundIntervalMs?: number;
+  /** Overrides of the webhook settings (defaults: production schedule, loopback allowed in local mode, Node DNS check). */
+  webhooks?: Partial<WebhookSettings>;
+  /** fetch used for webhook deliveries (tests). */
+  fetchImpl?: typeof fetch;
 }
 
 export interface RunningEdge {
@@ -39,7 +53,48 @@ export interface RunningEdge {
   ports: Ports;
   db: SqliteDatabase;
   config: EdgeConfig;
+  webhookSettings: WebhookSettings;
+  /** null when disabled (backgroundIntervalMs: 0). */
+  background: BackgroundTimer | null;
   close(): Promise<void>;
+}
+
+/** Background timer period when not given: snappy on a developer machine, lighter on a server. */
+export function defaultBackgroundIntervalMs(config: Pick<EdgeConfig, 'localMode'>): number {
+  return config.localMode ? 1000 : 5000;
+}
+
+/**
+ * Webhook settings from the environment: WEBHOOK_RETRY_SCHEDULE (optional) = comma-separated retry delays
+ * in seconds, e.g. "1,5,30" (attempts in all = count + 1); loopback receivers allowed in local mode;
+ * the Node DNS resolver for the delivery-time address check.
+ */
+export function webhookSettingsFromEnv(
+  env: Record<string, string | undefined>,
+  config: Pick<EdgeConfig, 'localMode'>,
+): WebhookSettings {
+  const out: Partial<WebhookSettings> = {};
+  const raw = env.WEBHOOK_RETRY_SCHEDULE?.trim();
+  if (raw) {
+    const parts = raw.split(',').map((p) => p.trim());
+    if (!parts.every((p) => /^\d+(\.\d+)?$/.test(p))) {
+      throw new Error(`WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds >= 0 (e.g. "1,5,30"), got ${JSON.stringify(env.WEBHOOK_RETRY_SCHEDULE)}`);
+    }
+    out.retryScheduleSeconds = parts.map(Number);
+  }
+  return resolveWebhookSettings(config, out);
+}
+
+function resolveWebhookSettings(config: Pick<EdgeConfig, 'localMode'>, overrides: Partial<WebhookSettings> = {}): WebhookSettings {
+  return webhookSettings({ localMode: config.localMode, resolver: nodeResolver, ...overrides });
+}
+
+/** BACKGROUND_INTERVAL_MS (optional, 0 disables). */
+function backgroundIntervalFromEnv(env: Record<string, string | undefined>): number | undefined {
+  const raw = env.BACKGROUND_INTERVAL_MS?.trim();
+  if (!raw) return undefined;
+  if (!/^\d+$/.test(raw)) throw new Error(`BACKGROUND_INTERVAL_MS must be a whole number of milliseconds, got ${JSON.stringify(raw)}`);
+  return Number(raw);
 }
 
 async function makeBlobStore(opts: StartEdgeOptions, config: EdgeConfig): Promise<BlobStore> {
@@ -60,6 +115,9 @@ async function makeCache(opts: StartEdgeOptions): Promise<KeyValueCache> {
 
 export async function startEdge(opts: StartEdgeOptions): Promise<RunningEdge> {
   const config = resolveConfig(opts.config);
+  const hooks = resolveWebhookSettings(config, opts.webhooks);
+  const intervalMs = opts.backgroundIntervalMs ?? defaultBackgroundIntervalMs(config);
+  if (!(Number.isFinite(intervalMs) && intervalMs >= 0)) throw new Error(`startEdge: backgroundIntervalMs must be >= 0, got ${intervalMs}`);
   mkdirSync(opts.dataDir, { recursive: true });
   const db = new SqliteDatabase(join(opts.dataDir, 'edge.sqlite'));
   try {
@@ -72,6 +130,8 @@ export async function startEdge(opts: StartEdgeOptions): Promise<RunningEdge> {
       server.once('error', fail);
     });
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const background =
+      intervalMs > 0 ? startBackgroundTimer(ports, config, hooks, { intervalMs, fetchImpl: opts.fetchImpl }) : null;
     let closed = false;
     return {
       url: `http://${host}:${address.port}`,
@@ -79,9 +139,13 @@ export async function startEdge(opts: StartEdgeOptions): Promise<RunningEdge> {
       ports,
       db,
       config,
+      webhookSettings: hooks,
+      background,
       async close() {
         if (closed) return;
         closed = true;
+        // The timer first: a run in progress finishes before the database closes.
+        await background?.stop();
         await new Promise<void>((ok) => {
           server.close(() => ok());
           // Keep-alive connections would hold close() open.
@@ -138,6 +202,8 @@ async function main(): Promise<void> {
     hostname: env.HOST || '127.0.0.1',
     config,
     s3,
+    webhooks: webhookSettingsFromEnv(env, config),
+    backgroundIntervalMs: backgroundIntervalFromEnv(env),
   });
   console.log(`edge listening on ${edge.url} (data: ${dataDir})`);
   if (admin.generated) console.log(`admin token (also in ${join(dataDir, 'admin-token')}): ${admin.token}`);

@@ -228,11 +228,12 @@ const deleteDataset = createRoute({
   path: '/v1/datasets/{id}',
   tags,
   summary: 'Delete a dataset',
-  description: 'Removes the dataset, its image rows and its image objects in S3.',
+  description:
+    'Removes the dataset, its image rows and its image objects in S3. 409 conflict while a training job of it is queued, running or cancelling.',
   security: SECURITY.tenant,
   middleware: [requireTenant] as const,
   request: { params: DatasetParams },
-  responses: { 204: { description: 'Deleted.' }, ...errorResponses(...V1_ERRORS, 404) },
+  responses: { 204: { description: 'Deleted.' }, ...errorResponses(...V1_ERRORS, 404, 409) },
 });
 
 const uploadImages = createRoute({
@@ -295,6 +296,9 @@ const finalizeDataset = createRoute({
 });
 
 // ---- helpers --------------------------------------------------------------------------------
+
+/** Job states that still need the dataset's images. */
+const ACTIVE_JOB_STATES_SQL = "('queued', 'running', 'cancelling')";
 
 function fileName(f: File, i: number): string {
   return f.name ? `file ${i + 1} (${JSON.stringify(f.name.slice(0, 100))})` : `file ${i + 1}`;
@@ -417,6 +421,16 @@ export function datasetRoutes() {
     const { tenantId } = c.var.tenant;
     const { db, blobs } = c.var.ports;
     const ds = await loadDataset(db, tenantId, c.req.valid('param').id);
+    // A job still training (or about to) reads these images: refuse rather than pull them from under it.
+    const active = await db
+      .prepare(`SELECT id, status FROM training_jobs WHERE tenant_id = ? AND dataset_id = ? AND status IN ${ACTIVE_JOB_STATES_SQL} ORDER BY id LIMIT 1`)
+      .bind(tenantId, ds.id)
+      .first<{ id: string; status: string }>();
+    if (active) {
+      throw conflict(
+        `Dataset ${ds.id} is used by training job ${active.id}, which is ${active.status}; cancel it or wait until it finishes, then delete the dataset. Nothing was deleted.`,
+      );
+    }
     const keys = await db
       .prepare('SELECT object_key FROM images WHERE dataset_id = ? AND tenant_id = ?')
       .bind(ds.id, tenantId)

@@ -1,6 +1,6 @@
 // Sends due webhook deliveries from the outbox (webhook_deliveries). One function for both runtimes:
-// the Workers cron trigger calls dispatchDueWebhooks directly; on Node startWebhookTimer runs it on an
-// interval. Web-standard code only (fetch, AbortSignal.timeout, Web Crypto).
+// it runs inside runBackgroundTasks (edge/background.ts), called by the Workers cron trigger and by the
+// Node timer. Web-standard code only (fetch, AbortSignal.timeout, Web Crypto).
 //
 // Claiming: a due row is claimed by moving its next_attempt_at forward by the timeout (plus a margin)
 // and counting the attempt, under `WHERE next_attempt_at = <the value we read>`; only one dispatcher's
@@ -197,32 +197,4 @@ export async function dispatchDueWebhooks(
 
 export interface WebhookTimer {
   stop(): Promise<void>;
-}
-
-/**
- * Node: runs dispatchDueWebhooks every `intervalMs` (unref'd, never two runs at once). Workers use a
- * cron trigger calling dispatchDueWebhooks instead.
- */
-export function startWebhookTimer(
-  ports: Pick<Ports, 'db'>,
-  settings: WebhookSettings,
-  opts: { intervalMs?: number; logger?: Logger; fetchImpl?: typeof fetch } = {},
-): WebhookTimer {
-  let running: Promise<unknown> | null = null;
-  const tick = () => {
-    if (running) return;
-    running = dispatchDueWebhooks(ports, settings, new Date(), opts.fetchImpl ?? fetch)
-      .catch((err) => (opts.logger ?? console).error('[webhooks] dispatch failed', err))
-      .finally(() => {
-        running = null;
-      });
-  };
-  const handle = setInterval(tick, opts.intervalMs ?? 1000);
-  (handle as { unref?: () => void }).unref?.();
-  return {
-    async stop() {
-      clearInterval(handle);
-      await running;
-    },
-  };
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EdgeConfigInput } from '../../edge/config.ts';
-import { type RunningEdge, startEdge } from '../../edge/node.ts';
+import { type RunningEdge, type StartEdgeOptions, startEdge } from '../../edge/node.ts';
 import type { BlobHead, BlobStore, KeyValueCache, PresignedPut } from '../../edge/ports.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -61,7 +61,11 @@ export interface TestEdge extends RunningEdge {
   createTenant(name?: string): Promise<{ id: string; name: string; api_key: string }>;
 }
 
-export async function startTestEdge(config: Partial<EdgeConfigInput> = {}): Promise<TestEdge> {
+/** The background timer (edge/background.ts) is off unless `opts.backgroundIntervalMs` is given, so tests drive it. */
+export async function startTestEdge(
+  config: Partial<EdgeConfigInput> = {},
+  opts: Pick<StartEdgeOptions, 'backgroundIntervalMs' | 'webhooks' | 'fetchImpl'> = {},
+): Promise<TestEdge> {
   const dataDir = mkdtempSync(join(tmpdir(), 'edge-test-'));
   const errors: unknown[][] = [];
   const edge = await startEdge({
@@ -75,6 +79,8 @@ export async function startTestEdge(config: Partial<EdgeConfigInput> = {}): Prom
     },
     blobs: new FakeBlobStore(),
     cache: new FakeCache(),
+    backgroundIntervalMs: 0,
+    ...opts,
   });
   const f = (path: string, init?: RequestInit) => fetch(edge.url + path, init);
   return {

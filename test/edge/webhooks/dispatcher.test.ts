@@ -3,7 +3,7 @@
 // signatures checked with the standardwebhooks verifier.
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dispatchDueWebhooks, startWebhookTimer } from '../../../edge/webhooks/dispatcher.ts';
+import { dispatchDueWebhooks } from '../../../edge/webhooks/dispatcher.ts';
 import { outboxStatements } from '../../../edge/webhooks/outbox.ts';
 import { webhookSettings } from '../../../edge/webhooks/settings.ts';
 import { type TestEdge, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
@@ -214,18 +214,6 @@ describe('dispatchDueWebhooks', () => {
     expect(called).toBe(0);
     const [d] = deliveries(ep.id);
     expect(attempts(d.id as string)[0].error).toMatch(/refused: .*10\.1\.2\.3/);
-  });
-
-  it('startWebhookTimer delivers in the background', async () => {
-    const t = await edge.createTenant('Timer');
-    const ep = await endpoint(t.api_key, '/timer');
-    await emit(t.id);
-    const timer = startWebhookTimer(edge.ports, settings, { intervalMs: 20 });
-    try {
-      await expect.poll(() => deliveries(ep.id)[0].status, { timeout: 3000 }).toBe('succeeded');
-    } finally {
-      await timer.stop();
-    }
   });
 });
 

@@ -1,0 +1,149 @@
+// HTTP client of the GPU inference service (gpu-worker). Runs on Workers and Node: fetch only, no node:.
+//
+// Internal inference contract (implemented by the gpu-worker in a later issue; also in docs/API-internal.md)
+// ---------------------------------------------------------------------------------------------------------
+// Every call: `Authorization: Bearer <WORKER_TOKEN>` (the token the workers already share with the edge),
+// `Content-Type: application/json`, JSON responses.
+//
+//   POST {INFERENCE_URL}/internal/v1/classify
+//     {base_model: string,
+//      adapter: null | {key: string, sha256: string, method: "cocoop" | "coop"},
+//      labels: string[],          // 1..1000, distinct, already trimmed
+//      images: string[]}          // 1..32, base64 (no data: prefix), validated as JPEG/PNG/WebP by the edge
+//   → 200 {logits: number[][]}    // one row per image, one column per label: exp(logit_scale) · cos(image, text)
+//
+//   POST {INFERENCE_URL}/internal/v1/embeddings/text
+//     {base_model: string, adapter: null | {key, sha256, method: "coop"}, texts: string[]}
+//   → 200 {embeddings: number[][]} // one row per text, in order (the normalized text features)
+//
+//   `adapter.key` is the blob-store key of the adapter safetensors, `adapter.sha256` its digest (a cache
+//   key for the worker and an integrity check). `adapter: null` is the zero-shot base model.
+//   Errors: 4xx/5xx with {error: {code: string, message: string}}. A 400/422 means the request cannot
+//   be served as sent (e.g. an unknown base model) and its message is shown to the API caller; anything
+//   else (401/403/404/5xx, a non-JSON body, a wrong shape, network errors, timeouts) is an outage of
+//   the inference service: the API answers 500 `internal` "inference service unavailable, retry" and
+//   the edge logs the detail (upstream text never reaches the caller).
+import type { Logger } from '../config.ts';
+import { ApiError, internalError, invalidRequest, validationFailed } from '../http/errors.ts';
+
+export interface AdapterRef {
+  key: string;
+  sha256: string;
+  method: 'cocoop' | 'coop';
+}
+
+export interface ClassifyRequest {
+  base_model: string;
+  adapter: AdapterRef | null;
+  labels: string[];
+  images: string[];
+}
+
+export interface TextEmbeddingsRequest {
+  base_model: string;
+  adapter: (AdapterRef & { method: 'coop' }) | null;
+  texts: string[];
+}
+
+export interface InferenceClientOptions {
+  /** INFERENCE_URL without trailing slash; undefined → every call fails as "unavailable". */
+  baseUrl: string | undefined;
+  /** The worker token. */
+  token: string;
+  logger: Logger;
+  fetch?: typeof fetch;
+  /** Per call; default 60 s. */
+  timeoutMs?: number;
+}
+
+export const UNAVAILABLE_MESSAGE = 'inference service unavailable, retry';
+export const DEFAULT_INFERENCE_TIMEOUT_MS = 60_000;
+/** Longest upstream 4xx message passed on to the API caller. */
+const MAX_UPSTREAM_MESSAGE = 500;
+
+function isFiniteMatrix(v: unknown, rows: number, cols: number | null): v is number[][] {
+  if (!Array.isArray(v) || v.length !== rows) return false;
+  let width = cols;
+  for (const row of v) {
+    if (!Array.isArray(row) || row.length === 0) return false;
+    if (width === null) width = row.length;
+    if (row.length !== width) return false;
+    for (const x of row) if (typeof x !== 'number' || !Number.isFinite(x)) return false;
+  }
+  return true;
+}
+
+export class InferenceClient {
+  private readonly fetchFn: typeof fetch;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly opts: InferenceClientOptions) {
+    this.fetchFn = opts.fetch ?? ((input, init) => fetch(input, init));
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_INFERENCE_TIMEOUT_MS;
+  }
+
+  /** Logits [image][label]. */
+  async classify(req: ClassifyRequest): Promise<number[][]> {
+    const body = await this.post('/internal/v1/classify', req);
+    const logits = (body as { logits?: unknown } | null)?.logits;
+    if (!isFiniteMatrix(logits, req.images.length, req.labels.length)) {
+      throw this.unavailable('classify', `response has no ${req.images.length}x${req.labels.length} matrix of finite "logits"`);
+    }
+    return logits;
+  }
+
+  /** Embeddings [text][dim]. */
+  async textEmbeddings(req: TextEmbeddingsRequest): Promise<number[][]> {
+    const body = await this.post('/internal/v1/embeddings/text', req);
+    const embeddings = (body as { embeddings?: unknown } | null)?.embeddings;
+    if (!isFiniteMatrix(embeddings, req.texts.length, null)) {
+      throw this.unavailable('embeddings/text', `response has no ${req.texts.length}-row matrix of finite "embeddings"`);
+    }
+    return embeddings;
+  }
+
+  private unavailable(what: string, detail: unknown): ApiError {
+    this.opts.logger.error(`[edge] inference ${what} failed`, detail);
+    return internalError(UNAVAILABLE_MESSAGE);
+  }
+
+  private async post(path: string, payload: unknown): Promise<unknown> {
+    const what = path.replace('/internal/v1/', '');
+    if (!this.opts.baseUrl) throw this.unavailable(what, 'INFERENCE_URL is not configured');
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.fetchFn(this.opts.baseUrl + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.opts.token}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(payload),
+        signal: controller.signal,
+        redirect: 'error',
+      });
+      text = await res.text();
+    } catch (err) {
+      throw this.unavailable(what, controller.signal.aborted ? `timed out after ${this.timeoutMs} ms` : err);
+    } finally {
+      clearTimeout(timer);
+    }
+
+    let body: unknown = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      // handled below by status
+    }
+    if (res.ok) {
+      if (body === null || typeof body !== 'object') throw this.unavailable(what, `HTTP ${res.status} with a non-JSON body`);
+      return body;
+    }
+    const err = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    const message = typeof err?.message === 'string' && err.message.trim() ? err.message.trim().slice(0, MAX_UPSTREAM_MESSAGE) : null;
+    if (message && (res.status === 400 || res.status === 422)) {
+      throw res.status === 400 ? invalidRequest(message) : validationFailed(message);
+    }
+    throw this.unavailable(what, `HTTP ${res.status}: ${text.slice(0, 1000)}`);
+  }
+}

@@ -1,0 +1,223 @@
+// Tenant isolation over every tenant resource route of the app, table-driven. Tenant A creates one of
+// each resource for real (a ready dataset with an image uploaded through the API into s3rver, a job
+// completed through the internal worker API with its artifact in s3rver, a webhook endpoint, an extra
+// API key); tenant B then calls every route with A's ids: each answer is 404 not_found, and afterwards
+// every table (except B's own rate-limit counter) and every S3 object is exactly as before.
+//
+// The routes come from GET /openapi.json: a route with a path id (or an id in its body) that has no
+// matrix entry fails the test, as does one without ids that is not on the allow-list below.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import sharp from 'sharp';
+import { type RunningEdge, startEdge } from '../../edge/node.ts';
+import type { S3BlobStore } from '../../edge/node/s3-blob-store.ts';
+import { ADMIN_TOKEN, WORKER_TOKEN, type TestEdge, bearer, jsonHeaders } from '../helpers/edge.ts';
+import { completeBody, workerClient } from '../helpers/jobs.ts';
+import { type RunningS3rver, s3Config, startS3rver } from '../helpers/s3rver.ts';
+
+/** Routes that take no id of an existing resource (lists, creates, self, system, worker-internal). */
+const NO_ID_ROUTES = new Set([
+  'GET /healthz',
+  'GET /openapi.json',
+  'GET /docs',
+  'POST /v1/tenants',
+  'GET /v1/me',
+  'POST /v1/api-keys',
+  'GET /v1/datasets',
+  'POST /v1/datasets',
+  'GET /v1/training-jobs',
+  'GET /v1/models',
+  'GET /v1/webhook-endpoints',
+  'POST /v1/webhook-endpoints',
+]);
+const isInternal = (path: string) => path.startsWith('/internal/');
+
+interface Ids {
+  keyId: string;
+  dataset: string;
+  image: string;
+  job: string;
+  model: string;
+  endpoint: string;
+}
+
+interface Call {
+  path: string;
+  body?: unknown;
+  form?: () => Promise<FormData>;
+}
+
+let png: Buffer;
+const imageForm = async () => {
+  const f = new FormData();
+  f.append('label', 'cat');
+  f.append('file', new Blob([new Uint8Array(png)], { type: 'image/png' }), 'x.png');
+  return f;
+};
+
+/** One entry per tenant route that takes an id ("METHOD /openapi/path" → the call B makes with A's ids). */
+const MATRIX: Record<string, (a: Ids) => Call> = {
+  'DELETE /v1/api-keys/{id}': (a) => ({ path: `/v1/api-keys/${a.keyId}` }),
+  'GET /v1/datasets/{id}': (a) => ({ path: `/v1/datasets/${a.dataset}` }),
+  'DELETE /v1/datasets/{id}': (a) => ({ path: `/v1/datasets/${a.dataset}` }),
+  'POST /v1/datasets/{id}/images': (a) => ({ path: `/v1/datasets/${a.dataset}/images`, form: imageForm }),
+  'POST /v1/datasets/{id}/uploads': (a) => ({
+    path: `/v1/datasets/${a.dataset}/uploads`,
+    body: { files: [{ label: 'cat', content_type: 'image/png', bytes: 100 }] },
+  }),
+  'POST /v1/datasets/{id}/uploads/complete': (a) => ({ path: `/v1/datasets/${a.dataset}/uploads/complete`, body: { image_ids: [a.image] } }),
+  'POST /v1/datasets/{id}/finalize': (a) => ({ path: `/v1/datasets/${a.dataset}/finalize` }),
+  'POST /v1/training-jobs': (a) => ({ path: '/v1/training-jobs', body: { dataset_id: a.dataset, method: 'coop' } }),
+  'GET /v1/training-jobs/{id}': (a) => ({ path: `/v1/training-jobs/${a.job}` }),
+  'POST /v1/training-jobs/{id}/cancel': (a) => ({ path: `/v1/training-jobs/${a.job}/cancel` }),
+  'GET /v1/training-jobs/{id}/events': (a) => ({ path: `/v1/training-jobs/${a.job}/events` }),
+  'GET /v1/models/{id}': (a) => ({ path: `/v1/models/${a.model}` }),
+  'DELETE /v1/models/{id}': (a) => ({ path: `/v1/models/${a.model}` }),
+  'GET /v1/models/{id}/artifact': (a) => ({ path: `/v1/models/${a.model}/artifact` }),
+  'GET /v1/webhook-endpoints/{id}': (a) => ({ path: `/v1/webhook-endpoints/${a.endpoint}` }),
+  'DELETE /v1/webhook-endpoints/{id}': (a) => ({ path: `/v1/webhook-endpoints/${a.endpoint}` }),
+  'POST /v1/webhook-endpoints/{id}/rotate-secret': (a) => ({ path: `/v1/webhook-endpoints/${a.endpoint}/rotate-secret` }),
+  'GET /v1/webhook-endpoints/{id}/deliveries': (a) => ({ path: `/v1/webhook-endpoints/${a.endpoint}/deliveries` }),
+  // Body ids (checked only when these routes exist in the document).
+  'POST /v1/classify': (a) => ({ path: '/v1/classify', body: { model: a.model, image: png.toString('base64') } }),
+  'POST /v1/embeddings/text': (a) => ({ path: '/v1/embeddings/text', body: { model: a.model, texts: ['a photo of a cat'] } }),
+};
+const OPTIONAL = new Set(['POST /v1/classify', 'POST /v1/embeddings/text']);
+
+let s3: RunningS3rver;
+let edge: RunningEdge & { fetch(path: string, init?: RequestInit): Promise<Response> };
+let dataDir: string;
+let a: Ids;
+let keyA: string;
+let keyB: string;
+
+async function ok<T>(res: Response | Promise<Response>, status: number): Promise<T> {
+  const r = await res;
+  const text = await r.text();
+  if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${text}`);
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+beforeAll(async () => {
+  png = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 10, g: 100, b: 200 } } }).png().toBuffer();
+  s3 = await startS3rver();
+  dataDir = mkdtempSync(join(tmpdir(), 'edge-isolation-'));
+  const running = await startEdge({
+    dataDir,
+    port: 0,
+    config: { adminToken: ADMIN_TOKEN, workerToken: WORKER_TOKEN, localMode: true, logger: { error: () => {}, warn: () => {} } },
+    s3: s3Config(s3.endpoint, s3.bucket),
+    backgroundIntervalMs: 0,
+  });
+  edge = { ...running, fetch: (path, init) => fetch(running.url + path, init) };
+
+  const tenant = async (name: string) =>
+    ok<{ id: string; api_key: string }>(edge.fetch('/v1/tenants', { method: 'POST', headers: jsonHeaders(ADMIN_TOKEN), body: JSON.stringify({ name }) }), 201);
+  const [ta, tb] = [await tenant('A'), await tenant('B')];
+  keyA = ta.api_key;
+  keyB = tb.api_key;
+  const post = <T>(path: string, body: unknown, status = 201) =>
+    ok<T>(edge.fetch(path, { method: 'POST', headers: jsonHeaders(keyA), body: JSON.stringify(body) }), status);
+
+  const extraKey = await post<{ id: string }>('/v1/api-keys', {});
+  const ds = await post<{ id: string }>('/v1/datasets', { name: 'pets', classes: ['cat', 'dog'] });
+  const images: { id: string }[] = [];
+  for (const label of ['cat', 'dog']) {
+    const f = await imageForm();
+    f.set('label', label);
+    const up = await ok<{ images: { id: string }[] }>(edge.fetch(`/v1/datasets/${ds.id}/images`, { method: 'POST', headers: bearer(keyA), body: f }), 201);
+    images.push(...up.images);
+  }
+  await post(`/v1/datasets/${ds.id}/finalize`, {}, 200);
+  const job = await post<{ id: string }>('/v1/training-jobs', { dataset_id: ds.id, method: 'coop' });
+  const endpoint = await post<{ id: string }>('/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/hook' });
+  const worker = workerClient(edge as unknown as TestEdge);
+  const lease = await worker.leaseOk();
+  await ok(worker.complete(job.id, await completeBody(edge as unknown as TestEdge, lease)), 200);
+  const jobView = await ok<{ status: string; model_id: string }>(edge.fetch(`/v1/training-jobs/${job.id}`, { headers: bearer(keyA) }), 200);
+  expect(jobView.status).toBe('succeeded');
+  // The completion wrote a job event and queued a delivery to A's endpoint: those rows are in the snapshot too.
+  expect(running.db.raw.prepare('SELECT COUNT(*) AS n FROM job_events WHERE job_id = ?').get(job.id)).toEqual({ n: expect.any(Number) });
+  expect(running.db.raw.prepare('SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ?').get(endpoint.id)).toEqual({ n: 1 });
+  a = { keyId: extraKey.id, dataset: ds.id, image: images[0].id, job: job.id, model: jobView.model_id, endpoint: endpoint.id };
+}, 60_000);
+
+afterAll(async () => {
+  await edge?.close();
+  await s3?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Every table's rows (rate_windows aside: B's own request counter) and every object with a hash of its bytes. */
+async function snapshot(): Promise<{ tables: Record<string, unknown[]>; objects: Record<string, string> }> {
+  const names = (edge.db.raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[])
+    .map((r) => r.name)
+    .filter((n) => n !== 'rate_windows');
+  const tables: Record<string, unknown[]> = {};
+  for (const n of names) tables[n] = edge.db.raw.prepare(`SELECT * FROM "${n}" ORDER BY rowid`).all();
+  const store = edge.ports.blobs as S3BlobStore;
+  const listed = await store.client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
+  const objects: Record<string, string> = {};
+  for (const o of listed.Contents ?? []) {
+    const bytes = await store.get(o.Key!);
+    objects[o.Key!] = createHash('sha256').update(bytes ?? new Uint8Array()).digest('hex');
+  }
+  return { tables, objects };
+}
+
+async function documentedRoutes(): Promise<string[]> {
+  const doc = await ok<{ paths: Record<string, Record<string, unknown>> }>(edge.fetch('/openapi.json'), 200);
+  const methods = ['get', 'post', 'put', 'patch', 'delete'];
+  return Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.keys(ops)
+      .filter((m) => methods.includes(m))
+      .map((m) => `${m.toUpperCase()} ${path}`),
+  );
+}
+
+describe('tenant isolation matrix', () => {
+  it('every route with an id has a matrix entry; every other route is allow-listed; no stale entries', async () => {
+    const routes = await documentedRoutes();
+    expect(routes.length).toBeGreaterThan(20);
+    const unaccounted = routes.filter((r) => {
+      const path = r.slice(r.indexOf(' ') + 1);
+      return !(r in MATRIX) && !NO_ID_ROUTES.has(r) && !isInternal(path);
+    });
+    expect(unaccounted, 'add these routes to MATRIX (or NO_ID_ROUTES when they take no id)').toEqual([]);
+    const stale = Object.keys(MATRIX).filter((r) => !routes.includes(r) && !OPTIONAL.has(r));
+    expect(stale, 'matrix entries for routes the app no longer has').toEqual([]);
+  });
+
+  it("tenant B gets 404 not_found on every route with tenant A's ids, and nothing changes", async () => {
+    const routes = new Set(await documentedRoutes());
+    const before = await snapshot();
+    expect(Object.keys(before.objects).length).toBeGreaterThanOrEqual(3); // 2 images + the artifact
+    const results: { route: string; status: number; code: unknown }[] = [];
+    for (const [route, make] of Object.entries(MATRIX)) {
+      if (!routes.has(route)) continue; // optional routes absent from this build
+      const method = route.slice(0, route.indexOf(' '));
+      const call = make(a);
+      const init: RequestInit = { method, headers: bearer(keyB) };
+      if (call.form) init.body = await call.form();
+      else if (method === 'POST') {
+        init.body = JSON.stringify(call.body ?? {});
+        init.headers = jsonHeaders(keyB);
+      }
+      const res = await edge.fetch(call.path, init);
+      const body = (await res.json().catch(() => null)) as { error?: { code?: unknown; message?: unknown } } | null;
+      results.push({ route, status: res.status, code: body?.error?.code });
+      expect(typeof body?.error?.message, route).toBe('string');
+    }
+    expect(results).toEqual(results.map((r) => ({ route: r.route, status: 404, code: 'not_found' })));
+    expect(await snapshot()).toEqual(before);
+
+    // A still sees everything.
+    for (const path of [`/v1/datasets/${a.dataset}`, `/v1/training-jobs/${a.job}`, `/v1/models/${a.model}`, `/v1/webhook-endpoints/${a.endpoint}`]) {
+      expect((await edge.fetch(path, { headers: bearer(keyA) })).status, path).toBe(200);
+    }
+  });
+});
