@@ -56,7 +56,6 @@ function wordsOf(vocab: Record<string, number>, ids: number[]): string[] {
 describe('ClipTokenizer with the real CLIP vocab', () => {
   let tok: ClipTokenizer;
   let V: Record<string, number>;
-  let loadMs = 0;
   const body = (...tokens: string[]) =>
     tokens.map((t) => {
       const id = V[t];
@@ -67,13 +66,10 @@ describe('ClipTokenizer with the real CLIP vocab', () => {
 
   beforeAll(() => {
     V = JSON.parse(readFileSync(VOCAB_JSON, 'utf8')) as Record<string, number>;
-    const t0 = performance.now();
     tok = ClipTokenizer.fromDir(VOCAB_DIR);
-    loadMs = performance.now() - t0;
   });
 
-  it('loads quickly and finds the special tokens by name', () => {
-    expect(loadMs).toBeLessThan(1000);
+  it('finds the special tokens by name', () => {
     expect(tok.sotId).toBe(49406);
     expect(tok.eotId).toBe(49407);
     expect(tok.vocabSize).toBe(49408);
