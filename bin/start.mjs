@@ -1,12 +1,10 @@
 #!/usr/bin/env node
-// `npm start`: the local stack (S3-protocol server, edge on Node, one worker) arrives with the platform issue.
-// Its default model is the bundled toy CLIP (models/toy-clip); CLIP_MODEL_DIR will select another.
-const model = process.env.CLIP_MODEL_DIR || 'models/toy-clip';
-console.log(
-  'cocoop: the local platform (edge API + worker + S3 server) arrives with the platform issue.\n' +
-    `What works today is the model CLI with the default model (${model}), e.g.:\n` +
-    '  npm run toyworld -- --out /tmp/night-base --domain night --classes base --per-class 16\n' +
-    `  npx cocoop train --model ${model} --data /tmp/night-base --method cocoop --out /tmp/base.safetensors\n` +
-    `  npx cocoop classify --model ${model} --adapter /tmp/base.safetensors --labels "yellow star,white ring,red triangle" --image img.png\n` +
-    'See README.md.',
-);
+// `npm start`: the local stack (S3-protocol server, edge on Node with SQLite, one worker), run from
+// TypeScript via tsx (no build step). See scripts/start-local.ts and API.md "Local mode".
+import { register } from 'tsx/esm/api';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+register();
+const entry = fileURLToPath(new URL('../scripts/start-local.ts', import.meta.url));
+process.argv = [process.argv[0], entry, ...process.argv.slice(2)];
+await import(pathToFileURL(entry).href);

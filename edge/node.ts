@@ -161,7 +161,7 @@ export async function startEdge(opts: StartEdgeOptions): Promise<RunningEdge> {
 }
 
 /** ADMIN_TOKEN from the environment, else ${dataDir}/admin-token, else a new one written there. */
-function adminToken(env: NodeJS.ProcessEnv, dataDir: string): { token: string; generated: boolean } {
+export function adminToken(env: NodeJS.ProcessEnv, dataDir: string): { token: string; generated: boolean } {
   if (env.ADMIN_TOKEN) return { token: env.ADMIN_TOKEN, generated: false };
   const file = join(dataDir, 'admin-token');
   if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), generated: false };
@@ -171,7 +171,7 @@ function adminToken(env: NodeJS.ProcessEnv, dataDir: string): { token: string; g
   return { token, generated: true };
 }
 
-function workerToken(env: NodeJS.ProcessEnv, dataDir: string): string {
+export function workerToken(env: NodeJS.ProcessEnv, dataDir: string): string {
   if (env.WORKER_TOKEN) return env.WORKER_TOKEN;
   const file = join(dataDir, 'worker-token');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();

@@ -1,0 +1,75 @@
+// One worker process for the local stack (npm start): the job worker (leases and trains jobs from the edge)
+// and the inference server, sharing this process. Environment: as gpu-worker/jobs/main.ts (EDGE_URL,
+// WORKER_TOKEN, MODEL_DIR, S3_*, WORK_DIR, POLL_MS, ...) plus INFERENCE_PORT (default 8790) and
+// INFERENCE_HOST (default 127.0.0.1) for the inference server.
+// SIGTERM / SIGINT: the inference server closes, the job worker stops after its current step, exit 0.
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { S3BlobStore } from '../edge/node/s3-blob-store.ts';
+import { loadClipModel } from './clip/model.ts';
+import { OrtClipEncoders } from './clip/ort-encoders.ts';
+import { configFromEnv } from './jobs/main.ts';
+import { EdgeClient } from './jobs/edge-client.ts';
+import { JobWorker } from './jobs/worker.ts';
+import { initTfBackend } from './runtime/tf-backend.ts';
+import { startInferenceServer } from './serve/main.ts';
+
+export async function runWorkerProcess(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const cfg = configFromEnv(env);
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  const port = env.INFERENCE_PORT ? Number(env.INFERENCE_PORT) : 8790;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`INFERENCE_PORT must be a port number, got ${JSON.stringify(env.INFERENCE_PORT)}`);
+  const blobs = new S3BlobStore(cfg.s3);
+
+  const inference = await startInferenceServer({
+    modelDir: cfg.modelDir,
+    workerToken: cfg.workerToken,
+    blobs,
+    port,
+    hostname: env.INFERENCE_HOST || '127.0.0.1',
+  });
+  log(`inference server listening on ${inference.url}`);
+
+  const model = loadClipModel(cfg.modelDir);
+  const encoders = new OrtClipEncoders(model, { log });
+  const tf = await initTfBackend({ prefer: cfg.tfBackend, log });
+  const worker = new JobWorker({
+    client: new EdgeClient({ baseUrl: cfg.edgeUrl, token: cfg.workerToken }),
+    blobs,
+    model,
+    encoders,
+    workDir: cfg.workDir,
+    workerId: cfg.workerId,
+    pollMs: cfg.pollMs,
+    leaseSeconds: cfg.leaseSeconds,
+    heartbeatMs: cfg.heartbeatMs,
+    log,
+  });
+  log(`job worker ${cfg.workerId}: model ${cfg.modelDir}, tfjs backend ${tf.backend}`);
+
+  let stopping = false;
+  const onSignal = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}, stopping`);
+    void worker.stop();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  try {
+    await worker.start();
+  } finally {
+    await inference.close();
+    await encoders.release();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  runWorkerProcess().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`worker: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
