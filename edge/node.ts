@@ -17,6 +17,7 @@ import { SqliteDatabase } from './node/sqlite-database.ts';
 import type { S3BlobStoreOptions } from './node/s3-blob-store.ts';
 import type { BlobStore, KeyValueCache, Ports } from './ports.ts';
 import { type WebhookSettings, webhookSettings } from './webhooks/settings.ts';
+import { s3OptionsFromEnv } from './node/s3-env.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../infra/migrations/', import.meta.url));
 
@@ -185,16 +186,7 @@ async function main(): Promise<void> {
   const dataDir = resolve(env.DATA_DIR || '.data');
   const admin = adminToken(env, dataDir);
   const config = configFromEnv(env, { adminToken: admin.token, workerToken: workerToken(env, dataDir) });
-  const s3: S3BlobStoreOptions | undefined = env.S3_BUCKET
-    ? {
-        endpoint: env.S3_ENDPOINT || undefined,
-        region: env.S3_REGION || 'us-east-1',
-        bucket: env.S3_BUCKET,
-        accessKeyId: env.S3_ACCESS_KEY_ID ?? '',
-        secretAccessKey: env.S3_SECRET_ACCESS_KEY ?? '',
-        forcePathStyle: env.S3_FORCE_PATH_STYLE ? env.S3_FORCE_PATH_STYLE === 'true' : Boolean(env.S3_ENDPOINT),
-      }
-    : undefined;
+  const s3 = s3OptionsFromEnv(env);
   if (!s3) throw new Error('set S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY for a non-AWS server)');
   const edge = await startEdge({
     dataDir,

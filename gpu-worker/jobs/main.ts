@@ -10,7 +10,7 @@
 //   S3_ACCESS_KEY_ID       } credentials (required)
 //   S3_SECRET_ACCESS_KEY   }
 //   S3_REGION              default us-east-1 (R2: auto)
-//   S3_FORCE_PATH_STYLE    "1" for path-style URLs (MinIO, s3rver); default on when S3_ENDPOINT is set
+//   S3_FORCE_PATH_STYLE    "true"/"1" for path-style URLs (MinIO, s3rver); default on when S3_ENDPOINT is set
 //   WORK_DIR               scratch space for datasets and checkpoints (default <tmpdir>/cocoop-worker)
 //   POLL_MS                first poll interval; doubles while idle up to 30 s (default 2000)
 //   LEASE_SECONDS          lease length asked for (default 120)
@@ -20,19 +20,20 @@
 // another worker resumes it from the last checkpoint) and the process exits.
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { S3BlobStore } from '../../edge/node/s3-blob-store.ts';
+import { S3BlobStore, type S3BlobStoreOptions } from '../../edge/node/s3-blob-store.ts';
 import { loadClipModel } from '../clip/model.ts';
 import { OrtClipEncoders } from '../clip/ort-encoders.ts';
 import { initTfBackend, type TfBackendPreference } from '../runtime/tf-backend.ts';
 import { EdgeClient } from './edge-client.ts';
 import { JobWorker } from './worker.ts';
+import { s3OptionsFromEnv } from '../../edge/node/s3-env.ts';
 
 export interface WorkerEnvConfig {
   edgeUrl: string;
   workerToken: string;
   workerId: string;
   modelDir: string;
-  s3: { endpoint?: string; bucket: string; accessKeyId: string; secretAccessKey: string; region: string; forcePathStyle: boolean };
+  s3: S3BlobStoreOptions;
   workDir: string;
   pollMs: number;
   leaseSeconds: number;
@@ -58,14 +59,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnvCo
     workerToken: env.WORKER_TOKEN!,
     workerId: env.WORKER_ID || `${hostname()}-${process.pid}`,
     modelDir: resolve(env.MODEL_DIR || 'models/toy-clip'),
-    s3: {
-      endpoint: env.S3_ENDPOINT || undefined,
-      bucket: env.S3_BUCKET!,
-      accessKeyId: env.S3_ACCESS_KEY_ID!,
-      secretAccessKey: env.S3_SECRET_ACCESS_KEY!,
-      region: env.S3_REGION || 'us-east-1',
-      forcePathStyle: env.S3_FORCE_PATH_STYLE ? env.S3_FORCE_PATH_STYLE === '1' : Boolean(env.S3_ENDPOINT),
-    },
+    s3: s3OptionsFromEnv(env)!,
     workDir: resolve(env.WORK_DIR || join(tmpdir(), 'cocoop-worker')),
     pollMs: positiveInt(env, 'POLL_MS', 2000),
     leaseSeconds: positiveInt(env, 'LEASE_SECONDS', 120),

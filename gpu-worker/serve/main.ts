@@ -11,6 +11,7 @@ import { loadClipModel } from '../clip/model.ts';
 import { OrtClipEncoders, type OrtEncoderOptions } from '../clip/ort-encoders.ts';
 import type { BlobReader } from './adapter-cache.ts';
 import { createInferenceApp } from './app.ts';
+import { s3OptionsFromEnv } from '../../edge/node/s3-env.ts';
 
 export interface InferenceServerOptions {
   modelDir: string;
@@ -43,14 +44,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceSe
     port,
     hostname: env.HOST || '127.0.0.1',
     cacheSize,
-    s3: {
-      endpoint: env.S3_ENDPOINT || undefined,
-      region: env.S3_REGION || 'us-east-1',
-      bucket: env.S3_BUCKET,
-      accessKeyId: env.S3_ACCESS_KEY_ID ?? '',
-      secretAccessKey: env.S3_SECRET_ACCESS_KEY ?? '',
-      forcePathStyle: env.S3_FORCE_PATH_STYLE ? env.S3_FORCE_PATH_STYLE === 'true' : Boolean(env.S3_ENDPOINT),
-    },
+    s3: s3OptionsFromEnv(env),
   };
 }
 
