@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { BlobHead, BlobStore, PresignedPut } from '../ports.ts';
+import { throwDeleteErrors } from '../delete-errors.ts';
 
 export interface S3BlobStoreOptions {
   /** e.g. http://127.0.0.1:9000; omitted for AWS S3 itself. */
@@ -137,14 +138,7 @@ export class S3BlobStore implements BlobStore {
         this.fail('DeleteObjects', chunk.length === 1 ? chunk[0] : `${chunk[0]} (+${chunk.length - 1} more)`, err);
       }
       // DeleteObjects answers 200 even when single keys fail; those come back in Errors.
-      const errors = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
-      if (errors.length > 0) {
-        const first = errors[0];
-        throw new Error(
-          `S3 DeleteObjects ${this.bucket}/${first.Key} failed: ${first.Code}: ${first.Message}` +
-            (errors.length > 1 ? ` (and ${errors.length - 1} more keys)` : ''),
-        );
-      }
+      throwDeleteErrors(this.bucket, (out.Errors ?? []).map((e) => ({ key: e.Key, code: e.Code, message: e.Message })));
     }
   }
 

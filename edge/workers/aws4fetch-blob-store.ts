@@ -2,6 +2,7 @@
 // @aws-sdk/client-s3 does not. Works against AWS S3, R2's S3 endpoint, MinIO and s3rver.
 import { AwsClient, AwsV4Signer } from 'aws4fetch';
 import type { BlobHead, BlobStore, PresignedPut } from '../ports.ts';
+import { throwDeleteErrors } from '../delete-errors.ts';
 
 export interface Aws4fetchBlobStoreOptions {
   /** e.g. https://<account>.r2.cloudflarestorage.com or http://127.0.0.1:9000; omitted for AWS S3. */
@@ -157,16 +158,10 @@ export class Aws4fetchBlobStore implements BlobStore {
       if (!res.ok) return this.fail('DeleteObjects', label, res);
       // DeleteObjects answers 200 even when single keys fail; those come back as <Error> elements.
       const text = await res.text();
-      const errors = [...text.matchAll(/<Error>([\s\S]*?)<\/Error>/g)]
-        .map((m) => ({ key: xmlTag(m[1], 'Key'), code: xmlTag(m[1], 'Code'), message: xmlTag(m[1], 'Message') }))
-        .filter((e) => e.code !== 'NoSuchKey');
-      if (errors.length > 0) {
-        const first = errors[0];
-        throw new Error(
-          `S3 DeleteObjects ${this.bucket}/${first.key} failed: ${first.code}: ${first.message}` +
-            (errors.length > 1 ? ` (and ${errors.length - 1} more keys)` : ''),
-        );
-      }
+      throwDeleteErrors(
+        this.bucket,
+        [...text.matchAll(/<Error>([\s\S]*?)<\/Error>/g)].map((m) => ({ key: xmlTag(m[1], 'Key'), code: xmlTag(m[1], 'Code'), message: xmlTag(m[1], 'Message') })),
+      );
     }
   }
 
