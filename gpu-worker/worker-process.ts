@@ -6,12 +6,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { S3BlobStore } from '../edge/node/s3-blob-store.ts';
-import { loadClipModel } from './clip/model.ts';
-import { OrtClipEncoders } from './clip/ort-encoders.ts';
-import { configFromEnv } from './jobs/main.ts';
-import { EdgeClient } from './jobs/edge-client.ts';
-import { JobWorker } from './jobs/worker.ts';
-import { initTfBackend } from './runtime/tf-backend.ts';
+import { configFromEnv, createJobWorker } from './jobs/main.ts';
 import { startInferenceServer } from './serve/main.ts';
 
 export async function runWorkerProcess(env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -30,22 +25,7 @@ export async function runWorkerProcess(env: NodeJS.ProcessEnv = process.env): Pr
   });
   log(`inference server listening on ${inference.url}`);
 
-  const model = loadClipModel(cfg.modelDir);
-  const encoders = new OrtClipEncoders(model, { log });
-  const tf = await initTfBackend({ prefer: cfg.tfBackend, log });
-  const worker = new JobWorker({
-    client: new EdgeClient({ baseUrl: cfg.edgeUrl, token: cfg.workerToken }),
-    blobs,
-    model,
-    encoders,
-    workDir: cfg.workDir,
-    workerId: cfg.workerId,
-    pollMs: cfg.pollMs,
-    leaseSeconds: cfg.leaseSeconds,
-    heartbeatMs: cfg.heartbeatMs,
-    log,
-  });
-  log(`job worker ${cfg.workerId}: model ${cfg.modelDir}, tfjs backend ${tf.backend}`);
+  const { worker, encoders } = await createJobWorker(cfg, blobs, log);
 
   let stopping = false;
   const onSignal = (sig: string) => {

@@ -21,6 +21,7 @@
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { S3BlobStore, type S3BlobStoreOptions } from '../../edge/node/s3-blob-store.ts';
+import type { BlobStore } from '../../edge/ports.ts';
 import { loadClipModel } from '../clip/model.ts';
 import { OrtClipEncoders } from '../clip/ort-encoders.ts';
 import { initTfBackend, type TfBackendPreference } from '../runtime/tf-backend.ts';
@@ -68,16 +69,19 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnvCo
   };
 }
 
-export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const cfg = configFromEnv(env);
-  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+/** The model, its encoders (release them after the worker stops), the TF.js backend and a JobWorker over `blobs`. */
+export async function createJobWorker(
+  cfg: WorkerEnvConfig,
+  blobs: BlobStore,
+  log: (line: string) => void,
+): Promise<{ worker: JobWorker; encoders: OrtClipEncoders }> {
   const model = loadClipModel(cfg.modelDir);
   const encoders = new OrtClipEncoders(model, { log });
   const tf = await initTfBackend({ prefer: cfg.tfBackend, log });
-  log(`worker ${cfg.workerId}: model ${cfg.modelDir}, tfjs backend ${tf.backend}`);
+  log(`job worker ${cfg.workerId}: model ${cfg.modelDir}, tfjs backend ${tf.backend}`);
   const worker = new JobWorker({
     client: new EdgeClient({ baseUrl: cfg.edgeUrl, token: cfg.workerToken }),
-    blobs: new S3BlobStore(cfg.s3),
+    blobs,
     model,
     encoders,
     workDir: cfg.workDir,
@@ -87,6 +91,13 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     heartbeatMs: cfg.heartbeatMs,
     log,
   });
+  return { worker, encoders };
+}
+
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const cfg = configFromEnv(env);
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const { worker, encoders } = await createJobWorker(cfg, new S3BlobStore(cfg.s3), log);
   const onSignal = (sig: string) => {
     log(`worker ${cfg.workerId}: ${sig}, stopping`);
     void worker.stop();
