@@ -3,8 +3,9 @@
 //
 // Environment: PORT (default 8787; 0 picks a free port), HOST (default 127.0.0.1), ADMIN_TOKEN (if unset: read from
 // or generated into ${DATA_DIR}/admin-token and printed), DATA_DIR (default .data), CLIP_MODEL_DIR (default
-// models/toy-clip), INFERENCE_PORT (default: a free port). Other edge / worker settings pass through
-// (RATE_LIMIT_*, QUOTA_*, POLL_MS, TF_BACKEND, ...).
+// models/toy-clip), INFERENCE_PORT and S3_PORT (default: free ports). Other edge / worker settings pass through
+// (RATE_LIMIT_*, QUOTA_*, POLL_MS, TF_BACKEND, ...). When ready it writes ${DATA_DIR}/stack.json (URLs, S3 settings)
+// for `npm run worker` and `npm run demo`, and removes it on stop.
 // Logs are prefixed per component: [s3] [edge] [worker] [local]. SIGINT / SIGTERM stop everything, exit 0.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { configFromEnv } from '../edge/config.ts';
 import { adminToken, startEdge, workerToken, webhookSettingsFromEnv, type RunningEdge } from '../edge/node.ts';
 import type { S3BlobStoreOptions } from '../edge/node/s3-blob-store.ts';
+import { removeStackInfo, writeStackInfo } from './local-stack-file.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUCKET = 'cocoop';
@@ -136,6 +138,9 @@ class WorkerSupervisor {
 
 export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; stop(): Promise<void> }> {
   const dataDir = resolve(env.DATA_DIR || '.data');
+  // The AWS SDK's multi-line notice that its 2027 releases need Node >= 22 (our versions are pinned; see
+  // docs/deploy.md): muted in the local stack's logs unless the user set the variable.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const host = env.HOST || '127.0.0.1';
   const port = portFromEnv('PORT', env.PORT, 8787);
   const modelDir = resolve(env.CLIP_MODEL_DIR || join(ROOT, 'models/toy-clip'));
@@ -148,7 +153,7 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
   const S3rver = createRequire(import.meta.url)('s3rver') as S3rverCtor;
   const s3server = new S3rver({
     address: '127.0.0.1',
-    port: 0,
+    port: portFromEnv('S3_PORT', env.S3_PORT, 0),
     silent: true,
     directory: join(dataDir, 's3'),
     configureBuckets: [{ name: BUCKET }],
@@ -180,6 +185,7 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
 
   const supervisor = new WorkerSupervisor({
     ...env,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED,
     EDGE_URL: edge.url,
     WORKER_TOKEN: worker,
     MODEL_DIR: modelDir,
@@ -195,6 +201,14 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
   });
   supervisor.start();
 
+  writeStackInfo(dataDir, {
+    edge_url: edge.url,
+    inference_url: inferenceUrl,
+    model_dir: modelDir,
+    s3: { endpoint: s3endpoint, bucket: BUCKET, region: 'us-east-1', access_key_id: 'S3RVER', secret_access_key: 'S3RVER' },
+    pid: process.pid,
+    started_at: new Date().toISOString(),
+  });
   if (admin.generated) logLocal(`admin token (also in ${join(dataDir, 'admin-token')}): ${admin.token}`);
   logLocal(`cocoop local stack ready at ${edge.url} (data: ${dataDir}, model: ${modelDir})`);
 
@@ -203,6 +217,7 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
     url: edge.url,
     stop() {
       stopped ??= (async () => {
+        removeStackInfo(dataDir);
         await supervisor.stop();
         logWorker('stopped');
         await edge.close();

@@ -46,7 +46,12 @@ export interface Hyperparameters {
   ctx_init: string | null;
   shots: number;
   seed: number;
+  /** RandomResizedCrop area range of the training views, [min, max] in (0, 1]. */
+  crop_scale: [number, number];
 }
+
+/** The official recipe's crop range (Dassl's RandomResizedCrop default), for jobs stored before crop_scale existed. */
+export const DEFAULT_CROP_SCALE: [number, number] = [0.08, 1];
 
 export interface JobObject {
   id: string;
@@ -75,7 +80,8 @@ function parseObject<T>(text: string | null, fallback: T): T {
 }
 
 export function jobObject(row: JobRow): JobObject {
-  const hp = parseObject<Hyperparameters>(row.hyperparameters, {} as Hyperparameters);
+  const stored = parseObject<Partial<Hyperparameters>>(row.hyperparameters, {});
+  const hp = { ...stored, crop_scale: stored.crop_scale ?? DEFAULT_CROP_SCALE } as Hyperparameters;
   const p = parseObject<Partial<JobObject['progress']>>(row.progress, {});
   return {
     id: row.id,

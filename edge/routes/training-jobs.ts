@@ -20,6 +20,7 @@ import {
 import { PaginationQuery, listPage, pageSchema } from '../http/pagination.ts';
 import { newId } from '../ids.ts';
 import {
+  DEFAULT_CROP_SCALE,
   FINAL_JOB_STATES,
   type Hyperparameters,
   type JobRow,
@@ -42,7 +43,18 @@ export const DEFAULT_HYPERPARAMETERS = {
   ctx_init: 'a photo of a',
   shots: 16,
   seed: 1,
+  crop_scale: DEFAULT_CROP_SCALE,
 } as const;
+
+const CropScaleInput = z
+  .tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)])
+  .refine(([lo, hi]) => lo <= hi, 'the first number (smallest crop area) must not exceed the second')
+  .openapi({
+    description:
+      'Area range [min, max] in (0, 1] of the random-resized-crop training views (default [0.08, 1], the official recipe). ' +
+      'Raise min (e.g. [0.5, 1]) for small images whose object a small crop would cut away.',
+    example: [0.5, 1],
+  });
 
 const HyperparametersInput = z
   .strictObject({
@@ -70,6 +82,7 @@ const HyperparametersInput = z
       .openapi({ description: `The phrase the context vectors start from (default "${DEFAULT_HYPERPARAMETERS.ctx_init}"); one vector per token.` }),
     shots: z.number().int().min(1).max(1000).optional().openapi({ description: `Training images per class, 1..1000 (default ${DEFAULT_HYPERPARAMETERS.shots}).` }),
     seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({ description: `Random seed, an integer ≥ 0 (default ${DEFAULT_HYPERPARAMETERS.seed}).` }),
+    crop_scale: CropScaleInput.optional(),
   })
   .openapi('HyperparametersInput');
 
@@ -105,6 +118,7 @@ const HyperparametersSchema = z
     ctx_init: z.string().nullable(),
     shots: z.number().int(),
     seed: z.number().int(),
+    crop_scale: z.tuple([z.number(), z.number()]),
   })
   .openapi('Hyperparameters', { description: 'Complete, with the defaults applied.' });
 
@@ -268,6 +282,7 @@ export function trainingJobRoutes() {
       ctx_init: hp.n_ctx !== undefined ? null : (hp.ctx_init ?? DEFAULT_HYPERPARAMETERS.ctx_init),
       shots: hp.shots ?? DEFAULT_HYPERPARAMETERS.shots,
       seed: hp.seed ?? DEFAULT_HYPERPARAMETERS.seed,
+      crop_scale: hp.crop_scale ?? [...DEFAULT_HYPERPARAMETERS.crop_scale],
     };
 
     const id = newId('job');

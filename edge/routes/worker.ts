@@ -183,6 +183,26 @@ async function leasedJob(db: SqlDatabase, id: string, leaseId: string, allowed: 
   return row;
 }
 
+/** The progress of a job that succeeded: every epoch and step done (heartbeats may not have reported the last ones). */
+function completedProgress(row: JobRow): string {
+  const p = parseJsonObject(row.progress);
+  const hp = parseJsonObject(row.hyperparameters);
+  const epochs = typeof p.epochs === 'number' ? p.epochs : typeof hp.epochs === 'number' ? hp.epochs : undefined;
+  const done: Record<string, unknown> = { ...p };
+  if (epochs !== undefined) Object.assign(done, { epoch: epochs, epochs });
+  if (typeof p.steps === 'number') done.step = p.steps;
+  return JSON.stringify(done);
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
 function mergeJson(text: string, patch: Record<string, unknown> | undefined): string {
   if (!patch) return text;
   let base: Record<string, unknown> = {};
@@ -203,7 +223,7 @@ async function finish(
   row: JobRow,
   leaseId: string,
   to: 'succeeded' | 'failed' | 'cancelled',
-  set: { model_id?: string; metrics?: string; error?: string },
+  set: { model_id?: string; metrics?: string; error?: string; progress?: string },
   event: { level: 'info' | 'error'; message: string; data?: unknown },
   extra: ReturnType<SqlDatabase['prepare']>[],
   from: readonly JobStatus[],
@@ -216,6 +236,7 @@ async function finish(
     model_id: set.model_id ?? row.model_id,
     metrics: set.metrics ?? row.metrics,
     error: set.error ?? row.error,
+    progress: set.progress ?? row.progress,
     lease_expires_at: null,
   };
   const webhook: JobEventType = `training_job.${to}`;
@@ -224,10 +245,10 @@ async function finish(
     await db.batch([
       db
         .prepare(
-          `UPDATE training_jobs SET status = ?, finished_at = ?, model_id = ?, metrics = ?, error = ?, lease_expires_at = NULL
+          `UPDATE training_jobs SET status = ?, finished_at = ?, model_id = ?, metrics = ?, error = ?, progress = ?, lease_expires_at = NULL
            WHERE id = ? AND lease_id = ? AND status IN (${fromSql})`,
         )
-        .bind(to, after.finished_at, after.model_id, after.metrics, after.error, row.id, leaseId),
+        .bind(to, after.finished_at, after.model_id, after.metrics, after.error, after.progress, row.id, leaseId),
       guardedEventStatement(db, { jobId: row.id, tenantId: row.tenant_id, level: event.level, type: 'message', message: event.message, data: event.data, now }),
       ...extra,
       ...(await jobWebhookStatements(db, row.tenant_id, webhook, webhookData(jobObject(after)), now)),
@@ -382,7 +403,7 @@ export function workerRoutes() {
       row,
       body.lease_id,
       'succeeded',
-      { model_id: modelId, metrics: mergeJson(row.metrics, body.metrics) },
+      { model_id: modelId, metrics: mergeJson(row.metrics, body.metrics), progress: completedProgress(row) },
       { level: 'info', message: `Training succeeded; published model ${modelId}.` },
       [model],
       ['running', 'cancelling'],

@@ -11,6 +11,8 @@ export interface JobHyperparameters {
   ctx_init: string | null;
   shots: number;
   seed: number;
+  /** Absent on jobs created before the edge knew it: the trainer's official default then. */
+  crop_scale?: [number, number];
 }
 
 export interface LeasedJob {

@@ -12,7 +12,8 @@
 //   S3_REGION              default us-east-1 (R2: auto)
 //   S3_FORCE_PATH_STYLE    "true"/"1" for path-style URLs (MinIO, s3rver); default on when S3_ENDPOINT is set
 //   WORK_DIR               scratch space for datasets and checkpoints (default <tmpdir>/cocoop-worker)
-//   POLL_MS                first poll interval; doubles while idle up to 30 s (default 2000)
+//   POLL_MS                first poll interval; doubles while idle up to MAX_POLL_MS (default 2000)
+//   MAX_POLL_MS            longest idle wait between lease requests (default 5000)
 //   LEASE_SECONDS          lease length asked for (default 120)
 //   HEARTBEAT_MS           heartbeat period (default 5000)
 //   TF_BACKEND             auto | wasm | cpu (default auto)
@@ -37,6 +38,7 @@ export interface WorkerEnvConfig {
   s3: S3BlobStoreOptions;
   workDir: string;
   pollMs: number;
+  maxPollMs: number;
   leaseSeconds: number;
   heartbeatMs: number;
   tfBackend: TfBackendPreference;
@@ -63,6 +65,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerEnvCo
     s3: s3OptionsFromEnv(env)!,
     workDir: resolve(env.WORK_DIR || join(tmpdir(), 'cocoop-worker')),
     pollMs: positiveInt(env, 'POLL_MS', 2000),
+    maxPollMs: positiveInt(env, 'MAX_POLL_MS', 5000),
     leaseSeconds: positiveInt(env, 'LEASE_SECONDS', 120),
     heartbeatMs: positiveInt(env, 'HEARTBEAT_MS', 5000),
     tfBackend: backend,
@@ -87,6 +90,7 @@ export async function createJobWorker(
     workDir: cfg.workDir,
     workerId: cfg.workerId,
     pollMs: cfg.pollMs,
+    maxPollMs: cfg.maxPollMs,
     leaseSeconds: cfg.leaseSeconds,
     heartbeatMs: cfg.heartbeatMs,
     log,

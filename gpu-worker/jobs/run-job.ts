@@ -63,7 +63,9 @@ export class JobError extends Error {
 export const LATEST_POINTER = 'latest.json';
 
 /** trainAdapter options from the job's method and hyperparameters. */
-export function trainOptionsOf(lease: Lease): Pick<TrainOptions, 'method' | 'epochs' | 'shots' | 'lr' | 'batchSize' | 'nCtx' | 'ctxInit' | 'seed'> {
+export function trainOptionsOf(
+  lease: Lease,
+): Pick<TrainOptions, 'method' | 'epochs' | 'shots' | 'lr' | 'batchSize' | 'nCtx' | 'ctxInit' | 'seed' | 'cropScale'> {
   const hp = lease.job.hyperparameters;
   const nCtx = hp.n_ctx ?? undefined;
   return {
@@ -75,6 +77,7 @@ export function trainOptionsOf(lease: Lease): Pick<TrainOptions, 'method' | 'epo
     nCtx,
     ctxInit: nCtx !== undefined ? '' : (hp.ctx_init ?? DEFAULT_CTX_INIT),
     seed: hp.seed,
+    cropScale: hp.crop_scale,
   };
 }
 

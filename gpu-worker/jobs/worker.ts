@@ -16,7 +16,7 @@ export interface JobWorkerOptions {
   workerId: string;
   /** Poll interval while busy / the first idle wait (default 2000 ms). */
   pollMs?: number;
-  /** Longest idle wait (default 30 s). */
+  /** Longest idle wait (default 5 s: a new job waits at most this long for an idle worker). */
   maxPollMs?: number;
   leaseSeconds?: number;
   heartbeatMs?: number;
@@ -71,7 +71,7 @@ export class JobWorker {
 
   private async run(): Promise<void> {
     const pollMs = this.opts.pollMs ?? 2000;
-    const maxPollMs = Math.max(pollMs, this.opts.maxPollMs ?? 30_000);
+    const maxPollMs = Math.max(pollMs, this.opts.maxPollMs ?? 5000);
     let wait = pollMs;
     this.log(`worker ${this.opts.workerId}: polling for jobs`);
     while (!this.stopped) {

@@ -86,7 +86,7 @@ describe('POST /v1/training-jobs', () => {
       dataset_id: t.datasetId,
       method: 'cocoop',
       status: 'queued',
-      hyperparameters: { epochs: 10, learning_rate: 0.002, batch_size: 1, n_ctx: null, ctx_init: 'a photo of a', shots: 16, seed: 1 },
+      hyperparameters: { epochs: 10, learning_rate: 0.002, batch_size: 1, n_ctx: null, ctx_init: 'a photo of a', shots: 16, seed: 1, crop_scale: [0.08, 1] },
       metadata: { project: 'pets' },
       progress: { epoch: 0, epochs: 10, step: 0, steps: 0 },
       metrics: {},
@@ -99,7 +99,7 @@ describe('POST /v1/training-jobs', () => {
     expect(JSON.parse(stored.hyperparameters)).toEqual(job.hyperparameters);
     expect(await getJob(e, t.api_key, job.id)).toEqual(job);
 
-    const hp = { epochs: 3, learning_rate: 1, batch_size: 64, n_ctx: 16, shots: 1000, seed: 0 };
+    const hp = { epochs: 3, learning_rate: 1, batch_size: 64, n_ctx: 16, shots: 1000, seed: 0, crop_scale: [0.5, 1] };
     const job2 = await createJobOk(e, t.api_key, t.datasetId, { method: 'coop', hyperparameters: hp });
     expect(job2.hyperparameters).toEqual({ ...hp, ctx_init: null });
 
@@ -145,6 +145,12 @@ describe('POST /v1/training-jobs', () => {
       [{ ...base, hyperparameters: { seed: -1 } }, 'hyperparameters.seed'],
       [{ ...base, hyperparameters: { seed: 1.5 } }, 'hyperparameters.seed'],
       [{ ...base, hyperparameters: { momentum: 0.9 } }, 'hyperparameters.momentum'],
+      [{ ...base, hyperparameters: { crop_scale: [0, 1] } }, 'hyperparameters.crop_scale[0]'],
+      [{ ...base, hyperparameters: { crop_scale: [0.5, 1.2] } }, 'hyperparameters.crop_scale[1]'],
+      [{ ...base, hyperparameters: { crop_scale: [0.6, 0.5] } }, 'hyperparameters.crop_scale'],
+      [{ ...base, hyperparameters: { crop_scale: [0.5] } }, 'hyperparameters.crop_scale'],
+      [{ ...base, hyperparameters: { crop_scale: [0.5, 1, 1] } }, 'hyperparameters.crop_scale'],
+      [{ ...base, hyperparameters: { crop_scale: '0.5,1' } }, 'hyperparameters.crop_scale'],
       [{ ...base, hyperparameters: [] }, 'hyperparameters'],
       [{ ...base, metadata: { a: 1 } }, 'metadata.a'],
       [{ ...base, metadata: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }, 'metadata'],
@@ -261,6 +267,8 @@ describe('lifecycle through the worker API', () => {
     now = await getJob(e, t.api_key, job.id);
     expect(now).toMatchObject({ status: 'succeeded', model_id: finished.model_id, metrics: { train_loss: 0.25, train_accuracy: 0.9 } });
     expect(now.finished_at).not.toBeNull();
+    // The last heartbeat said epoch 1, step 3; a succeeded job reports every epoch and step done.
+    expect(now.progress).toEqual({ epoch: 2, epochs: 2, step: 8, steps: 8 });
 
     const model = await e.fetch(`/v1/models/${finished.model_id}`, { headers: bearer(t.api_key) });
     expect(model.status).toBe(200);
