@@ -2,7 +2,7 @@
 // entries only build the ports (edge/node.ts; a Workers entry does the same with D1/R2/KV).
 //
 // Request pipeline of a /v1 route:
-//   cors → authenticate (401) → rateLimit (429) → jsonBodyGuard (413, 400)
+//   cors (→ Server-Timing on the inference routes) → authenticate (401) → rateLimit (429) → jsonBodyGuard (413, 400)
 //   → route middleware (requireTenant/requireAdmin 401, idempotent() replay/409)
 //   → zod validators from the route definition (415, 422) → handler.
 // Everything thrown (ApiError, hono HTTPException, bugs) is rendered by onError as {"error": {...}}.
@@ -11,6 +11,7 @@
 // newRouter() with its app.openapi(createRoute({...}), handler) calls, and mount it below.
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
+import { timing } from 'hono/timing';
 import type { EdgeConfig } from './config.ts';
 import { authenticate } from './http/auth.ts';
 import type { AppEnv } from './http/context.ts';
@@ -46,11 +47,15 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
     origin: '*',
     allowMethods: ['GET', 'POST', 'DELETE', 'PATCH', 'PUT', 'OPTIONS'],
     allowHeaders: ['Authorization', 'Content-Type', IDEMPOTENCY_HEADER],
-    exposeHeaders: ['Retry-After', 'Idempotent-Replayed', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
+    exposeHeaders: ['Retry-After', 'Idempotent-Replayed', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Server-Timing'],
     maxAge: 600,
   });
   app.use('/v1/*', apiCors);
   app.use('/openapi.json', cors({ origin: '*', allowMethods: ['GET'] }));
+  // Server-Timing on the inference routes: total (edge + inference) and inference (the gpu-worker call).
+  const serverTiming = timing({ totalDescription: 'edge total' });
+  app.use('/v1/classify', serverTiming);
+  app.use('/v1/embeddings/text', serverTiming);
   // Base64 images: /v1/classify takes a larger JSON body than config.maxJsonBytes (see routes/classify.ts).
   app.use('/v1/classify', classifyBodyLimit);
   app.use('/v1/*', authenticate, rateLimit, jsonBodyGuard);

@@ -1,4 +1,5 @@
 // The Hono environment of the edge app: what every handler can read from `c.var`.
+import type { TimingVariables } from 'hono/timing';
 import type { EdgeConfig } from '../config.ts';
 import type { Ports } from '../ports.ts';
 
@@ -21,7 +22,7 @@ export interface WorkerPrincipal {
 
 export type Principal = TenantPrincipal | AdminPrincipal | WorkerPrincipal;
 
-export interface AppVariables {
+export interface AppVariables extends TimingVariables {
   ports: Ports;
   config: EdgeConfig;
   /** Set by `authenticate` on every /v1 request that got past it. */

@@ -16,6 +16,7 @@ import { requireTenant } from '../http/auth.ts';
 import type { AppEnv } from '../http/context.ts';
 import { notFound, validationFailed } from '../http/errors.ts';
 import { JSON_BODY_ERRORS, SECURITY, V1_ERRORS, errorResponses, jsonBody, jsonResponse, newRouter } from '../http/openapi.ts';
+import { endTime, startTime } from 'hono/timing';
 import { type AdapterRef, InferenceClient } from '../inference/client.ts';
 import type { SqlDatabase } from '../ports.ts';
 
@@ -233,7 +234,9 @@ export function classifyRoutes() {
     }
     const images = body.image !== undefined ? [checkImage(body.image, 'image')] : body.images!.map((img, i) => checkImage(img, `images[${i}]`));
 
+    startTime(c, 'inference', 'gpu-worker inference');
     const logits = await clientOf(c).classify({ base_model: resolved.baseModel, adapter: resolved.adapter, labels, images });
+    endTime(c, 'inference');
     const base = { model: body.model, labels_source: labelsSource };
     if (body.image !== undefined) return c.json({ ...base, predictions: predictions(labels, logits[0], body.top_k) }, 200);
     return c.json({ ...base, results: logits.map((row) => ({ predictions: predictions(labels, row, body.top_k) })) }, 200);
@@ -274,7 +277,9 @@ export function classifyRoutes() {
 
     if (misses.length > 0) {
       const adapter = resolved.adapter ? { ...resolved.adapter, method: 'coop' as const } : null;
+      startTime(c, 'inference', 'gpu-worker inference');
       const embeddings = await clientOf(c).textEmbeddings({ base_model: resolved.baseModel, adapter, texts: misses });
+      endTime(c, 'inference');
       await Promise.all(
         misses.map((text, i) => {
           found.set(text, embeddings[i]);

@@ -1,78 +1,13 @@
 // `npm start` (bin/start.mjs → scripts/start-local.ts): the local stack comes up, serves the API and inference,
 // restarts a killed worker, stops cleanly on SIGTERM, and keeps its data across restarts.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cleanEnv, freePort, launch as launchProcess } from '../helpers/processes.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => ok(port));
-    });
-  });
-}
-
-interface Launched {
-  child: ChildProcess;
-  lines: string[];
-  /** Resolves with the match of the first line (from index `from`) matching `re`. */
-  waitFor(re: RegExp, timeoutMs?: number, from?: number): Promise<RegExpMatchArray>;
-  exited: Promise<number | null>;
-}
-
-function launch(env: NodeJS.ProcessEnv): Launched {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/start.mjs')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: string[] = [];
-  const waiters = new Set<() => void>();
-  let buf = '';
-  const onData = (chunk: Buffer) => {
-    buf += chunk.toString('utf8');
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      lines.push(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-    for (const w of waiters) w();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((ok) => child.once('exit', (code) => ok(code)));
-  return {
-    child,
-    lines,
-    exited,
-    waitFor(re, timeoutMs = 20_000, from = 0) {
-      return new Promise((ok, fail) => {
-        const check = () => {
-          for (let i = from; i < lines.length; i++) {
-            const m = lines[i]!.match(re);
-            if (m) {
-              waiters.delete(check);
-              clearTimeout(timer);
-              ok(m);
-              return;
-            }
-          }
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          fail(new Error(`timed out waiting for ${re}; output:\n${lines.slice(-40).join('\n')}`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
-  };
-}
+const launch = (env: NodeJS.ProcessEnv) => launchProcess(['bin/start.mjs'], env);
 
 const dataDir = mkdtempSync(join(tmpdir(), 'cocoop-start-'));
 const running = new Set<ChildProcess>();
@@ -85,13 +20,16 @@ afterAll(() => {
 describe('npm start (local stack)', () => {
   it('serves, restarts a dead worker, stops on SIGTERM and keeps its data', async () => {
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port) };
-    for (const k of ['ADMIN_TOKEN', 'WORKER_TOKEN', 'S3_BUCKET', 'S3_ENDPOINT', 'INFERENCE_PORT', 'WORK_DIR']) delete env[k];
+    const env = cleanEnv({ DATA_DIR: dataDir, PORT: String(port) });
 
     const first = launch(env);
     running.add(first.child);
     const url = (await first.waitFor(/ready at (http:\/\/\S+)/, 30_000))[1]!;
     expect(url).toBe(`http://127.0.0.1:${port}`);
+    const stack = JSON.parse(readFileSync(join(dataDir, 'stack.json'), 'utf8')) as { edge_url: string; pid: number; s3: { endpoint: string } };
+    expect(stack.edge_url).toBe(url);
+    expect(stack.pid).toBe(first.child.pid);
+    expect((await fetch(`${stack.s3.endpoint}/cocoop?list-type=2`)).status).toBe(200); // the S3-protocol server it names
     for (const prefix of ['[s3]', '[edge]', '[worker]']) expect(first.lines.some((l) => l.startsWith(prefix))).toBe(true);
 
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
@@ -127,6 +65,7 @@ describe('npm start (local stack)', () => {
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
+    expect(existsSync(join(dataDir, 'stack.json'))).toBe(false);
     expect(() => process.kill(newPid, 0)).toThrow(); // the worker is gone too
 
     // Same DATA_DIR: the tenant still authenticates.

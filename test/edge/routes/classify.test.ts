@@ -10,10 +10,11 @@ import { InferenceClient } from '../../../edge/inference/client.ts';
 import { type TestEdge, WORKER_TOKEN, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
 
 type Recorded = { path: string; auth: string | undefined; body: any };
-type Mode = 'ok' | 'down' | 'reject422' | 'reject400' | 'garbage' | 'huge';
+type Mode = 'ok' | 'down' | 'reject422' | 'reject400' | 'garbage' | 'huge' | 'slow';
 
 const SECRET = 'Traceback SECRET-UPSTREAM-DETAIL /opt/gpu/secret.py';
 let mode: Mode = 'ok';
+const SLOW_MS = 150;
 const requests: Recorded[] = [];
 
 /** The fake worker's logit of image i for a label: independent of the edge's code. */
@@ -37,6 +38,12 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string) {
   if (mode === 'garbage') return send(200, { logits: 'nope', detail: SECRET });
   if (mode === 'reject422') return send(422, { error: { code: 'unknown_base_model', message: 'unknown base model "toy-clip"' } });
   if (mode === 'reject400') return send(400, { error: { code: 'bad', message: 'adapter file is not safetensors' } });
+  if (mode === 'slow') {
+    mode = 'ok';
+    setTimeout(() => handle(req, res, raw), SLOW_MS);
+    requests.pop();
+    return;
+  }
   if (req.url === '/internal/v1/classify') {
     return send(200, { logits: body.images.map((_: string, i: number) => body.labels.map((l: string) => fakeLogit(i, l))) });
   }
@@ -123,6 +130,21 @@ describe('POST /v1/classify', () => {
       auth: `Bearer ${WORKER_TOKEN}`,
       body: { base_model: 'toy-clip', adapter: null, labels, images: [png] },
     });
+  });
+
+  it('Server-Timing splits the time: inference (the worker call) within the edge total', async () => {
+    mode = 'slow'; // the fake worker answers after SLOW_MS
+    const res = await post(tenant.api_key, '/v1/classify', { model: 'zero-shot', image: png, labels: ['cat', 'dog'] });
+    expect(res.status).toBe(200);
+    const metrics = Object.fromEntries(
+      (res.headers.get('server-timing') ?? '').split(',').map((m) => {
+        const [name, ...params] = m.trim().split(';');
+        return [name, Number(params.find((p) => p.startsWith('dur='))?.slice(4))];
+      }),
+    );
+    expect(metrics.inference).toBeGreaterThanOrEqual(SLOW_MS - 1);
+    expect(metrics.total).toBeGreaterThanOrEqual(metrics.inference);
+    expect(res.headers.get('access-control-expose-headers') ?? '').toMatch(/Server-Timing/i);
   });
 
   it('numerically stable with huge logits', async () => {

@@ -1,0 +1,312 @@
+// The platform end to end with real processes over real HTTP: the local stack (`npm start`: s3rver on disk, edge on
+// Node with SQLite, one supervised worker process), `npm run demo` against it, `npm run worker` as a second worker,
+// a worker SIGKILLed mid-training (the job resumes from its checkpoint, succeeds once, one succeeded webhook, a valid
+// artifact), a cancel (cancelling → cancelled, one cancelled webhook, the worker free again), and a restart of the
+// stack that keeps datasets, jobs, models, artifacts and the webhook log.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Webhook } from 'standardwebhooks';
+import { loadClipModel } from '../../gpu-worker/clip/model.ts';
+import { readAdapter } from '../../gpu-worker/cocoop/artifact.ts';
+import { toyImageSet } from '../../gpu-worker/toyworld/image-sets.ts';
+import { encodePng } from '../../gpu-worker/toyworld/png.ts';
+import { type Launched, ROOT, cleanEnv, freePort, isAlive, launch } from '../helpers/processes.ts';
+import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
+
+const CLASSES = ['blue star', 'green circle', 'red square', 'yellow triangle'];
+const dataDir = mkdtempSync(join(tmpdir(), 'cocoop-e2e-'));
+let port: number;
+let env: NodeJS.ProcessEnv;
+let stack: Launched;
+let url: string;
+let admin: string;
+let receiver: WebhookReceiver;
+const launched: Launched[] = [];
+/** API keys of the tenants the tests created (their data must survive a restart). */
+const tenantKeys: string[] = [];
+
+interface Job {
+  id: string;
+  status: string;
+  model_id: string | null;
+  error: { code: string; message: string } | null;
+}
+interface JobEvent {
+  id: string;
+  type: string;
+  message: string;
+  data?: Record<string, unknown>;
+}
+interface Delivery {
+  id: string;
+  event_type: string;
+  status: string;
+  payload: { data: { id: string } };
+}
+
+function start(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Launched {
+  const l = launch(args, { ...env, ...extraEnv });
+  launched.push(l);
+  return l;
+}
+
+async function api<T>(key: string, method: string, path: string, body?: unknown, expectStatus?: number): Promise<T> {
+  const init: RequestInit = { method, headers: { authorization: `Bearer ${key}` } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] = 'application/json';
+  }
+  const res = await fetch(url + path, init);
+  const text = await res.text();
+  if (expectStatus !== undefined ? res.status !== expectStatus : !res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+async function waitUntil<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${stack.lines.slice(-30).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** A tenant with a webhook endpoint to `receiver` at `hookPath` and a ready 4-class dataset of night images. */
+async function tenantWithDataset(hookPath: string): Promise<{ key: string; datasetId: string; endpointId: string; secret: string }> {
+  const t = await api<{ api_key: string }>(admin, 'POST', '/v1/tenants', { name: `e2e ${hookPath}` }, 201);
+  const ep = await api<{ id: string; secret: string }>(t.api_key, 'POST', '/v1/webhook-endpoints', { url: receiver.url + hookPath }, 201);
+  const ds = await api<{ id: string }>(t.api_key, 'POST', '/v1/datasets', { name: 'night shapes' }, 201);
+  const set = await toyImageSet('night', 'train', 5, CLASSES, 4, 48);
+  for (const [c, label] of CLASSES.entries()) {
+    const form = new FormData();
+    form.append('label', label);
+    for (let i = 0; i < set.images.length; i++) {
+      if (set.labels[i] === c) form.append('file', new Blob([new Uint8Array(await encodePng(set.images[i]!))], { type: 'image/png' }), `${i}.png`);
+    }
+    await api(t.api_key, 'POST', `/v1/datasets/${ds.id}/images`, form, 201);
+  }
+  await api(t.api_key, 'POST', `/v1/datasets/${ds.id}/finalize`, undefined, 200);
+  tenantKeys.push(t.api_key);
+  return { key: t.api_key, datasetId: ds.id, endpointId: ep.id, secret: ep.secret };
+}
+
+const createJob = (key: string, datasetId: string, epochs: number) =>
+  api<Job>(key, 'POST', '/v1/training-jobs', { dataset_id: datasetId, method: 'cocoop', hyperparameters: { epochs, shots: 4, seed: 2, crop_scale: [0.5, 1] } }, 201);
+
+const getJob = (key: string, id: string) => api<Job>(key, 'GET', `/v1/training-jobs/${id}`);
+
+async function events(key: string, id: string): Promise<JobEvent[]> {
+  return (await api<{ data: JobEvent[] }>(key, 'GET', `/v1/training-jobs/${id}/events?limit=100`)).data;
+}
+
+const waitForStatus = (key: string, id: string, statuses: string[], timeoutMs: number) =>
+  waitUntil(`job ${id} to be ${statuses.join('/')}`, async () => {
+    const j = await getJob(key, id);
+    return statuses.includes(j.status) ? j : null;
+  }, timeoutMs);
+
+/** The worker holding the job: from its latest "Started by worker <id>." / "Resumed by worker <id> (...)" event; ids end in -<pid>. */
+async function holderOf(key: string, jobId: string): Promise<{ workerId: string; pid: number }> {
+  const workerId = await waitUntil('a lease event', async () => {
+    const ids = (await events(key, jobId)).map((e) => e.message.match(/^(?:Started|Resumed) by worker (\S+?)(?:\.| \()/)?.[1]).filter(Boolean);
+    return ids.at(-1);
+  }, 30_000);
+  return { workerId, pid: Number(workerId.split('-').at(-1)) };
+}
+
+/** Verified deliveries at `hookPath` (every one must verify with the endpoint's secret). */
+function verifiedAt(hookPath: string, secret: string): { type: string; data: { id: string }; webhookId: string }[] {
+  const wh = new Webhook(secret);
+  return receiver.at(hookPath).map((r) => {
+    const h = (n: string) => String(r.headers[n] ?? '');
+    const payload = wh.verify(r.body, { 'webhook-id': h('webhook-id'), 'webhook-timestamp': h('webhook-timestamp'), 'webhook-signature': h('webhook-signature') }) as {
+      type: string;
+      data: { id: string };
+    };
+    return { ...payload, webhookId: h('webhook-id') };
+  });
+}
+
+async function launchStack(): Promise<Launched> {
+  const s = start(['bin/start.mjs']);
+  url = (await s.waitFor(/ready at (http:\/\/\S+)/, 60_000))[1]!;
+  await s.waitFor(/^\[worker\] worker \S+: polling for jobs/, 60_000);
+  return s;
+}
+
+beforeAll(async () => {
+  port = await freePort();
+  env = cleanEnv({
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    POLL_MS: '200',
+    MAX_POLL_MS: '500',
+    HEARTBEAT_MS: '300',
+    LEASE_SECONDS: '4',
+    WEBHOOK_RETRY_SCHEDULE: '1,1,1',
+  });
+  receiver = await startReceiver();
+  stack = await launchStack();
+  admin = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+}, 90_000);
+
+afterAll(async () => {
+  for (const l of launched) if (l.child.exitCode === null && l.child.signalCode === null) l.child.kill('SIGKILL');
+  // The supervised worker is the launcher's child: make sure no worker outlives the test.
+  for (const line of launched.flatMap((l) => l.lines)) {
+    const m = line.match(/^\[worker\] pid (\d+)$/);
+    if (m && isAlive(Number(m[1]))) process.kill(Number(m[1]), 'SIGKILL');
+  }
+  await receiver?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('the platform end to end (real processes, real HTTP)', () => {
+  it('npm run demo completes the whole flow and prints its results', async () => {
+    const demo = start(['bin/run-ts.mjs', 'scripts/demo.ts', '--classes', '8', '--shots', '4', '--epochs', '2', '--test-per-class', '4', '--timeout-s', '240']);
+    const code = await demo.exited;
+    const out = demo.lines.join('\n');
+    expect(code, out).toBe(0);
+    const key = out.match(/API key \(shown once\): (\S+)/)![1]!;
+    tenantKeys.push(key);
+    const modelId = out.match(/model (mdl_\w+)/)![1]!;
+    expect(out).toMatch(/5\/6 webhook training_job\.succeeded received and verified/);
+    // The results table: base and new rows with a zero-shot and an adapted accuracy each.
+    const rows = [...out.matchAll(/^\[demo\]\s+(base|new): \d+ labels[^\n]*?\s(\d+)\s+([\d.]+)%\s+([\d.]+)%$/gm)];
+    expect(rows.map((r) => r[1])).toEqual(['base', 'new']);
+    for (const r of rows) {
+      expect(Number(r[2])).toBe(16); // 4 classes × 4 test images
+      for (const acc of [Number(r[3]), Number(r[4])]) expect(acc >= 0 && acc <= 100).toBe(true);
+    }
+
+    // What the demo did is visible through the API with its tenant's key.
+    const model = await api<{ id: string; method: string; classes: string[] }>(key, 'GET', `/v1/models/${modelId}`);
+    expect(model.method).toBe('cocoop');
+    expect(model.classes).toHaveLength(4);
+    const [endpoint] = (await api<{ data: { id: string }[] }>(key, 'GET', '/v1/webhook-endpoints')).data;
+    const deliveries = (await api<{ data: Delivery[] }>(key, 'GET', `/v1/webhook-endpoints/${endpoint!.id}/deliveries`)).data;
+    expect(deliveries.map((d) => [d.event_type, d.status])).toEqual([['training_job.succeeded', 'succeeded']]);
+  }, 240_000);
+
+  it('a worker SIGKILLed mid-training: the job resumes from its checkpoint, succeeds once, one webhook, a valid artifact', async () => {
+    const extra = start(['bin/run-ts.mjs', 'scripts/worker-local.ts']);
+    await extra.waitFor(/polling for jobs/, 60_000);
+    const t = await tenantWithDataset('/crash');
+    const job = await createJob(t.key, t.datasetId, 25);
+    const holder = await holderOf(t.key, job.id);
+    // Kill once a checkpoint is in S3 (the holder's log says so; it is either the stack's worker or the extra one).
+    const holderLines = () => (holder.pid === extra.child.pid ? extra : stack);
+    await holderLines().waitFor(new RegExp(`job ${job.id}: uploaded the checkpoint of epoch \\d+`), 60_000);
+    process.kill(holder.pid, 'SIGKILL');
+
+    const done = await waitForStatus(t.key, job.id, ['succeeded', 'failed', 'cancelled'], 150_000);
+    expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
+    const evs = await events(t.key, job.id);
+    const resumed = evs.find((e) => /^Resumed from checkpoint epoch \d+\.$/.test(e.message));
+    expect(resumed, evs.map((e) => e.message).join('\n')).toBeDefined();
+    const from = Number(resumed!.data!.epoch);
+    expect(from).toBeGreaterThanOrEqual(1);
+    // The second attempt trained only the epochs after the checkpoint.
+    const after = evs.slice(evs.indexOf(resumed!)).filter((e) => e.type === 'metrics').map((e) => e.data!.epoch);
+    expect(after).toEqual(Array.from({ length: 25 - from }, (_, i) => from + 1 + i));
+    expect((await holderOf(t.key, job.id)).workerId).not.toBe(holder.workerId);
+    expect(evs.filter((e) => /^Training succeeded/.test(e.message))).toHaveLength(1);
+
+    // Exactly one succeeded delivery, even after a few more background rounds.
+    await new Promise((r) => setTimeout(r, 3000));
+    const hooks = verifiedAt('/crash', t.secret).filter((d) => d.data.id === job.id);
+    expect(hooks.map((d) => d.type)).toEqual(['training_job.succeeded']);
+    const deliveries = (await api<{ data: Delivery[] }>(t.key, 'GET', `/v1/webhook-endpoints/${t.endpointId}/deliveries`)).data;
+    expect(deliveries.map((d) => [d.event_type, d.status])).toEqual([['training_job.succeeded', 'succeeded']]);
+
+    // The artifact: the bytes the model record describes, and an adapter that loads against the base model.
+    const model = await api<{ artifact: { bytes: number; sha256: string }; classes: string[] }>(t.key, 'GET', `/v1/models/${done.model_id}`);
+    const res = await fetch(`${url}/v1/models/${done.model_id}/artifact`, { headers: { authorization: `Bearer ${t.key}` } });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(bytes.byteLength).toBe(model.artifact.bytes);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(model.artifact.sha256);
+    const path = join(dataDir, 'crash-artifact.safetensors');
+    writeFileSync(path, bytes);
+    const base = loadClipModel(join(ROOT, 'models/toy-clip'));
+    const adapter = readAdapter(path, { config: base.config, sha256: base.weightsSha256() });
+    expect(adapter.params.method).toBe('cocoop');
+    expect(adapter.classNames).toEqual(model.classes);
+
+    // The supervisor replaced its worker if that was the one killed; the job-holding workers are healthy again.
+    if (holder.pid !== extra.child.pid) await stack.waitFor(new RegExp(`^\\[worker\\] pid ${holder.pid} exited \\(signal SIGKILL\\)`), 10_000);
+    else expect(await extra.exited).toBeNull();
+  }, 240_000);
+
+  it('npm run worker trains alongside the stack worker', async () => {
+    let extra = launched.find((l) => l.lines.some((x) => /joining the local stack/.test(x)) && l.child.exitCode === null && l.child.signalCode === null);
+    if (!extra) {
+      extra = start(['bin/run-ts.mjs', 'scripts/worker-local.ts']);
+      await extra.waitFor(/polling for jobs/, 60_000);
+    }
+    const extraId = (await extra.waitFor(/joining the local stack at \S+ as (\S+) /))[1]!;
+    const t = await tenantWithDataset('/scale');
+    const jobs = [await createJob(t.key, t.datasetId, 6), await createJob(t.key, t.datasetId, 6)];
+    const holders = await Promise.all(jobs.map((j) => holderOf(t.key, j.id)));
+    expect(new Set(holders.map((h) => h.workerId)).size).toBe(2); // one job each, at the same time
+    expect(holders.map((h) => h.workerId)).toContain(extraId);
+    for (const j of jobs) expect((await waitForStatus(t.key, j.id, ['succeeded', 'failed'], 120_000)).status).toBe('succeeded');
+  }, 240_000);
+
+  it('cancel: cancelling → cancelled, one cancelled webhook, and the worker takes the next job', async () => {
+    const t = await tenantWithDataset('/cancel');
+    const job = await createJob(t.key, t.datasetId, 100);
+    await waitUntil('the first epoch', async () => (await events(t.key, job.id)).some((e) => e.type === 'metrics'), 60_000);
+    const holder = await holderOf(t.key, job.id);
+    const cancelling = await api<Job>(t.key, 'POST', `/v1/training-jobs/${job.id}/cancel`, undefined, 200);
+    expect(cancelling.status).toBe('cancelling');
+    const done = await waitForStatus(t.key, job.id, ['cancelled', 'succeeded', 'failed'], 30_000);
+    expect(done.status).toBe('cancelled');
+    expect(done.model_id).toBeNull();
+
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(verifiedAt('/cancel', t.secret).map((d) => [d.type, d.data.id])).toEqual([['training_job.cancelled', job.id]]);
+
+    // The worker that stopped is free: the next job runs (to success) on some worker, the stopped one included.
+    const next = await createJob(t.key, t.datasetId, 1);
+    expect((await waitForStatus(t.key, next.id, ['succeeded', 'failed'], 60_000)).status).toBe('succeeded');
+    expect(isAlive(holder.pid)).toBe(true);
+  }, 180_000);
+
+  it('a restart of npm start keeps datasets, jobs, models, artifacts and the webhook log', async () => {
+    const snapshot = async () => {
+      const out: unknown[] = [];
+      for (const key of tenantKeys) {
+        const datasets = await api<{ data: unknown[] }>(key, 'GET', '/v1/datasets?limit=100');
+        const jobs = await api<{ data: unknown[] }>(key, 'GET', '/v1/training-jobs?limit=100');
+        const models = await api<{ data: { id: string; artifact: { sha256: string } }[] }>(key, 'GET', '/v1/models?limit=100');
+        const endpoints = await api<{ data: { id: string }[] }>(key, 'GET', '/v1/webhook-endpoints');
+        const deliveries = [];
+        for (const ep of endpoints.data) deliveries.push(await api(key, 'GET', `/v1/webhook-endpoints/${ep.id}/deliveries`));
+        const artifacts = [];
+        for (const m of models.data) {
+          const res = await fetch(`${url}/v1/models/${m.id}/artifact`, { headers: { authorization: `Bearer ${key}` } });
+          artifacts.push(createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex'));
+        }
+        out.push({ datasets, jobs, models, endpoints, deliveries, artifacts });
+      }
+      return out;
+    };
+    expect(tenantKeys.length).toBeGreaterThanOrEqual(4);
+    // Let every delivery reach its final state first (a pending one would be sent after the restart: not a loss, but a change).
+    await waitUntil('no pending deliveries', async () => !JSON.stringify(await snapshot()).includes('"status":"pending"'), 30_000);
+    const before = await snapshot();
+    const extras = launched.filter((l) => l !== stack && l.lines.some((x) => /joining the local stack/.test(x)) && l.child.exitCode === null && l.child.signalCode === null);
+
+    stack.child.kill('SIGTERM');
+    expect(await stack.exited).toBe(0);
+    for (const x of extras) expect(await x.exited, x.lines.slice(-15).join('\n') + ` signal ${x.child.signalCode}`).toBe(0); // a second worker leaves with the stack it joined
+
+    stack = await launchStack();
+    expect(await snapshot()).toEqual(before);
+  }, 180_000);
+});
