@@ -1,5 +1,6 @@
 // Stand-alone inference service. Env: MODEL_DIR (default models/toy-clip), PORT (default 8790),
 // HOST (default 127.0.0.1), WORKER_TOKEN (required), ADAPTER_CACHE_SIZE (default 16),
+// INFERENCE_MAX_BATCH (images per micro-batch, default 32; 1 = no batching), INFERENCE_BATCH_WAIT_MS (default 5),
 // S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE
 // (as the edge's). Run: node bin/run-ts.mjs gpu-worker/serve/main.ts
 import type { AddressInfo } from 'node:net';
@@ -23,7 +24,20 @@ export interface InferenceServerOptions {
   hostname?: string;
   cacheSize?: number;
   maxWaitMs?: number;
+  maxBatchImages?: number;
   ort?: OrtEncoderOptions;
+}
+
+/** Micro-batching settings: INFERENCE_MAX_BATCH (1..32 images; 1 turns batching off), INFERENCE_BATCH_WAIT_MS (0..1000). */
+export function batchingFromEnv(env: NodeJS.ProcessEnv): Pick<InferenceServerOptions, 'maxBatchImages' | 'maxWaitMs'> {
+  const int = (name: string, min: number, max: number): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  return { maxBatchImages: int('INFERENCE_MAX_BATCH', 1, 32), maxWaitMs: int('INFERENCE_BATCH_WAIT_MS', 0, 1000) };
 }
 
 export interface RunningInferenceServer {
@@ -45,6 +59,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceSe
     hostname: env.HOST || '127.0.0.1',
     cacheSize,
     s3: s3OptionsFromEnv(env),
+    ...batchingFromEnv(env),
   };
 }
 
@@ -53,7 +68,7 @@ export async function startInferenceServer(opts: InferenceServerOptions): Promis
   if (!blobs) throw new Error('startInferenceServer: give blobs or s3');
   const model = loadClipModel(opts.modelDir);
   const encoders = new OrtClipEncoders(model, opts.ort ?? {});
-  const { app, inference } = createInferenceApp({ model, encoders, blobs, workerToken: opts.workerToken, cacheSize: opts.cacheSize, maxWaitMs: opts.maxWaitMs });
+  const { app, inference } = createInferenceApp({ model, encoders, blobs, workerToken: opts.workerToken, cacheSize: opts.cacheSize, maxWaitMs: opts.maxWaitMs, maxBatchImages: opts.maxBatchImages });
   const hostname = opts.hostname ?? '127.0.0.1';
   const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((ok, fail) => {
     const server = serve({ fetch: app.fetch, port: opts.port ?? 8790, hostname }, (address) => ok({ server, address }));

@@ -1,0 +1,152 @@
+// A local stack for benchmarks: `npm start` (bin/start.mjs) as a child process in a temporary DATA_DIR on a free
+// port, plus what a benchmark needs from it: a tenant, a trained model, toy-world images, the machine's name.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { toyImageSet } from '../../gpu-worker/toyworld/image-sets.ts';
+import { encodePng } from '../../gpu-worker/toyworld/png.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export function machineName(): string {
+  return `${(cpus()[0]?.model ?? 'unknown CPU').trim()}, ${availableParallelism()} cores, Node ${process.version}`;
+}
+
+export interface BenchStack {
+  url: string;
+  admin: string;
+  dataDir: string;
+  /** The stack's output lines (prefixed [s3] [edge] [worker] [local]). */
+  lines: string[];
+  /** Pids of the launcher and of its current worker process (for memory sampling). */
+  pids(): { launcher: number; worker: number | null };
+  stop(): Promise<void>;
+}
+
+/** Starts the local stack with `env` added to the environment; resolves when its worker polls for jobs. */
+export async function startBenchStack(env: NodeJS.ProcessEnv = {}, log: (line: string) => void = () => {}): Promise<BenchStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cocoop-bench-'));
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin/start.mjs')], {
+    cwd: ROOT,
+    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', ADMIN_TOKEN: '', WORKER_TOKEN: '', INFERENCE_PORT: '', S3_PORT: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let buf = '';
+  let onLine: (() => void) | null = null;
+  const take = (chunk: Buffer) => {
+    buf += chunk.toString('utf8');
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      lines.push(line);
+      log(line);
+      buf = buf.slice(i + 1);
+    }
+    onLine?.();
+  };
+  child.stdout!.on('data', take);
+  child.stderr!.on('data', take);
+  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+
+  const waitFor = (re: RegExp, timeoutMs: number) =>
+    new Promise<RegExpMatchArray>((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error(`the local stack did not print ${re} within ${timeoutMs / 1000} s:\n${lines.slice(-20).join('\n')}`)), timeoutMs);
+      onLine = () => {
+        for (const l of lines) {
+          const m = l.match(re);
+          if (m) {
+            clearTimeout(timer);
+            onLine = null;
+            ok(m);
+            return;
+          }
+        }
+      };
+      onLine();
+    });
+  const url = (await waitFor(/ready at (http:\/\/\S+)/, 90_000))[1]!;
+  await waitFor(/^\[worker\] worker \S+: polling for jobs/, 90_000);
+  const admin = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+  return {
+    url,
+    admin,
+    dataDir,
+    lines,
+    pids() {
+      const workers = lines.map((l) => l.match(/^\[worker\] pid (\d+)$/)?.[1]).filter((x): x is string => !!x);
+      return { launcher: child.pid!, worker: workers.length ? Number(workers.at(-1)) : null };
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function apiCall<T>(url: string, key: string, method: string, path: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, headers: { authorization: `Bearer ${key}` } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)['content-type'] = 'application/json';
+  }
+  const res = await fetch(url + path, init);
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** A new tenant's API key, with its rate limit as the stack configured it. */
+export async function benchTenant(stack: BenchStack, name = 'bench'): Promise<string> {
+  return (await apiCall<{ api_key: string }>(stack.url, stack.admin, 'POST', '/v1/tenants', { name })).api_key;
+}
+
+/** Night-domain toy images as base64 PNGs with their labels. */
+export async function nightImages(classes: string[], perClass: number, seed: number, split: 'train' | 'test' = 'test'): Promise<{ label: string; png: Buffer }[]> {
+  const set = await toyImageSet('night', split, seed, classes, perClass, 48);
+  return Promise.all(set.images.map(async (img, i) => ({ label: set.classNames[set.labels[i]!]!, png: await encodePng(img) })));
+}
+
+/** Uploads a few-shot night dataset and trains a model on it; returns the model id. */
+export async function trainBenchModel(
+  stack: BenchStack,
+  key: string,
+  o: { classes: string[]; shots: number; epochs: number; method: 'cocoop' | 'coop' },
+): Promise<string> {
+  const ds = await apiCall<{ id: string }>(stack.url, key, 'POST', '/v1/datasets', { name: 'bench' });
+  const images = await nightImages(o.classes, o.shots, 1, 'train');
+  for (const label of o.classes) {
+    const form = new FormData();
+    form.append('label', label);
+    images.filter((x) => x.label === label).forEach((x, i) => form.append('file', new Blob([new Uint8Array(x.png)], { type: 'image/png' }), `${i}.png`));
+    await apiCall(stack.url, key, 'POST', `/v1/datasets/${ds.id}/images`, form);
+  }
+  await apiCall(stack.url, key, 'POST', `/v1/datasets/${ds.id}/finalize`);
+  const job = await apiCall<{ id: string }>(stack.url, key, 'POST', '/v1/training-jobs', {
+    dataset_id: ds.id,
+    method: o.method,
+    hyperparameters: { epochs: o.epochs, shots: o.shots, crop_scale: [0.5, 1] },
+  });
+  for (;;) {
+    const j = await apiCall<{ status: string; model_id: string | null; error: unknown }>(stack.url, key, 'GET', `/v1/training-jobs/${job.id}`);
+    if (j.status === 'succeeded') return j.model_id!;
+    if (j.status === 'failed' || j.status === 'cancelled') throw new Error(`bench model job ${job.id} ${j.status}: ${JSON.stringify(j.error)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Resident set size of a process in MB (Linux /proc), or null when it is gone. */
+export function rssMb(pid: number): number | null {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
