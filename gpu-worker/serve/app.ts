@@ -20,7 +20,7 @@ export interface InferenceAppOptions {
   workerToken: string;
   /** Adapters kept parsed in memory (default 16). */
   cacheSize?: number;
-  /** Micro-batching of classify requests (defaults: 32 images, 5 ms). */
+  /** Adaptive micro-batching of classify requests (batcher.ts; defaults: 32 images, at most 20 ms of waiting while busy). */
   maxBatchImages?: number;
   maxWaitMs?: number;
   /** Reuse an existing inference engine (default: one built on `encoders`). */
@@ -103,7 +103,7 @@ export function createInferenceApp(opts: InferenceAppOptions) {
 
   const batcher = new MicroBatcher<ClassifyItem, number[][]>({
     maxBatch: opts.maxBatchImages ?? MAX_IMAGES,
-    maxWaitMs: opts.maxWaitMs ?? 5,
+    maxWaitMs: opts.maxWaitMs ?? 20,
     size: (item) => item.pixels.length,
     run: async (_key, items) => {
       const all = items.flatMap((it) => it.pixels);

@@ -1,6 +1,7 @@
 // Stand-alone inference service. Env: MODEL_DIR (default models/toy-clip), PORT (default 8790),
 // HOST (default 127.0.0.1), WORKER_TOKEN (required), ADAPTER_CACHE_SIZE (default 16),
-// INFERENCE_MAX_BATCH (images per micro-batch, default 32; 1 = no batching), INFERENCE_BATCH_WAIT_MS (default 5),
+// INFERENCE_MAX_BATCH (images per micro-batch, default 32; 1 = no batching), INFERENCE_BATCH_WAIT_MS (longest wait
+// for a busy model, default 20),
 // S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE
 // (as the edge's). Run: node bin/run-ts.mjs gpu-worker/serve/main.ts
 import type { AddressInfo } from 'node:net';

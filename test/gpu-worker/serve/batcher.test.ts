@@ -72,3 +72,49 @@ describe('MicroBatcher', () => {
     expect(rs.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   });
 });
+
+describe('MicroBatcher, adaptive', () => {
+  /** A batch runner that holds each batch until released. */
+  function gated() {
+    const calls: number[][] = [];
+    const gates: (() => void)[] = [];
+    const batcher = new MicroBatcher<number, number>({
+      maxBatch: 32,
+      maxWaitMs: 60_000, // only a finished batch (or a full one) may flush a waiting batch in these tests
+      run: async (_k, items) => {
+        calls.push(items);
+        await new Promise<void>((r) => gates.push(r));
+        return items.map((x) => -x);
+      },
+    });
+    return { calls, gates, batcher };
+  }
+
+  it('an idle batcher runs a lone request at once (no maxWait)', async () => {
+    const { calls, gates, batcher } = gated();
+    const a = batcher.submit('k', 1);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual([[1]]); // started long before maxWaitMs (60 s)
+    gates[0]!();
+    expect(await a).toBe(-1);
+  });
+
+  it('requests that arrive while a batch runs go together as soon as it finishes', async () => {
+    const { calls, gates, batcher } = gated();
+    const first = batcher.submit('k', 1);
+    await new Promise((r) => setImmediate(r));
+    const rest = [2, 3, 4].map((x) => batcher.submit('k', x));
+    const other = batcher.submit('other', 9); // another key waits for the busy period too
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual([[1]]);
+    gates[0]!();
+    expect(await first).toBe(-1);
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual([[1], [2, 3, 4], [9]]);
+    gates[1]!();
+    gates[2]!();
+    expect(await Promise.all(rest)).toEqual([-2, -3, -4]);
+    expect(await other).toBe(-9);
+  });
+});
