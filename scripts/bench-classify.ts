@@ -5,7 +5,7 @@
 // of the client latency is the client and loopback HTTP. The same run repeats everything against a second stack with
 // the worker's micro-batching off (INFERENCE_MAX_BATCH=1): the naive one-request-one-forward-pass server.
 //
-// Options: --seconds N (per level, default 8), --levels 1,4,16, --quick (2 s, levels 1,4: the test's smoke run),
+// Options: --seconds N (per level, default 8), --levels 1,4,16, --quick (1 s, levels 1,2: the test's smoke run),
 // --write (replace the bench:classify section of docs/benchmarks.md), --json FILE.
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -160,8 +160,8 @@ async function main(): Promise<void> {
     options: { seconds: { type: 'string' }, levels: { type: 'string' }, quick: { type: 'boolean' }, write: { type: 'boolean' }, json: { type: 'string' } },
     strict: true,
   });
-  const seconds = values.quick ? 2 : Number(values.seconds ?? 8);
-  const levels = (values.levels ?? (values.quick ? '1,4' : '1,4,16')).split(',').map(Number);
+  const seconds = values.quick ? 1 : Number(values.seconds ?? 8);
+  const levels = (values.levels ?? (values.quick ? '1,2' : '1,4,16')).split(',').map(Number);
   if (!(seconds > 0) || !levels.every((c) => Number.isInteger(c) && c >= 1 && c <= 256)) throw new Error('--seconds must be > 0 and --levels whole numbers 1..256');
   const command = `npm run bench:classify${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`;
   const log = (l: string) => process.stderr.write(l + '\n');

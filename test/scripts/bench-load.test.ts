@@ -1,0 +1,64 @@
+// Smoke runs of `npm run bench:load` and `npm run bench:classify` (--quick) against real local stacks: every
+// scenario answers without errors, the numbers are consistent (p50 ≤ p99; Server-Timing inference ≤ edge total ≤
+// client latency), the soak samples both processes' memory, and the markdown reports what the JSON holds.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ClassifyBenchResult } from '../../scripts/bench-classify.ts';
+import type { LoadBenchResult } from '../../scripts/bench-load.ts';
+import { REPO_ROOT } from '../helpers/cli.ts';
+import { useTmpDir } from '../helpers/tmp.ts';
+
+function run(script: string, json: string): { stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['bin/run-ts.mjs', script, '--quick', '--json', json], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
+  expect(r.status, r.stderr.slice(-3000)).toBe(0);
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('load benchmarks (smoke)', () => {
+  const out = useTmpDir('bench-load-');
+
+  it('bench:load: control plane and classify at two concurrency levels, then a soak within its memory bound', () => {
+    const json = join(out, 'load.json');
+    const { stdout } = run('scripts/bench-load.ts', json);
+    const r = JSON.parse(readFileSync(json, 'utf8')) as LoadBenchResult;
+    expect(new Set(r.rows.map((x) => x.scenario)).size).toBe(5);
+    expect(r.rows.map((x) => x.connections)).toEqual(Array.from({ length: 5 }, () => [1, 4]).flat());
+    for (const x of r.rows) {
+      expect(x.requests, x.scenario).toBeGreaterThan(0);
+      expect(x.errors, x.scenario).toBe(0);
+      expect(x.p50_ms).toBeLessThanOrEqual(x.p99_ms);
+      expect(stdout).toContain(`| ${x.scenario} | ${x.connections} | ${x.per_s.toFixed(0)} | ${x.p50_ms} | ${x.p99_ms} | 0 |`);
+    }
+    const soak = r.soak!;
+    expect(soak.errors).toBe(0);
+    expect(soak.requests).toBeGreaterThan(0);
+    for (const [, edge, worker] of soak.samples) {
+      expect(edge).toBeGreaterThan(10); // MB: a live Node process
+      expect(worker).toBeGreaterThan(10);
+    }
+    expect(soak.passed).toBe(soak.edge_growth_mb <= soak.bound_mb && soak.worker_growth_mb <= soak.bound_mb);
+  }, 300_000);
+
+  it('bench:classify: both servers, both models, Server-Timing splits each request', () => {
+    const json = join(out, 'classify.json');
+    const { stdout } = run('scripts/bench-classify.ts', json);
+    const r = JSON.parse(readFileSync(json, 'utf8')) as ClassifyBenchResult;
+    const keys = r.rows.map((x) => `${x.server}/${x.model}/${x.images_per_request}x${x.concurrency}`);
+    for (const server of ['batching', 'naive']) {
+      for (const model of ['zero-shot', 'cocoop']) for (const k of ['1x1', '1x2', '32x1']) expect(keys).toContain(`${server}/${model}/${k}`);
+    }
+    for (const x of r.rows) {
+      expect(x.errors, keys.join()).toBe(0);
+      expect(x.requests).toBeGreaterThan(0);
+      expect(x.median_inference_ms).toBeGreaterThan(0);
+      expect(x.median_inference_ms).toBeLessThanOrEqual(x.median_edge_total_ms);
+      expect(x.median_edge_total_ms).toBeLessThanOrEqual(x.median_client_ms);
+      expect(x.edge_own_share).toBeGreaterThanOrEqual(0);
+      expect(x.edge_own_share).toBeLessThan(1);
+    }
+    const first = r.rows.find((x) => x.server === 'batching')!;
+    expect(stdout).toContain(`| ${first.model} | ${first.images_per_request} | ${first.concurrency} | **${first.images_per_s.toFixed(1)}** |`);
+  }, 300_000);
+});
