@@ -7,6 +7,7 @@ import { serve } from '@hono/node-server';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type EdgeApp, createApp } from './app.ts';
 import { type BackgroundTimer, startBackgroundTimer } from './background.ts';
@@ -114,6 +115,30 @@ async function makeCache(opts: StartEdgeOptions): Promise<KeyValueCache> {
   return new MemoryCache();
 }
 
+/**
+ * Requests Node's HTTP parser refuses before the app sees them (headers over its 16 KiB limit, a malformed
+ * request line or header) get the API's error shape: 400 invalid_request instead of Node's bare 431/400.
+ * A request timeout keeps Node's 408; a socket already answering or gone is just closed.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable || (socket as Duplex & { bytesWritten?: number }).bytesWritten) {
+    socket.destroy();
+    return;
+  }
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    socket.end('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+    return;
+  }
+  const message =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? 'The request headers are larger than 16 KiB; send a shorter Authorization header and fewer or smaller headers.'
+      : 'The request is not valid HTTP/1.1 (malformed request line or header); check the client.';
+  const body = JSON.stringify({ error: { code: 'invalid_request', message } });
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
 export async function startEdge(opts: StartEdgeOptions): Promise<RunningEdge> {
   const config = resolveConfig(opts.config);
   const hooks = resolveWebhookSettings(config, opts.webhooks);
@@ -130,6 +155,7 @@ export async function startEdge(opts: StartEdgeOptions): Promise<RunningEdge> {
       const server = serve({ fetch: app.fetch, port: opts.port ?? 8787, hostname }, (address) => ok({ server, address }));
       server.once('error', fail);
     });
+    server.on('clientError', answerClientError);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const background =
       intervalMs > 0 ? startBackgroundTimer(ports, config, hooks, { intervalMs, fetchImpl: opts.fetchImpl }) : null;

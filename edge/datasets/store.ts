@@ -2,6 +2,7 @@
 // (server-generated, the layout of docs: tenants/{tenant}/datasets/{dataset}/images/{image}.{ext}).
 import type { Quotas } from '../config.ts';
 import { conflict, notFound, validationFailed } from '../http/errors.ts';
+import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
 import type { SqlDatabase, SqlStatement } from '../ports.ts';
 import { tenantUsage } from '../usage.ts';
 import { EXTENSIONS, type ImageContentType } from './image-probe.ts';
@@ -53,11 +54,12 @@ export function declaredClasses(ds: DatasetRow): string[] {
   return JSON.parse(ds.declared_classes) as string[];
 }
 
-/** The trimmed label, or 422: non-empty, at most MAX_LABEL_LENGTH, one of the declared classes when there are any. */
+/** The trimmed label, or 422: non-empty, at most MAX_LABEL_LENGTH, plain text, one of the declared classes when there are any. */
 export function checkLabel(ds: DatasetRow, raw: string, param: string): string {
   const label = raw.trim();
   if (label.length === 0) throw validationFailed(`The label must not be empty; give the class name of the images.`, param);
   if (label.length > MAX_LABEL_LENGTH) throw validationFailed(`The label must have at most ${MAX_LABEL_LENGTH} characters.`, param);
+  if (!isPlainText(label)) throw validationFailed(`The label ${PLAIN_TEXT_RULE}.`, param);
   const classes = declaredClasses(ds);
   if (classes.length > 0 && !classes.includes(label)) {
     const shown = classes.slice(0, 20).map((c) => JSON.stringify(c)).join(', ');

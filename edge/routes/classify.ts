@@ -11,10 +11,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { sha256Hex } from '../crypto.ts';
-import { ImageProbeError, probeImage } from '../datasets/image-probe.ts';
+import { type ImageInfo, ImageProbeError, probeImage } from '../datasets/image-probe.ts';
+import { MAX_IMAGE_PIXELS } from '../datasets/limits.ts';
 import { requireTenant } from '../http/auth.ts';
 import type { AppEnv } from '../http/context.ts';
 import { notFound, validationFailed } from '../http/errors.ts';
+import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
 import { JSON_BODY_ERRORS, SECURITY, V1_ERRORS, errorResponses, jsonBody, jsonResponse, newRouter } from '../http/openapi.ts';
 import { endTime, startTime } from 'hono/timing';
 import { type AdapterRef, InferenceClient } from '../inference/client.ts';
@@ -43,7 +45,7 @@ export const classifyBodyLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
 };
 
 const ModelRef = z.string().min(1).max(100).openapi({ description: '"zero-shot" (the base CLIP model) or the id of one of your models.', example: ZERO_SHOT });
-const Base64Image = z.string().min(1).openapi({ description: `Base64 of a JPEG, PNG or WebP file (a data: URL prefix is accepted), at most ${MAX_CLASSIFY_IMAGE_BYTES} bytes decoded.` });
+const Base64Image = z.string().min(1).openapi({ description: `Base64 of a JPEG, PNG or WebP file (a data: URL prefix is accepted), at most ${MAX_CLASSIFY_IMAGE_BYTES} bytes decoded and ${MAX_IMAGE_PIXELS} pixels.` });
 
 const ClassifyBody = z
   .object({
@@ -160,21 +162,31 @@ function checkImage(value: string, param: string): string {
   const bin = atob(b64);
   const bytes = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  let info: ImageInfo;
   try {
-    probeImage(bytes);
+    info = probeImage(bytes);
   } catch (err) {
     if (err instanceof ImageProbeError) throw validationFailed(`Field "${param}" is not a usable image: ${err.message}. Send a JPEG, PNG or WebP file.`, param);
     throw err;
   }
+  // Decompression-bomb guard, as for dataset images: the inference service would have to decode it.
+  const pixels = info.width * info.height;
+  if (pixels > MAX_IMAGE_PIXELS) {
+    throw validationFailed(
+      `Field "${param}" is ${info.width}x${info.height} = ${pixels} pixels, over the limit of ${MAX_IMAGE_PIXELS}; downscale it.`,
+      param,
+    );
+  }
   return b64;
 }
 
-/** Trimmed, non-empty, distinct labels (422 with `param` otherwise). */
+/** Trimmed, non-empty, plain-text, distinct labels (422 with `param` otherwise). */
 function checkLabels(labels: string[]): string[] {
   const seen = new Map<string, number>();
   return labels.map((raw, i) => {
     const label = raw.trim();
     if (!label) throw validationFailed(`Field "labels[${i}]" must not be empty or blank.`, `labels[${i}]`);
+    if (!isPlainText(label)) throw validationFailed(`Field "labels[${i}]" ${PLAIN_TEXT_RULE}.`, `labels[${i}]`);
     const prev = seen.get(label);
     if (prev !== undefined) throw validationFailed(`Field "labels[${i}]" repeats labels[${prev}] (${JSON.stringify(label)}); labels must be distinct.`, `labels[${i}]`);
     seen.set(label, i);

@@ -40,6 +40,7 @@ import type { AppEnv } from '../http/context.ts';
 import { ApiError, conflict, invalidRequest, notFound, unsupportedMediaType, validationFailed } from '../http/errors.ts';
 import { idempotent } from '../http/idempotency.ts';
 import { readBodyBytes } from '../http/json-body.ts';
+import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
 import {
   IdempotencyHeaders,
   JSON_BODY_ERRORS,
@@ -71,11 +72,17 @@ function distinct<T extends z.ZodType<string[]>>(schema: T, what: string) {
   });
 }
 
-const ClassName = z.string().trim().min(1).max(MAX_LABEL_LENGTH);
+const ClassName = z.string().trim().min(1).max(MAX_LABEL_LENGTH).refine(isPlainText, PLAIN_TEXT_RULE);
 
 const CreateDatasetRequest = z
   .strictObject({
-    name: z.string().trim().min(1).max(200).openapi({ description: 'Display name.', example: 'Dog breeds' }),
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .refine(isPlainText, PLAIN_TEXT_RULE)
+      .openapi({ description: 'Display name.', example: 'Dog breeds' }),
     classes: distinct(z.array(ClassName).max(MAX_CLASSES), 'class')
       .optional()
       .openapi({
@@ -353,6 +360,11 @@ async function verifyUpload(blobs: BlobStore, row: PendingRow): Promise<{ ok: tr
   const head = await blobs.head(row.object_key);
   if (!head) return { ok: false, reason: 'nothing was uploaded' };
   if (head.size !== row.bytes) return { ok: false, reason: `${head.size} bytes were uploaded, ${row.bytes} were declared` };
+  // The presigned URL signs the Content-Type; a store that does not check signatures must not let another one through.
+  const sentType = head.contentType?.split(';')[0].trim().toLowerCase();
+  if (sentType !== undefined && sentType !== row.content_type) {
+    return { ok: false, reason: `it was uploaded as ${JSON.stringify(sentType.slice(0, 100))}, ${row.content_type} was declared` };
+  }
   const bytes = await blobs.get(row.object_key);
   if (!bytes) return { ok: false, reason: 'nothing was uploaded' };
   let info: ImageInfo;

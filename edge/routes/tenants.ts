@@ -13,6 +13,7 @@ import {
   jsonResponse,
   newRouter,
 } from '../http/openapi.ts';
+import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
 import { newApiKey, newId } from '../ids.ts';
 import type { SqlDatabase } from '../ports.ts';
 import { tenantUsage } from '../usage.ts';
@@ -28,7 +29,13 @@ const ApiKeySecret = z.string().openapi({
 
 const CreateTenantRequest = z
   .strictObject({
-    name: z.string().trim().min(1).max(200).openapi({ description: 'Display name of the tenant.', example: 'Acme Inc.' }),
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .refine(isPlainText, PLAIN_TEXT_RULE)
+      .openapi({ description: 'Display name of the tenant.', example: 'Acme Inc.' }),
   })
   .openapi('CreateTenantRequest');
 

@@ -5,6 +5,7 @@
 // running job and its worker stopping. A queued job is cancelled at once.
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireTenant } from '../http/auth.ts';
+import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
 import { conflict, notFound } from '../http/errors.ts';
 import { idempotent } from '../http/idempotency.ts';
 import {
@@ -78,6 +79,7 @@ const HyperparametersInput = z
       .min(1)
       .max(200)
       .refine((s) => s.trim().length > 0, 'must contain a non-space character')
+      .refine(isPlainText, PLAIN_TEXT_RULE)
       .optional()
       .openapi({ description: `The phrase the context vectors start from (default "${DEFAULT_HYPERPARAMETERS.ctx_init}"); one vector per token.` }),
     shots: z.number().int().min(1).max(1000).optional().openapi({ description: `Training images per class, 1..1000 (default ${DEFAULT_HYPERPARAMETERS.shots}).` }),
@@ -87,7 +89,7 @@ const HyperparametersInput = z
   .openapi('HyperparametersInput');
 
 const Metadata = z
-  .record(z.string().min(1).max(40), z.string().max(500))
+  .record(z.string().min(1).max(40).refine(isPlainText, PLAIN_TEXT_RULE), z.string().max(500).refine(isPlainText, PLAIN_TEXT_RULE))
   .refine((r) => Object.keys(r).length <= 16, 'at most 16 keys are allowed')
   .openapi({ description: 'Your own key → value strings (at most 16 keys of ≤ 40 characters, values ≤ 500).', example: { project: 'birds' } });
 

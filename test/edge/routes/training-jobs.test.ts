@@ -145,6 +145,8 @@ describe('POST /v1/training-jobs', () => {
       [{ ...base, hyperparameters: { seed: -1 } }, 'hyperparameters.seed'],
       [{ ...base, hyperparameters: { seed: 1.5 } }, 'hyperparameters.seed'],
       [{ ...base, hyperparameters: { momentum: 0.9 } }, 'hyperparameters.momentum'],
+      [{ ...base, hyperparameters: { ctx_init: 'a photo\u0000 of a' } }, 'hyperparameters.ctx_init'],
+      [{ ...base, metadata: { project: 'a\u001b[31mred' } }, 'metadata.project'],
       [{ ...base, hyperparameters: { crop_scale: [0, 1] } }, 'hyperparameters.crop_scale[0]'],
       [{ ...base, hyperparameters: { crop_scale: [0.5, 1.2] } }, 'hyperparameters.crop_scale[1]'],
       [{ ...base, hyperparameters: { crop_scale: [0.6, 0.5] } }, 'hyperparameters.crop_scale'],
