@@ -39,6 +39,11 @@ export interface EdgeConfig {
   inferenceUrl?: string;
   /** The CLIP model of `model: "zero-shot"`. */
   baseModel: string;
+  /**
+   * Most leases one training job gets. A lease that would start attempt maxJobAttempts + 1 (its workers
+   * stopped that many times without finishing) fails the job with `too_many_attempts` instead.
+   */
+  maxJobAttempts: number;
   logger: Logger;
 }
 
@@ -61,6 +66,7 @@ export const DEFAULTS = {
   rateLimit: { requestsPerWindow: 600, windowMs: 60_000 },
   quotas: DEFAULT_QUOTAS,
   baseModel: 'toy-clip',
+  maxJobAttempts: 5,
 } as const;
 
 /** Shortest accepted admin/worker token. */
@@ -96,6 +102,7 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
     publicBaseUrl: input.publicBaseUrl,
     inferenceUrl: input.inferenceUrl,
     baseModel: input.baseModel ?? DEFAULTS.baseModel,
+    maxJobAttempts: input.maxJobAttempts ?? DEFAULTS.maxJobAttempts,
     logger: input.logger ?? consoleLogger,
   };
 
@@ -111,6 +118,7 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
   if (config.adminToken === config.workerToken) problems.push('adminToken and workerToken must differ');
   if (typeof config.localMode !== 'boolean') problems.push('localMode must be a boolean');
   positiveInt(problems, 'maxJsonBytes', config.maxJsonBytes);
+  positiveInt(problems, 'maxJobAttempts', config.maxJobAttempts);
   positiveInt(problems, 'rateLimit.requestsPerWindow', config.rateLimit.requestsPerWindow);
   positiveInt(problems, 'rateLimit.windowMs', config.rateLimit.windowMs);
   for (const [k, v] of Object.entries(config.quotas)) positiveInt(problems, `quotas.${k}`, v);
@@ -171,7 +179,8 @@ function envBool(problems: string[], env: Record<string, string | undefined>, na
 
 /**
  * Reads ADMIN_TOKEN, WORKER_TOKEN, LOCAL_MODE, MAX_JSON_BYTES, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_MS,
- * PUBLIC_BASE_URL, INFERENCE_URL, BASE_MODEL, QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES, QUOTA_CONCURRENT_JOBS. `overrides` win.
+ * PUBLIC_BASE_URL, INFERENCE_URL, BASE_MODEL, MAX_JOB_ATTEMPTS, QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES,
+ * QUOTA_CONCURRENT_JOBS. `overrides` win.
  */
 export function configFromEnv(env: Record<string, string | undefined>, overrides: Partial<EdgeConfigInput> = {}): EdgeConfig {
   const problems: string[] = [];
@@ -185,6 +194,7 @@ export function configFromEnv(env: Record<string, string | undefined>, overrides
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,
     inferenceUrl: env.INFERENCE_URL || undefined,
     baseModel: env.BASE_MODEL || undefined,
+    maxJobAttempts: envInt(problems, env, 'MAX_JOB_ATTEMPTS'),
     rateLimit: pick({
       requestsPerWindow: envInt(problems, env, 'RATE_LIMIT_REQUESTS'),
       windowMs: envInt(problems, env, 'RATE_LIMIT_WINDOW_MS'),

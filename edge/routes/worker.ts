@@ -7,14 +7,16 @@
 //   POST /internal/v1/jobs/{id}/cancelled       the worker stopped after a cancel request (+ webhooks)
 // Every call after the lease names its lease_id; a lease that is no longer the job's current one is 409,
 // so a worker whose lease expired (and whose job another worker resumed) can never finish the job.
+// A job gets at most config.maxJobAttempts leases: when its lease expires after the last one, the next
+// lease request finishes it instead (failed with `too_many_attempts`, or cancelled when a cancel was pending).
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireWorker } from '../http/auth.ts';
 import { randomString } from '../crypto.ts';
-import { conflict, notFound, validationFailed } from '../http/errors.ts';
+import { ApiError, conflict, notFound, validationFailed } from '../http/errors.ts';
 import { jsonBodyGuard } from '../http/json-body.ts';
 import { SECURITY, errorResponses, jsonBody, jsonResponse, newRouter } from '../http/openapi.ts';
 import { newId } from '../ids.ts';
-import type { SqlDatabase } from '../ports.ts';
+import type { SqlDatabase, SqlValue } from '../ports.ts';
 import {
   type JobObject,
   type JobRow,
@@ -135,7 +137,9 @@ const leaseRoute = createRoute({
   path: '/internal/v1/leases',
   tags,
   summary: 'Lease the next job',
-  description: 'Atomically takes the oldest queued job, or a running job whose lease expired (resumed: attempts + 1). 204 when there is none.',
+  description:
+    'Atomically takes the oldest queued job, or a running job whose lease expired (resumed: attempts + 1). 204 when there is none. ' +
+    'A job whose lease expired after its last allowed attempt (MAX_JOB_ATTEMPTS) is not leased again: it fails with `too_many_attempts`.',
   security: SECURITY.worker,
   middleware: [requireWorker] as const,
   request: { body: jsonBody(LeaseRequest) },
@@ -227,6 +231,8 @@ async function finish(
   event: { level: 'info' | 'error'; message: string; data?: unknown },
   extra: ReturnType<SqlDatabase['prepare']>[],
   from: readonly JobStatus[],
+  /** One more condition of the guarded UPDATE (e.g. the lease still expired), with its binds. */
+  guard: { sql: string; binds: SqlValue[] } = { sql: '1 = 1', binds: [] },
 ): Promise<JobObject> {
   const now = new Date();
   const after: JobRow = {
@@ -246,9 +252,9 @@ async function finish(
       db
         .prepare(
           `UPDATE training_jobs SET status = ?, finished_at = ?, model_id = ?, metrics = ?, error = ?, progress = ?, lease_expires_at = NULL
-           WHERE id = ? AND lease_id = ? AND status IN (${fromSql})`,
+           WHERE id = ? AND lease_id = ? AND status IN (${fromSql}) AND (${guard.sql})`,
         )
-        .bind(to, after.finished_at, after.model_id, after.metrics, after.error, after.progress, row.id, leaseId),
+        .bind(to, after.finished_at, after.model_id, after.metrics, after.error, after.progress, row.id, leaseId, ...guard.binds),
       guardedEventStatement(db, { jobId: row.id, tenantId: row.tenant_id, level: event.level, type: 'message', message: event.message, data: event.data, now }),
       ...extra,
       ...(await jobWebhookStatements(db, row.tenant_id, webhook, webhookData(jobObject(after)), now)),
@@ -264,6 +270,60 @@ async function finish(
   return jobObject(after);
 }
 
+/**
+ * Finishes the jobs whose lease expired after their last allowed attempt, so no lease starts attempt
+ * maxAttempts + 1: a running job fails with `too_many_attempts`, a cancelling one is cancelled. Each in its
+ * own guarded batch (job, event, webhook rows), conditional on the lease being still the expired one, so a
+ * heartbeat or another edge instance that got there first wins and the job is left alone.
+ */
+async function retireExhaustedJobs(db: SqlDatabase, maxAttempts: number, nowMs: number): Promise<void> {
+  const rows = await db
+    .prepare(
+      `SELECT * FROM training_jobs
+        WHERE status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND attempts >= ?
+        ORDER BY created_at, id LIMIT 10`,
+    )
+    .bind(nowMs, maxAttempts)
+    .all<JobRow>();
+  for (const row of rows) {
+    const guard = { sql: 'lease_expires_at < ? AND attempts = ?', binds: [nowMs, row.attempts] };
+    const times = row.attempts === 1 ? 'once' : `${row.attempts} times`;
+    try {
+      if (row.status === 'cancelling') {
+        await finish(
+          db,
+          row,
+          row.lease_id ?? '',
+          'cancelled',
+          {},
+          { level: 'info', message: `Job cancelled; its worker stopped ${times} without confirming the cancel.` },
+          [],
+          ['cancelling'],
+          guard,
+        );
+      } else {
+        const message =
+          `The job's worker stopped ${times} without finishing (its lease expired with no heartbeat), the most ` +
+          `attempts a job gets; it is not retried again. The job's events show how far each attempt got; create a new job to try again.`;
+        await finish(
+          db,
+          row,
+          row.lease_id ?? '',
+          'failed',
+          { error: JSON.stringify({ code: 'too_many_attempts', message }) },
+          { level: 'error', message: `Training failed: ${message}`, data: { code: 'too_many_attempts', attempts: row.attempts } },
+          [],
+          ['running'],
+          guard,
+        );
+      }
+    } catch (err) {
+      // 409 from finish: the job changed meanwhile (heartbeat, cancel, another edge instance); leave it.
+      if (!(err instanceof ApiError && err.status === 409)) throw err;
+    }
+  }
+}
+
 export function workerRoutes() {
   const app = newRouter();
   // Outside /v1, so the app's authenticate and body guard do not run here: the worker token first,
@@ -277,8 +337,11 @@ export function workerRoutes() {
     const nowMs = now.getTime();
     const leaseId = `lse_${randomString(24, '0123456789abcdefghijklmnopqrstuvwxyz')}`;
     const expires = nowMs + (lease_seconds ?? DEFAULT_LEASE_SECONDS) * 1000;
+    const maxAttempts = c.var.config.maxJobAttempts;
+    await retireExhaustedJobs(db, maxAttempts, nowMs);
     // One UPDATE picks and takes the job, so two workers racing never get the same one; the event is
-    // written in the same transaction from the row that now carries this lease.
+    // written in the same transaction from the row that now carries this lease. An expired job that had
+    // its last attempt is never picked (retireExhaustedJobs finishes it, here or on the next request).
     await db.batch([
       db
         .prepare(
@@ -287,10 +350,10 @@ export function workerRoutes() {
                  status = CASE WHEN status = 'queued' THEN 'running' ELSE status END,
                  started_at = COALESCE(started_at, ?)
            WHERE id = (SELECT id FROM training_jobs
-                        WHERE status = 'queued' OR (status IN ${LEASED_STATES_SQL} AND lease_expires_at < ?)
+                        WHERE status = 'queued' OR (status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND attempts < ?)
                         ORDER BY created_at, id LIMIT 1)`,
         )
-        .bind(leaseId, worker_id, expires, now.toISOString(), nowMs),
+        .bind(leaseId, worker_id, expires, now.toISOString(), nowMs, maxAttempts),
       db
         .prepare(
           `INSERT INTO job_events (id, job_id, tenant_id, created_at, level, type, message, data)

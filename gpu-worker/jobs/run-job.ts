@@ -8,6 +8,11 @@
 //      latest.json pointer, since the blob store cannot list), and send a per-epoch metrics event
 //   5. write the adapter, upload it to storage.artifact_key, /complete with its size and sha256
 // Any error is /fail with a code and message; a LeaseLostError (409) stops work without reporting.
+// Outages are waited out within bounds: blob store reads and writes that throw (S3 down) are retried for up
+// to storageRetryMs before the job fails, and /complete, /fail and /cancelled are retried for up to
+// reportRetryMs while the edge is unreachable (network errors, 5xx). A /complete that never got through
+// is not turned into a /fail (the model is fine): the job is abandoned, its lease expires, and another
+// attempt resumes it from the last uploaded checkpoint.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
@@ -18,7 +23,7 @@ import { writeAdapter } from '../cocoop/artifact.ts';
 import { checkpointPath, latestCheckpoint } from '../cocoop/checkpoint.ts';
 import type { ImageFolderDataset, LabelledImage } from '../cocoop/dataset.ts';
 import { trainAdapter, type TrainEncoders, type TrainOptions, type TrainProgress, type TrainResult } from '../cocoop/train.ts';
-import { type EdgeClient, type Lease, LeaseLostError, type WorkerEvent } from './edge-client.ts';
+import { EdgeApiError, type EdgeClient, type Lease, LeaseLostError, type WorkerEvent } from './edge-client.ts';
 
 /** The subset of the edge's BlobStore port the worker needs (S3BlobStore implements it). */
 export interface WorkerBlobs {
@@ -29,6 +34,8 @@ export interface WorkerBlobs {
 export interface RunJobHooks {
   /** After the checkpoint of `epoch` (1-based) is uploaded and latest.json points at it. */
   afterCheckpointUpload?(epoch: number): void | Promise<void>;
+  /** After the artifact is uploaded, right before POST /complete. */
+  beforeComplete?(): void | Promise<void>;
 }
 
 export interface RunJobDeps {
@@ -46,6 +53,57 @@ export interface RunJobDeps {
   signal?: AbortSignal;
   log?: (line: string) => void;
   hooks?: RunJobHooks;
+  /** How long a failing blob store read or write is retried before the job fails (default 120 s). */
+  storageRetryMs?: number;
+  /** How long /complete, /fail, /cancelled are retried while the edge is unreachable (default 300 s). */
+  reportRetryMs?: number;
+}
+
+export const DEFAULT_STORAGE_RETRY_MS = 120_000;
+export const DEFAULT_REPORT_RETRY_MS = 300_000;
+const RETRY_FIRST_DELAY_MS = 500;
+const RETRY_MAX_DELAY_MS = 10_000;
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((ok) => {
+    if (signal?.aborted) return ok();
+    const done = () => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      ok();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Calls fn until it resolves; a failure is retried (with doubling delays, logged) while `retryable(err)`,
+ * `signal` is not aborted and the next try starts within `budgetMs` of the first failure; else it is thrown.
+ */
+export async function retrying<T>(
+  what: string,
+  fn: () => Promise<T>,
+  o: { budgetMs: number; retryable: (err: unknown) => boolean; log: (line: string) => void; signal?: AbortSignal },
+): Promise<T> {
+  let firstFailure = 0;
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      firstFailure ||= Date.now();
+      const delay = Math.min(RETRY_MAX_DELAY_MS, RETRY_FIRST_DELAY_MS * 2 ** i);
+      if (!o.retryable(err) || o.signal?.aborted || Date.now() + delay - firstFailure > o.budgetMs) throw err;
+      o.log(`${what} failed (${errorMessage(err)}); retrying in ${delay} ms`);
+      await abortableSleep(delay, o.signal);
+      if (o.signal?.aborted) throw err;
+    }
+  }
+}
+
+/** The edge could not be reached (network errors, timeouts, 5xx after the client's own retries). */
+function edgeUnreachable(err: unknown): boolean {
+  return err instanceof EdgeApiError && err.status === null;
 }
 
 export type JobOutcome = 'succeeded' | 'failed' | 'cancelled' | 'lease_lost' | 'abandoned';
@@ -91,7 +149,13 @@ function imageExt(key: string): string {
  * (class names are the labels, sorted as readImageFolder sorts folder names; folders are numbered so
  * any label is safe on disk).
  */
-export async function downloadDataset(lease: Lease, blobs: WorkerBlobs, root: string, signal?: AbortSignal): Promise<ImageFolderDataset> {
+export async function downloadDataset(
+  lease: Lease,
+  blobs: WorkerBlobs,
+  root: string,
+  signal?: AbortSignal,
+  retry: { budgetMs: number; log: (line: string) => void } = { budgetMs: 0, log: () => {} },
+): Promise<ImageFolderDataset> {
   const classNames = [...new Set(lease.dataset.images.map((i) => i.label))].sort();
   if (classNames.length < 2) throw new JobError('invalid_dataset', `Dataset ${lease.dataset.id} has ${classNames.length} class(es); training needs at least 2.`);
   const byLabel = new Map(classNames.map((c, i) => [c, i]));
@@ -104,7 +168,7 @@ export async function downloadDataset(lease: Lease, blobs: WorkerBlobs, root: st
     mkdirSync(dir, { recursive: true });
     let bytes: Uint8Array | null;
     try {
-      bytes = await blobs.get(img.object_key);
+      bytes = await retrying(`downloading image ${img.id}`, () => blobs.get(img.object_key), { ...retry, retryable: () => true, signal });
     } catch (err) {
       throw new JobError('dataset_download_failed', `Downloading image ${img.id}: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -143,6 +207,11 @@ export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome
   const jobId = lease.job.id;
   const leaseId = lease.lease_id;
   const heartbeatMs = deps.heartbeatMs ?? 5000;
+  const storageRetryMs = deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS;
+  const reportRetryMs = deps.reportRetryMs ?? DEFAULT_REPORT_RETRY_MS;
+  /** A report to the edge, retried while the edge is unreachable (a worker stop ends the waiting). */
+  const report = (what: string, fn: () => Promise<void>) =>
+    retrying(`job ${jobId}: ${what}`, fn, { budgetMs: reportRetryMs, retryable: edgeUnreachable, log, signal: deps.signal });
   const jobDir = join(deps.workDir, jobId);
   const dataDir = join(jobDir, 'data');
   const ckptDir = join(jobDir, 'checkpoints');
@@ -240,7 +309,7 @@ export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome
     await chain;
     if (stopReason === 'cancel') {
       try {
-        await client.cancelled(jobId, leaseId);
+        await report('cancelled', () => client.cancelled(jobId, leaseId));
         log(`job ${jobId}: cancelled`);
         return 'cancelled';
       } catch (err) {
@@ -262,7 +331,7 @@ export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome
       }
       uploadedEpoch = resumedFrom ?? 0;
     }
-    const data = await downloadDataset(lease, blobs, dataDir, abort.signal);
+    const data = await downloadDataset(lease, blobs, dataDir, abort.signal, { budgetMs: storageRetryMs, log: (l) => log(`job ${jobId}: ${l}`) });
     if (stopReason) return await outcomeOfStop();
 
     if (resumedFrom !== null) {
@@ -303,7 +372,10 @@ export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome
       const msg = errorMessage(err);
       throw new JobError(/diverged/.test(msg) ? 'training_diverged' : /checkpoint/i.test(msg) ? 'checkpoint_invalid' : 'training_failed', msg);
     }
-    uploadCheckpoint();
+    // An upload still in flight first: uploadCheckpoint() skips while one runs, and the last epoch's must not be
+    // skipped (unless the worker is stopping: then it leaves at once).
+    await chain;
+    if (!stopReason) uploadCheckpoint();
     await chain;
     if (stopReason) return await outcomeOfStop();
 
@@ -318,19 +390,34 @@ export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome
     writeAdapter(artifactPath, result.params, { baseModelSha256: deps.model.weightsSha256(), classNames: result.classNames, metrics });
     const bytes = readFileSync(artifactPath);
     try {
-      await blobs.put(lease.storage.artifact_key, bytes, 'application/octet-stream');
+      // Heartbeats go on meanwhile (the timer runs until the upload is done).
+      await retrying(`job ${jobId}: artifact upload`, () => blobs.put(lease.storage.artifact_key, bytes, 'application/octet-stream'), {
+        budgetMs: storageRetryMs,
+        retryable: () => true,
+        log,
+        signal: abort.signal,
+      });
     } catch (err) {
       throw new JobError('artifact_upload_failed', `Uploading the adapter: ${errorMessage(err)}`);
     }
     clearInterval(timer);
     await chain;
     if (stopReason === 'lease_lost' || stopReason === 'stop') return await outcomeOfStop();
-    await client.complete(jobId, leaseId, {
+    await deps.hooks?.beforeComplete?.();
+    const completeBody = {
       artifact: { key: lease.storage.artifact_key, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') },
       base_model: basename(deps.model.dir.replace(/\/+$/, '')),
       classes: result.classNames,
       metrics: Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v))),
-    });
+    };
+    try {
+      await report('complete', () => client.complete(jobId, leaseId, completeBody));
+    } catch (err) {
+      if (!edgeUnreachable(err)) throw err;
+      // Not a failure of the job: leave it to its lease; another attempt resumes from the last checkpoint.
+      log(`job ${jobId}: could not reach the edge to complete (${errorMessage(err)}); abandoning the job to its lease`);
+      return 'abandoned';
+    }
     log(`job ${jobId}: succeeded`);
     return 'succeeded';
   } catch (err) {
@@ -342,7 +429,7 @@ export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome
     const message = errorMessage(err);
     log(`job ${jobId}: failed (${code}): ${message}`);
     try {
-      await client.fail(jobId, leaseId, code, message);
+      await report('fail', () => client.fail(jobId, leaseId, code, message));
     } catch (e) {
       if (e instanceof LeaseLostError) return 'lease_lost';
       log(`job ${jobId}: could not report the failure: ${errorMessage(e)}`);

@@ -12,6 +12,14 @@ describe('resolveConfig', () => {
     expect(c.rateLimit).toEqual({ requestsPerWindow: 600, windowMs: 60_000 });
     expect(c.quotas).toEqual({ datasets: 50, images: 20000, bytes: 2 * 1024 ** 3, concurrent_jobs: 2 });
     expect(c.publicBaseUrl).toBeUndefined();
+    expect(c.maxJobAttempts).toBe(5);
+  });
+
+  it('reads MAX_JOB_ATTEMPTS and refuses a limit below 1', () => {
+    const env = { ADMIN_TOKEN: tokens.adminToken, WORKER_TOKEN: tokens.workerToken };
+    expect(configFromEnv({ ...env, MAX_JOB_ATTEMPTS: '3' }).maxJobAttempts).toBe(3);
+    expect(() => configFromEnv({ ...env, MAX_JOB_ATTEMPTS: '0' })).toThrow(/maxJobAttempts must be a positive integer/);
+    expect(() => configFromEnv({ ...env, MAX_JOB_ATTEMPTS: 'many' })).toThrow(/MAX_JOB_ATTEMPTS must be a positive integer/);
   });
 
   it('merges partial nested settings and normalises the base URL', () => {

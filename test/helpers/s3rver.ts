@@ -1,6 +1,9 @@
 // A throwaway s3rver (S3 protocol on disk) for tests: loopback, random port, fresh temp directory.
+// For fault tests it can go down (connections cut, the port refuses) and come back on the same port
+// with the same directory, so every object stored before the outage is there again.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +13,9 @@ import type { S3BlobStoreOptions } from '../../edge/node/s3-blob-store.ts';
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
+  httpServer?: Server;
+  /** s3rver is a Koa app: 'event' carries S3 event notifications (ObjectCreated:Put, ...). */
+  on(event: 'event', listener: (e: { Records: { eventName: string; s3: { object: { key: string } } }[] }) => void): unknown;
 }
 type S3rverCtor = new (options: {
   address: string;
@@ -29,18 +35,34 @@ export interface RunningS3rver {
   /** The data directory (removed by stop()). */
   dir: string;
   stop(): Promise<void>;
+  /** An outage: open connections are cut and the port refuses connections until up(). */
+  down(): Promise<void>;
+  /** Back on the same port with the same directory (no-op when up). */
+  up(): Promise<void>;
+  /** False between down() and up(). */
+  readonly running: boolean;
+  /** Calls `listener` with the key of every object stored from now on (across down/up). */
+  onObjectCreated(listener: (key: string) => void): void;
 }
 
 export async function startS3rver(): Promise<RunningS3rver> {
   const dir = mkdtempSync(join(tmpdir(), 's3rver-'));
   const bucket = 'test';
-  const server = new S3rver({
-    address: '127.0.0.1',
-    port: 0,
-    silent: true,
-    directory: dir,
-    configureBuckets: [{ name: bucket }],
-  });
+  const created: ((key: string) => void)[] = [];
+  const create = (port: number) => {
+    const s = new S3rver({
+      address: '127.0.0.1',
+      port,
+      silent: true,
+      directory: dir,
+      configureBuckets: [{ name: bucket }],
+    });
+    s.on('event', (e) => {
+      for (const r of e.Records) if (r.eventName.startsWith('ObjectCreated')) for (const l of created) l(decodeURIComponent(r.s3.object.key));
+    });
+    return s;
+  };
+  let server: S3rverInstance | null = create(0);
   let address: AddressInfo;
   try {
     address = await server.run();
@@ -48,19 +70,40 @@ export async function startS3rver(): Promise<RunningS3rver> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+  const port = address.port;
+  const close = async () => {
+    const s = server;
+    server = null;
+    if (!s) return;
+    const closed = s.close();
+    s.httpServer?.closeAllConnections();
+    await closed;
+  };
   let stopped = false;
   return {
-    endpoint: `http://127.0.0.1:${address.port}`,
+    endpoint: `http://127.0.0.1:${port}`,
     bucket,
     dir,
+    get running() {
+      return server !== null;
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
       try {
-        await server.close();
+        await close();
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    },
+    down: close,
+    onObjectCreated: (listener) => void created.push(listener),
+    async up() {
+      if (stopped) throw new Error('s3rver: up() after stop()');
+      if (server) return;
+      const s = create(port);
+      await s.run();
+      server = s;
     },
   };
 }
