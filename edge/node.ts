@@ -13,7 +13,7 @@ import { type EdgeApp, createApp } from './app.ts';
 import { type BackgroundTimer, startBackgroundTimer } from './background.ts';
 import { type EdgeConfig, type EdgeConfigInput, configFromEnv, resolveConfig } from './config.ts';
 import { randomString } from './crypto.ts';
-import { nodeResolver } from './node/dns-resolver.ts';
+import { guardedFetch, nodeResolver } from './node/dns-resolver.ts';
 import { SqliteDatabase } from './node/sqlite-database.ts';
 import type { S3BlobStoreOptions } from './node/s3-blob-store.ts';
 import type { BlobStore, KeyValueCache, Ports } from './ports.ts';
@@ -158,7 +158,11 @@ export async function startEdge(opts: StartEdgeOptions): Promise<RunningEdge> {
     server.on('clientError', answerClientError);
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const background =
-      intervalMs > 0 ? startBackgroundTimer(ports, config, hooks, { intervalMs, fetchImpl: opts.fetchImpl }) : null;
+      intervalMs > 0 ? startBackgroundTimer(ports, config, hooks, {
+            intervalMs,
+            // Deliveries connect only to the addresses the URL guard just checked (no DNS-rebinding window).
+            fetchImpl: opts.fetchImpl ?? guardedFetch(hooks.resolver ?? nodeResolver, hooks),
+          }) : null;
     let closed = false;
     return {
       url: `http://${host}:${address.port}`,

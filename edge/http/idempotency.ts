@@ -4,7 +4,9 @@
 // concurrent duplicate gets 409 instead of creating a second resource. A 2xx response is stored and
 // replayed for the same key + same method, path and body within 24 h (header Idempotent-Replayed: true);
 // the same key with a different request is 409 conflict. A non-2xx response releases the key, so the
-// client can fix the request and retry with it. Keys are scoped per tenant (the admin has its own scope).
+// client can fix the request and retry with it. Keys are scoped per API key (the admin and workers have their
+// own scopes): a stored response — which may hold a secret shown once, e.g. a new API key or webhook secret — is
+// replayed only to the key that made the request, never to another key of the tenant.
 import type { MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode, StatusCode } from 'hono/utils/http-status';
 import { sha256Hex } from '../crypto.ts';
@@ -47,7 +49,7 @@ export function idempotent(opts: IdempotencyOptions = {}): MiddlewareHandler<App
     }
     const { db } = c.var.ports;
     const p = c.var.principal;
-    const scope = p.kind === 'tenant' ? p.tenantId : `_${p.kind}`;
+    const scope = p.kind === 'tenant' ? `${p.tenantId}/${p.keyId}` : `_${p.kind}`;
     const route = `${c.req.method} ${new URL(c.req.url).pathname}`;
     const body = await readBodyBytes(c, opts.maxBytes ?? c.var.config.maxJsonBytes);
     const hash = await sha256Hex(body);

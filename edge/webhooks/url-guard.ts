@@ -14,8 +14,9 @@
 // injected: on Node it is dns.promises.lookup (see nodeResolver in dispatcher.ts); on Cloudflare Workers
 // there is no DNS API, so it is absent and only the literal host is checked — acceptable there because a
 // Worker's fetch goes out through Cloudflare's network and cannot reach our private networks or loopback.
-// Residual risk on Node: fetch resolves the name again after our check (a short TOCTOU window); pinning
-// the checked address would need a custom undici dispatcher.
+// Residual risk on Node with the global fetch: it resolves the name again after our check (a short TOCTOU
+// window). edge/node/dns-resolver.ts guardedFetch closes it (the connect-time lookup is checked and is the
+// address connected to) once it is the dispatcher's fetchImpl (docs/security.md G2).
 
 export type AddressClass =
   | 'public'
@@ -176,7 +177,8 @@ function isLocalhostName(host: string): boolean {
   return h === 'localhost' || h.endsWith('.localhost');
 }
 
-function allowed(cls: AddressClass, opts: UrlGuardOptions): boolean {
+/** Whether webhooks may go to an address of this class (public; loopback too in local mode). */
+export function allowed(cls: AddressClass, opts: UrlGuardOptions): boolean {
   return cls === 'public' || (opts.localMode && cls === 'loopback');
 }
 

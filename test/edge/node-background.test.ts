@@ -32,6 +32,31 @@ async function createJob(edge: TestEdge, apiKey: string, datasetId: string): Pro
 }
 
 describe('startEdge background timer', () => {
+  it('delivers through the guarded fetch: the connection-time lookup goes through the URL guard', async () => {
+    const rx: WebhookReceiver = await startReceiver();
+    cleanup.push(() => rx.close());
+    // Local mode takes http: only for localhost; the resolver counts its lookups. The dispatcher's pre-check is one;
+    // the guarded fetch's connect-time lookup (the DNS-rebinding fix) is the other.
+    const lookups: string[] = [];
+    const resolver = async (host: string) => {
+      lookups.push(host);
+      return host === 'localhost' ? ['127.0.0.1'] : [];
+    };
+    const edge = await edgeWith({ localMode: true }, { backgroundIntervalMs: 25, webhooks: { retryScheduleSeconds: [0], timeoutMs: 2000, resolver } });
+    const t = await edge.createTenant('pinned');
+    const port = new URL(rx.url).port;
+    const epRes = await edge.fetch('/v1/webhook-endpoints', {
+      method: 'POST',
+      headers: jsonHeaders(t.api_key),
+      body: JSON.stringify({ url: `http://localhost:${port}/pinned` }),
+    });
+    expect(epRes.status).toBe(201);
+    const jobId = await createJob(edge, t.api_key, insertReadyDataset(edge, t.id));
+    expect((await edge.fetch(`/v1/training-jobs/${jobId}/cancel`, { method: 'POST', headers: bearer(t.api_key) })).status).toBe(200);
+    await expect.poll(() => rx.at('/pinned').length, { timeout: 5000, interval: 20 }).toBe(1);
+    expect(lookups).toEqual(['localhost', 'localhost']);
+  });
+
   it('delivers the signed training_job.succeeded webhook through the running timer, exactly once', async () => {
     const rx: WebhookReceiver = await startReceiver();
     cleanup.push(() => rx.close());

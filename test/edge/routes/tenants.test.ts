@@ -341,7 +341,8 @@ describe('Idempotency-Key', () => {
     const a = await edge.createTenant('Expiry');
     const h = bearer(a.api_key, { 'Idempotency-Key': 'old-key' });
     const first = (await (await edge.fetch('/v1/api-keys', { method: 'POST', headers: h })).json()) as { id: string };
-    edge.db.raw.prepare('UPDATE idempotency_keys SET created_at = ? WHERE tenant_id = ? AND key = ?').run(Date.now() - 24 * 3600_000 - 1, a.id, 'old-key');
+    // Scope = "<tenant id>/<api key id>" (edge/http/idempotency.ts).
+    edge.db.raw.prepare('UPDATE idempotency_keys SET created_at = ? WHERE tenant_id LIKE ? AND key = ?').run(Date.now() - 24 * 3600_000 - 1, `${a.id}/%`, 'old-key');
     const second = await edge.fetch('/v1/api-keys', { method: 'POST', headers: h });
     expect(second.status).toBe(201);
     expect(second.headers.get('idempotent-replayed')).toBeNull();
@@ -363,9 +364,10 @@ describe('Idempotency-Key', () => {
 
   it('a key still being processed is 409; a malformed key is 400', async () => {
     const a = await edge.createTenant('Pending');
+    const keyId = (edge.db.raw.prepare('SELECT id FROM api_keys WHERE tenant_id = ?').get(a.id) as { id: string }).id;
     edge.db.raw
       .prepare("INSERT INTO idempotency_keys (tenant_id, key, route, request_hash, status, body, created_at) VALUES (?, 'busy', 'POST /v1/api-keys', 'h', 0, '', ?)")
-      .run(a.id, Date.now());
+      .run(`${a.id}/${keyId}`, Date.now());
     const res = await edge.fetch('/v1/api-keys', { method: 'POST', headers: bearer(a.api_key, { 'Idempotency-Key': 'busy' }) });
     expect(res.status).toBe(409);
     expect((await errorOf(res)).message).toMatch(/still being processed/);
