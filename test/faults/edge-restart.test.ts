@@ -6,26 +6,20 @@
 //  - at the finish: /complete fails while the edge is gone and is retried until the edge is back — the job is
 //    not reported failed, it succeeds once with the same lease, one model, one succeeded delivery.
 // Everything acknowledged before the restart (tenant, dataset, job, webhook endpoint) is still there after it.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunJobHooks } from '../../gpu-worker/jobs/run-job.ts';
 import { useTfWasm } from '../helpers/tf-wasm.ts';
 import {
-  type FaultStack,
   type Tenant,
   api,
   createJob,
   finalJob,
   inProcessWorker,
   readyDataset,
-  releaseModel,
   settledDeliveries,
-  startFaultStack,
   tenantWithHook,
-  toyModel,
-  toyPngs,
+  useInProcessFixture,
   verifiedDeliveries,
   waitFor,
 } from './stack.ts';
@@ -33,34 +27,19 @@ import {
 useTfWasm();
 
 const CLASSES = ['red circle', 'blue square', 'green triangle'];
-let stack: FaultStack;
-let workDir: string;
-let pngs: { label: string; bytes: Uint8Array }[];
+const fx = useInProcessFixture('faults-edge-', CLASSES, 2);
 const logs: string[] = [];
-
-beforeAll(async () => {
-  stack = await startFaultStack();
-  workDir = mkdtempSync(join(tmpdir(), 'faults-edge-'));
-  pngs = await toyPngs(CLASSES, 2);
-  await toyModel();
-}, 60_000);
-
-afterAll(async () => {
-  await releaseModel();
-  await stack?.close();
-  if (workDir) rmSync(workDir, { recursive: true, force: true });
-});
 
 const context = () => logs.slice(-25).join('\n');
 
 /** Runs one job on a fresh in-process worker; `hooks` stop the edge at the chosen moment, `restartWhen` says when to start it again. */
 async function runWithRestart(t: Tenant, epochs: number, hooks: (stopEdge: () => void) => RunJobHooks, restartWhen: RegExp) {
-  const datasetId = await readyDataset(stack, t.key, pngs);
-  const job = await createJob(stack, t.key, datasetId, epochs);
+  const datasetId = await readyDataset(fx.stack, t.key, fx.pngs);
+  const job = await createJob(fx.stack, t.key, datasetId, epochs);
   let stopped: { done: Promise<void> } | null = null;
-  const worker = await inProcessWorker(stack, workDir, `w-${t.hookPath.slice(1)}`, logs, {
+  const worker = await inProcessWorker(fx.stack, fx.workDir, `w-${t.hookPath.slice(1)}`, logs, {
     hooks: hooks(() => {
-      stopped ??= { done: stack.stopEdge() };
+      stopped ??= { done: fx.stack.stopEdge() };
     }),
   });
   const loop = worker.start();
@@ -69,8 +48,8 @@ async function runWithRestart(t: Tenant, epochs: number, hooks: (stopEdge: () =>
     await edgeGone;
     const from = logs.length;
     await waitFor(`a worker line matching ${restartWhen}`, async () => logs.slice(from).some((l) => restartWhen.test(l)), 20_000, context);
-    await stack.startEdge();
-    const done = await finalJob(stack, t.key, job.id, 30_000, context);
+    await fx.stack.startEdge();
+    const done = await finalJob(fx.stack, t.key, job.id, 30_000, context);
     return { job, done, worker };
   } finally {
     await worker.stop();
@@ -80,22 +59,22 @@ async function runWithRestart(t: Tenant, epochs: number, hooks: (stopEdge: () =>
 
 async function expectCompletedOnce(t: Tenant, jobId: string, done: { status: string; model_id: string | null; error: unknown }) {
   expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
-  const db = stack.edge.db.raw;
+  const db = fx.stack.edge.db.raw;
   expect((db.prepare('SELECT attempts FROM training_jobs WHERE id = ?').get(jobId) as { attempts: number }).attempts).toBe(1);
   expect((db.prepare('SELECT COUNT(*) AS n FROM models WHERE job_id = ?').get(jobId) as { n: number }).n).toBe(1);
-  const evs = await api<{ data: { message: string }[] }>(stack.url, t.key, 'GET', `/v1/training-jobs/${jobId}/events?limit=100`);
+  const evs = await api<{ data: { message: string }[] }>(fx.stack.url, t.key, 'GET', `/v1/training-jobs/${jobId}/events?limit=100`);
   expect(evs.data.filter((e) => /^Training succeeded/.test(e.message))).toHaveLength(1);
   expect(evs.data.filter((e) => /^Training failed/.test(e.message))).toHaveLength(0);
-  const model = await api<{ job_id: string }>(stack.url, t.key, 'GET', `/v1/models/${done.model_id}`);
+  const model = await api<{ job_id: string }>(fx.stack.url, t.key, 'GET', `/v1/models/${done.model_id}`);
   expect(model.job_id).toBe(jobId);
-  const deliveries = await settledDeliveries(stack, t);
+  const deliveries = await settledDeliveries(fx.stack, t);
   expect(deliveries.map((d) => [d.event_type, d.status])).toEqual([['training_job.succeeded', 'succeeded']]);
-  expect(verifiedDeliveries(stack, t).map((d) => [d.type, d.data.id])).toEqual([['training_job.succeeded', jobId]]);
+  expect(verifiedDeliveries(fx.stack, t).map((d) => [d.type, d.data.id])).toEqual([['training_job.succeeded', jobId]]);
 }
 
 describe('the edge restarted while a job runs', () => {
   it('mid-training: heartbeats fail, then reconnect; the job completes once', async () => {
-    const t = await tenantWithHook(stack, '/mid');
+    const t = await tenantWithHook(fx.stack, '/mid');
     const { job, done, worker } = await runWithRestart(
       t,
       8,
@@ -107,7 +86,7 @@ describe('the edge restarted while a job runs', () => {
   }, 60_000);
 
   it('at the finish: /complete is retried until the edge is back; the job is never reported failed', async () => {
-    const t = await tenantWithHook(stack, '/finish');
+    const t = await tenantWithHook(fx.stack, '/finish');
     const { job, done, worker } = await runWithRestart(t, 2, (stopEdge) => ({ beforeComplete: () => stopEdge() }), /complete failed .*retrying/);
     await expectCompletedOnce(t, job.id, done);
     expect(worker.outcomes).toEqual([{ jobId: job.id, outcome: 'succeeded' }]);

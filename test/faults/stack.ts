@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll } from 'vitest';
 import type { EdgeConfigInput } from '../../edge/config.ts';
 import { type RunningEdge, startEdge } from '../../edge/node.ts';
 import type { S3BlobStore } from '../../edge/node/s3-blob-store.ts';
@@ -256,4 +257,32 @@ export async function inProcessWorker(
     log: (l) => logs.push(l),
     hooks: extra.hooks,
   });
+}
+
+/** What an in-process fault test file works with (set in its beforeAll). */
+export interface InProcessFixture {
+  stack: FaultStack;
+  /** Scratch space for the in-process workers. */
+  workDir: string;
+  pngs: { label: string; bytes: Uint8Array }[];
+}
+
+/**
+ * Registers the file's beforeAll/afterAll: a fault stack, a scratch dir (`prefix`), `perClass` toy PNGs of `classes`
+ * and the loaded toy model; everything is torn down after the file.
+ */
+export function useInProcessFixture(prefix: string, classes: string[], perClass: number): InProcessFixture {
+  const fx = { workDir: '', pngs: [] } as unknown as InProcessFixture;
+  beforeAll(async () => {
+    fx.stack = await startFaultStack();
+    fx.workDir = mkdtempSync(join(tmpdir(), prefix));
+    fx.pngs = await toyPngs(classes, perClass);
+    await toyModel();
+  }, 60_000);
+  afterAll(async () => {
+    await releaseModel();
+    await fx.stack?.close();
+    if (fx.workDir) rmSync(fx.workDir, { recursive: true, force: true });
+  });
+  return fx;
 }
