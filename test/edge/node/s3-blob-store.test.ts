@@ -15,8 +15,8 @@
 // by verifying the SigV4 signature of the URL themselves (as S3 would): it must cover the exact
 // Content-Type and Content-Length values, and no longer match if either one changes.
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client, type DeleteObjectsCommandInput } from '@aws-sdk/client-s3';
-import { createHash, createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { sigV4Matches } from '../../helpers/sigv4.ts';
 import { S3BlobStore } from '../../../edge/node/s3-blob-store.ts';
 import { s3Config, startS3rver, type RunningS3rver } from '../../helpers/s3rver.ts';
 
@@ -150,37 +150,6 @@ describe('S3BlobStore: objects', () => {
 
 // ---- SigV4 presigned-URL verification, from the spec (what S3 does and s3rver does not) ----
 
-const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data, 'utf8').digest();
-const sha256hex = (data: string) => createHash('sha256').update(data, 'utf8').digest('hex');
-const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
-
-/** True when the URL's X-Amz-Signature is the one S3 computes for a PUT sending `headers` (with the URL's host). */
-function sigV4Matches(url: string, headers: Record<string, string>, secretAccessKey: string): boolean {
-  const u = new URL(url);
-  const q = u.searchParams;
-  const signedHeaders = q.get('X-Amz-SignedHeaders')!.split(';');
-  const all: Record<string, string> = { host: u.host };
-  for (const [k, v] of Object.entries(headers)) all[k.toLowerCase()] = v.trim();
-  const canonicalQuery = [...q.entries()]
-    .filter(([k]) => k !== 'X-Amz-Signature')
-    .map(([k, v]) => [rfc3986(k), rfc3986(v)])
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join('&');
-  const canonicalRequest = [
-    'PUT',
-    u.pathname,
-    canonicalQuery,
-    signedHeaders.map((h) => `${h}:${all[h] ?? ''}\n`).join(''),
-    signedHeaders.join(';'),
-    q.get('X-Amz-Content-Sha256') ?? 'UNSIGNED-PAYLOAD',
-  ].join('\n');
-  const [, date, region, service] = q.get('X-Amz-Credential')!.split('/');
-  const scope = `${date}/${region}/${service}/aws4_request`;
-  const stringToSign = ['AWS4-HMAC-SHA256', q.get('X-Amz-Date')!, scope, sha256hex(canonicalRequest)].join('\n');
-  const key = hmac(hmac(hmac(hmac('AWS4' + secretAccessKey, date), region), service), 'aws4_request');
-  return createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex') === q.get('X-Amz-Signature');
-}
 
 describe('S3BlobStore.presignPut', () => {
   it('a fetch PUT with the returned headers stores exactly the bytes', async () => {
