@@ -19,7 +19,7 @@ import { outboxStatements } from '../../edge/webhooks/outbox.ts';
 import { webhookSettings } from '../../edge/webhooks/settings.ts';
 import { checkWebhookUrl, classifyAddress, resolveAndCheck } from '../../edge/webhooks/url-guard.ts';
 import { type TestEdge, jsonHeaders, startTestEdge } from '../helpers/edge.ts';
-import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
+import { useEdgeAndReceiver } from '../helpers/edge-receiver.ts';
 
 const PROD = { localMode: false };
 const LOCAL = { localMode: true };
@@ -133,52 +133,34 @@ describe('delivery-time answers (DNS rebinding)', () => {
 });
 
 describe('the dispatcher re-checks before every attempt', () => {
-  let edge: TestEdge;
-  let rx: WebhookReceiver;
-  beforeAll(async () => {
-    edge = await startTestEdge({ localMode: true });
-    rx = await startReceiver();
-  });
-  afterAll(async () => {
-    await rx?.close();
-    await edge?.close();
-  });
+  const fx = useEdgeAndReceiver();
 
   it('an endpoint stored in local mode (loopback) gets nothing from a production dispatcher using the real fetch and DNS', async () => {
-    const t = await edge.createTenant('Recheck');
-    const created = await edge.fetch('/v1/webhook-endpoints', { method: 'POST', headers: jsonHeaders(t.api_key), body: JSON.stringify({ url: `${rx.url}/in` }) });
+    const t = await fx.edge.createTenant('Recheck');
+    const created = await fx.edge.fetch('/v1/webhook-endpoints', { method: 'POST', headers: jsonHeaders(t.api_key), body: JSON.stringify({ url: `${fx.rx.url}/in` }) });
     expect(created.status).toBe(201);
     const ep = (await created.json()) as { id: string };
     // A second endpoint by name (localhost) to exercise the resolver path too.
-    edge.db.raw
+    fx.edge.db.raw
       .prepare('INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret, created_at) SELECT ?, tenant_id, ?, events, secret, created_at FROM webhook_endpoints WHERE id = ?')
-      .run('whe_byname', rx.url.replace('127.0.0.1', 'localhost') + '/byname', ep.id);
-    const stmts = await outboxStatements(edge.db, t.id, 'training_job.succeeded', { id: 'job_x', status: 'succeeded', model_id: null, metrics: {} }, new Date());
+      .run('whe_byname', fx.rx.url.replace('127.0.0.1', 'localhost') + '/byname', ep.id);
+    const stmts = await outboxStatements(fx.edge.db, t.id, 'training_job.succeeded', { id: 'job_x', status: 'succeeded', model_id: null, metrics: {} }, new Date());
     expect(stmts.length).toBe(2);
-    await edge.db.batch(stmts);
+    await fx.edge.db.batch(stmts);
 
     const prod = webhookSettings({ localMode: false, resolver: nodeResolver, retryScheduleSeconds: [60], timeoutMs: 1000 });
-    const summary = await dispatchDueWebhooks(edge.ports, prod);
+    const summary = await dispatchDueWebhooks(fx.edge.ports, prod);
     expect(summary).toMatchObject({ claimed: 2, succeeded: 0, retrying: 2 });
-    expect(rx.received).toEqual([]);
-    const errors = edge.db.raw.prepare('SELECT error FROM webhook_attempts ORDER BY seq').all() as { error: string }[];
+    expect(fx.rx.received).toEqual([]);
+    const errors = fx.edge.db.raw.prepare('SELECT error FROM webhook_attempts ORDER BY seq').all() as { error: string }[];
     expect(errors).toHaveLength(2);
     for (const e of errors) expect(e.error).toMatch(/^refused: /);
   });
 });
 
 describe('guardedFetch: the checked address is the connected address (fix for G2)', () => {
-  let edge: TestEdge;
-  let rx: WebhookReceiver;
-  beforeAll(async () => {
-    edge = await startTestEdge({ localMode: true });
-    rx = await startReceiver();
-  });
-  afterAll(async () => {
-    await rx?.close();
-    await edge?.close();
-  });
-  const port = () => new URL(rx.url).port;
+  const fx = useEdgeAndReceiver();
+  const port = () => new URL(fx.rx.url).port;
 
   it('connects to the address its resolver gave and the guard allowed, not to what the system DNS says', async () => {
     // rebind.example.com does not exist in the system DNS: a request arriving proves the pinned address was used.
@@ -186,7 +168,7 @@ describe('guardedFetch: the checked address is the connected address (fix for G2
     const res = await f(`http://rebind.example.com:${port()}/pinned`, { method: 'POST', body: '{}', redirect: 'manual' });
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('ok');
-    expect(rx.at('/pinned').map((r) => r.headers.host)).toEqual([`rebind.example.com:${port()}`]);
+    expect(fx.rx.at('/pinned').map((r) => r.headers.host)).toEqual([`rebind.example.com:${port()}`]);
   });
 
   it('refuses at connect time in production; nothing is sent', async () => {
@@ -194,23 +176,23 @@ describe('guardedFetch: the checked address is the connected address (fix for G2
     await expect(f(`https://rebind.example.com:${port()}/refused`, { method: 'POST', body: '{}' })).rejects.toThrow(/fetch failed/);
     const mixed = guardedFetch(async () => ['93.184.216.34', '::ffff:10.0.0.1'], PROD);
     await expect(mixed(`https://rebind.example.com:${port()}/refused`, { method: 'POST', body: '{}' })).rejects.toThrow();
-    expect(rx.at('/refused')).toEqual([]);
+    expect(fx.rx.at('/refused')).toEqual([]);
   });
 
   it('with the dispatcher: a resolver answering public to the check and loopback to the connection is refused', async () => {
-    const t = await edge.createTenant('Rebinding');
-    const created = await edge.fetch('/v1/webhook-endpoints', { method: 'POST', headers: jsonHeaders(t.api_key), body: JSON.stringify({ url: `${rx.url}/x` }) });
+    const t = await fx.edge.createTenant('Rebinding');
+    const created = await fx.edge.fetch('/v1/webhook-endpoints', { method: 'POST', headers: jsonHeaders(t.api_key), body: JSON.stringify({ url: `${fx.rx.url}/x` }) });
     const ep = (await created.json()) as { id: string };
-    edge.db.raw.prepare('UPDATE webhook_endpoints SET url = ? WHERE id = ?').run(`https://rebind.example.com:${port()}/rebound`, ep.id);
-    await edge.db.batch(await outboxStatements(edge.db, t.id, 'training_job.succeeded', { id: 'job_r', status: 'succeeded', model_id: null, metrics: {} }, new Date()));
+    fx.edge.db.raw.prepare('UPDATE webhook_endpoints SET url = ? WHERE id = ?').run(`https://rebind.example.com:${port()}/rebound`, ep.id);
+    await fx.edge.db.batch(await outboxStatements(fx.edge.db, t.id, 'training_job.succeeded', { id: 'job_r', status: 'succeeded', model_id: null, metrics: {} }, new Date()));
     let calls = 0;
     const rebinding = async () => (calls++ === 0 ? ['93.184.216.34'] : ['127.0.0.1']);
     const prod = webhookSettings({ localMode: false, resolver: rebinding, retryScheduleSeconds: [60], timeoutMs: 2000 });
-    const summary = await dispatchDueWebhooks(edge.ports, prod, new Date(), guardedFetch(rebinding, PROD));
+    const summary = await dispatchDueWebhooks(fx.edge.ports, prod, new Date(), guardedFetch(rebinding, PROD));
     expect(summary).toMatchObject({ claimed: 1, succeeded: 0, retrying: 1 });
     expect(calls).toBe(2); // the dispatcher's check passed (public), the connection's lookup refused (loopback)
-    expect(rx.at('/rebound')).toEqual([]);
-    const [attempt] = edge.db.raw
+    expect(fx.rx.at('/rebound')).toEqual([]);
+    const [attempt] = fx.edge.db.raw
       .prepare('SELECT a.error FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.endpoint_id = ?')
       .all(ep.id) as { error: string }[];
     expect(attempt.error).toMatch(/refused: rebind\.example\.com resolves to 127\.0\.0\.1/);
