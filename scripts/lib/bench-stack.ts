@@ -7,6 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toyImageSet } from '../../gpu-worker/toyworld/image-sets.ts';
 import { encodePng } from '../../gpu-worker/toyworld/png.ts';
+import { apiCall } from './api-call.ts';
+
+export { apiCall };
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -87,19 +90,6 @@ export async function startBenchStack(env: NodeJS.ProcessEnv = {}, log: (line: s
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-export async function apiCall<T>(url: string, key: string, method: string, path: string, body?: unknown): Promise<T> {
-  const init: RequestInit = { method, headers: { authorization: `Bearer ${key}` } };
-  if (body instanceof FormData) init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
-  }
-  const res = await fetch(url + path, init);
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-  return (text ? JSON.parse(text) : undefined) as T;
 }
 
 /** A new tenant's API key, with its rate limit as the stack configured it. */

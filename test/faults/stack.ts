@@ -14,14 +14,15 @@ import type { S3BlobStore } from '../../edge/node/s3-blob-store.ts';
 import type { WebhookSettings } from '../../edge/webhooks/settings.ts';
 import type { ClipModel } from '../../gpu-worker/clip/model.ts';
 import type { OrtClipEncoders } from '../../gpu-worker/clip/ort-encoders.ts';
-import { EdgeClient } from '../../gpu-worker/jobs/edge-client.ts';
 import type { RunJobHooks } from '../../gpu-worker/jobs/run-job.ts';
-import { JobWorker } from '../../gpu-worker/jobs/worker.ts';
+import type { JobWorker } from '../../gpu-worker/jobs/worker.ts';
 import { toyImageSet } from '../../gpu-worker/toyworld/image-sets.ts';
 import { encodePng } from '../../gpu-worker/toyworld/png.ts';
-import { ADMIN_TOKEN, WORKER_TOKEN, bearer, jsonHeaders } from '../helpers/edge.ts';
+import { ADMIN_TOKEN, WORKER_TOKEN } from '../helpers/edge.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../helpers/s3rver.ts';
 import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
+import { testJobWorker } from '../helpers/jobs.ts';
+import { apiCall } from '../../scripts/lib/api-call.ts';
 
 export { ADMIN_TOKEN, WORKER_TOKEN };
 
@@ -113,18 +114,8 @@ export interface Job {
   progress: { epoch: number };
 }
 
-export async function api<T>(url: string, key: string, method: string, path: string, body?: unknown, expectStatus?: number): Promise<T> {
-  const init: RequestInit = { method, headers: bearer(key) };
-  if (body instanceof FormData) init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers = jsonHeaders(key);
-  }
-  const res = await fetch(url + path, init);
-  const text = await res.text();
-  if (expectStatus !== undefined ? res.status !== expectStatus : !res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : undefined) as T;
-}
+/** The public API with a tenant key (scripts/lib/api-call.ts). */
+export const api = apiCall;
 
 /** Toy-world PNGs, `perClass` per class. */
 export async function toyPngs(classes: string[], perClass: number, seed = 7): Promise<{ label: string; bytes: Uint8Array }[]> {
@@ -243,20 +234,7 @@ export async function inProcessWorker(
   extra: { hooks?: RunJobHooks; leaseSeconds?: number } = {},
 ): Promise<JobWorker> {
   const { model, encoders } = await toyModel();
-  return new JobWorker({
-    client: new EdgeClient({ baseUrl: stack.url, token: WORKER_TOKEN, backoffMs: 50, timeoutMs: 5000 }),
-    blobs: stack.blobs(),
-    model,
-    encoders,
-    workDir: join(workDir, workerId),
-    workerId,
-    pollMs: 100,
-    maxPollMs: 400,
-    heartbeatMs: 250,
-    leaseSeconds: extra.leaseSeconds ?? 60,
-    log: (l) => logs.push(l),
-    hooks: extra.hooks,
-  });
+  return testJobWorker({ edgeUrl: stack.url, blobs: stack.blobs(), model, encoders, workDir, logs }, workerId, { ...extra, clientTimeoutMs: 5000 });
 }
 
 /** What an in-process fault test file works with (set in its beforeAll). */

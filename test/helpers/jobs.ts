@@ -1,6 +1,12 @@
-// Helpers for training-job and model tests: ready datasets written straight into SQLite, and a worker
-// client for the internal API.
+// Helpers for training-job and model tests: ready datasets written straight into SQLite, a worker client for the
+// internal API, and a real JobWorker with test timings.
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { ClipModel } from '../../gpu-worker/clip/model.ts';
+import type { TrainEncoders } from '../../gpu-worker/cocoop/train.ts';
+import { EdgeClient } from '../../gpu-worker/jobs/edge-client.ts';
+import type { RunJobHooks, WorkerBlobs } from '../../gpu-worker/jobs/run-job.ts';
+import { JobWorker } from '../../gpu-worker/jobs/worker.ts';
 import { newId } from '../../edge/ids.ts';
 import { type TestEdge, WORKER_TOKEN, jsonHeaders } from './edge.ts';
 
@@ -69,4 +75,36 @@ export async function completeBody(edge: TestEdge, lease: LeaseBody, bytes: Uint
 
 export function count(edge: TestEdge, sql: string, ...binds: unknown[]): number {
   return (edge.db.raw.prepare(sql).get(...binds) as { n: number }).n;
+}
+
+/** What a test JobWorker needs: the edge's URL, the blob store, the model and its encoders, and where to work. */
+export interface TestJobWorkerDeps {
+  edgeUrl: string;
+  blobs: WorkerBlobs;
+  model: ClipModel;
+  encoders: TrainEncoders;
+  workDir: string;
+  logs: string[];
+}
+
+/** A JobWorker with test timings (fast polls and heartbeats) whose log lines go to `deps.logs`. */
+export function testJobWorker(
+  deps: TestJobWorkerDeps,
+  workerId: string,
+  extra: { leaseSeconds?: number; hooks?: RunJobHooks; clientTimeoutMs?: number } = {},
+): JobWorker {
+  return new JobWorker({
+    client: new EdgeClient({ baseUrl: deps.edgeUrl, token: WORKER_TOKEN, backoffMs: 50, ...(extra.clientTimeoutMs ? { timeoutMs: extra.clientTimeoutMs } : {}) }),
+    blobs: deps.blobs,
+    model: deps.model,
+    encoders: deps.encoders,
+    workDir: join(deps.workDir, workerId),
+    workerId,
+    pollMs: 100,
+    maxPollMs: 400,
+    heartbeatMs: 250,
+    leaseSeconds: extra.leaseSeconds ?? 60,
+    log: (l) => deps.logs.push(l),
+    hooks: extra.hooks,
+  });
 }

@@ -15,6 +15,7 @@ import { toyImageSet } from '../../gpu-worker/toyworld/image-sets.ts';
 import { encodePng } from '../../gpu-worker/toyworld/png.ts';
 import { type Launched, ROOT, cleanEnv, freePort, isAlive, launch } from '../helpers/processes.ts';
 import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
+import { apiCall } from '../../scripts/lib/api-call.ts';
 
 const CLASSES = ['blue star', 'green circle', 'red square', 'yellow triangle'];
 const dataDir = mkdtempSync(join(tmpdir(), 'cocoop-e2e-'));
@@ -53,18 +54,7 @@ function start(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Launched {
   return l;
 }
 
-async function api<T>(key: string, method: string, path: string, body?: unknown, expectStatus?: number): Promise<T> {
-  const init: RequestInit = { method, headers: { authorization: `Bearer ${key}` } };
-  if (body instanceof FormData) init.body = body;
-  else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
-  }
-  const res = await fetch(url + path, init);
-  const text = await res.text();
-  if (expectStatus !== undefined ? res.status !== expectStatus : !res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : undefined) as T;
-}
+const api = <T>(key: string, method: string, path: string, body?: unknown, expectStatus?: number) => apiCall<T>(url, key, method, path, body, expectStatus);
 
 async function waitUntil<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;

@@ -11,14 +11,14 @@ import type { S3BlobStore } from '../../../edge/node/s3-blob-store.ts';
 import { loadClipModel, type ClipModel } from '../../../gpu-worker/clip/model.ts';
 import { OrtClipEncoders } from '../../../gpu-worker/clip/ort-encoders.ts';
 import { readAdapter } from '../../../gpu-worker/cocoop/artifact.ts';
-import { EdgeClient } from '../../../gpu-worker/jobs/edge-client.ts';
 import type { RunJobHooks } from '../../../gpu-worker/jobs/run-job.ts';
-import { JobWorker } from '../../../gpu-worker/jobs/worker.ts';
+import type { JobWorker } from '../../../gpu-worker/jobs/worker.ts';
 import { toyImageSet } from '../../../gpu-worker/toyworld/image-sets.ts';
 import { encodePng } from '../../../gpu-worker/toyworld/png.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN, bearer, jsonHeaders } from '../../helpers/edge.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
 import { useTfWasm } from '../../helpers/tf-wasm.ts';
+import { testJobWorker } from '../../helpers/jobs.ts';
 
 useTfWasm();
 
@@ -118,20 +118,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined |
 }
 
 function newWorker(workerId: string, extra: { leaseSeconds?: number; hooks?: RunJobHooks } = {}): JobWorker {
-  return new JobWorker({
-    client: new EdgeClient({ baseUrl: edge.url, token: WORKER_TOKEN, backoffMs: 50 }),
-    blobs,
-    model,
-    encoders,
-    workDir: join(workDir, workerId),
-    workerId,
-    pollMs: 100,
-    maxPollMs: 400,
-    heartbeatMs: 250,
-    leaseSeconds: extra.leaseSeconds ?? 60,
-    log: (l) => logs.push(l),
-    hooks: extra.hooks,
-  });
+  return testJobWorker({ edgeUrl: edge.url, blobs, model, encoders, workDir, logs }, workerId, extra);
 }
 
 function modelCount(jobId: string): number {
