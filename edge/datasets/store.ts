@@ -103,14 +103,16 @@ export interface NewImageRow {
   status: 'pending' | 'stored';
   expiresAt: string | null;
   createdAt: string;
+  /** sha256 of the verified bytes (null while pending). */
+  sha256: string | null;
 }
 
 /** Inserts the image only while its dataset is open (changes = 0 when it was finalized or deleted meanwhile). */
 export function insertImageStatement(db: SqlDatabase, r: NewImageRow): SqlStatement {
   return db
     .prepare(
-      `INSERT INTO images (id, tenant_id, dataset_id, label, object_key, content_type, bytes, width, height, status, expires_at, created_at)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+      `INSERT INTO images (id, tenant_id, dataset_id, label, object_key, content_type, bytes, width, height, status, expires_at, created_at, sha256)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
        WHERE EXISTS (SELECT 1 FROM datasets WHERE id = ? AND tenant_id = ? AND status = 'open')`,
     )
     .bind(
@@ -126,6 +128,7 @@ export function insertImageStatement(db: SqlDatabase, r: NewImageRow): SqlStatem
       r.status,
       r.expiresAt,
       r.createdAt,
+      r.sha256,
       r.datasetId,
       r.tenantId,
     );

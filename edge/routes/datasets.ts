@@ -5,6 +5,7 @@
 // Uploads never half-write: every file of a request is checked (size, format, pixel size, label, quota)
 // before anything is stored, objects are put before their rows are inserted in one batch, and a failure
 // removes the objects already put.
+import { sha256Hex } from '../crypto.ts';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import {
@@ -356,7 +357,7 @@ interface PendingRow {
 }
 
 /** Why an uploaded object is not acceptable, or its pixel size. */
-async function verifyUpload(blobs: BlobStore, row: PendingRow): Promise<{ ok: true; info: ImageInfo } | { ok: false; reason: string }> {
+async function verifyUpload(blobs: BlobStore, row: PendingRow): Promise<{ ok: true; info: ImageInfo; sha256: string } | { ok: false; reason: string }> {
   const head = await blobs.head(row.object_key);
   if (!head) return { ok: false, reason: 'nothing was uploaded' };
   if (head.size !== row.bytes) return { ok: false, reason: `${head.size} bytes were uploaded, ${row.bytes} were declared` };
@@ -377,7 +378,8 @@ async function verifyUpload(blobs: BlobStore, row: PendingRow): Promise<{ ok: tr
   if (info.contentType !== row.content_type) return { ok: false, reason: `it is ${info.contentType}, ${row.content_type} was declared` };
   const tooBig = pixelCheck(info);
   if (tooBig) return { ok: false, reason: `it ${tooBig}` };
-  return { ok: true, info };
+  // What the worker will check the bytes against (they stay writable through the URL until it expires).
+  return { ok: true, info, sha256: await sha256Hex(bytes) };
 }
 
 // ---- handlers -------------------------------------------------------------------------------
@@ -491,10 +493,12 @@ export function datasetRoutes() {
     await checkImageQuota(db, tenantId, c.var.config.quotas, checked.length, totalBytes);
 
     const now = new Date().toISOString();
-    const rows = checked.map(({ bytes, info }) => {
-      const id = newId('image');
-      return { id, bytes, info, key: imageObjectKey(tenantId, ds.id, id, info.contentType) };
-    });
+    const rows = await Promise.all(
+      checked.map(async ({ bytes, info }) => {
+        const id = newId('image');
+        return { id, bytes, info, key: imageObjectKey(tenantId, ds.id, id, info.contentType), sha256: await sha256Hex(bytes) };
+      }),
+    );
     await putAll(
       blobs,
       rows.map((r) => ({ key: r.key, bytes: r.bytes, contentType: r.info.contentType })),
@@ -517,6 +521,7 @@ export function datasetRoutes() {
             status: 'stored',
             expiresAt: null,
             createdAt: now,
+            sha256: r.sha256,
           }),
         ),
       );
@@ -572,6 +577,7 @@ export function datasetRoutes() {
           status: 'pending',
           expiresAt: u.put.expiresAt.toISOString(),
           createdAt: now,
+          sha256: null,
         }),
       ),
     );
@@ -631,16 +637,16 @@ export function datasetRoutes() {
 
     const results = await db.batch(
       checks.map(({ row, result }) => {
-        const info = (result as { info: ImageInfo }).info;
+        const { info, sha256 } = result as { info: ImageInfo; sha256: string };
         row.width = info.width;
         row.height = info.height;
         return db
           .prepare(
-            `UPDATE images SET status = 'stored', width = ?, height = ?, expires_at = NULL
+            `UPDATE images SET status = 'stored', width = ?, height = ?, sha256 = ?, expires_at = NULL
              WHERE id = ? AND tenant_id = ? AND status = 'pending'
                AND EXISTS (SELECT 1 FROM datasets WHERE id = ? AND tenant_id = ? AND status = 'open')`,
           )
-          .bind(info.width, info.height, row.id, tenantId, ds.id, tenantId);
+          .bind(info.width, info.height, sha256, row.id, tenantId, ds.id, tenantId);
       }),
     );
     if (checks.length > 0 && results.every((r) => r.changes === 0)) throw changedMeanwhile(ds.id);

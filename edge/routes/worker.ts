@@ -69,7 +69,14 @@ const Lease = z
     }),
     dataset: z.object({
       id: z.string(),
-      images: z.array(z.object({ id: z.string(), label: z.string(), object_key: z.string() })),
+      images: z.array(
+        z.object({
+          id: z.string(),
+          label: z.string(),
+          object_key: z.string(),
+          sha256: z.string().nullable().openapi({ description: 'sha256 of the bytes the edge verified; the worker checks the download against it (null: not recorded).' }),
+        }),
+      ),
     }),
   })
   .openapi('Lease');
@@ -375,9 +382,9 @@ export function workerRoutes() {
       if (statements.length > 0) await db.batch(statements);
     }
     const images = await db
-      .prepare(`SELECT id, label, object_key FROM images WHERE dataset_id = ? AND tenant_id = ? AND status = 'stored' ORDER BY label, id`)
+      .prepare(`SELECT id, label, object_key, sha256 FROM images WHERE dataset_id = ? AND tenant_id = ? AND status = 'stored' ORDER BY label, id`)
       .bind(row.dataset_id, row.tenant_id)
-      .all<{ id: string; label: string; object_key: string }>();
+      .all<{ id: string; label: string; object_key: string; sha256: string | null }>();
     return c.json(
       {
         job: jobObject(row),

@@ -31,7 +31,8 @@ export interface Lease {
   lease_id: string;
   lease_expires_at: string;
   storage: { checkpoint_prefix: string; artifact_key: string };
-  dataset: { id: string; images: { id: string; label: string; object_key: string }[] };
+  /** sha256: of the bytes the edge verified (null: not recorded); downloads are checked against it. */
+  dataset: { id: string; images: { id: string; label: string; object_key: string; sha256?: string | null }[] };
 }
 
 export interface Progress {

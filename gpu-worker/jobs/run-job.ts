@@ -173,6 +173,12 @@ export async function downloadDataset(
       throw new JobError('dataset_download_failed', `Downloading image ${img.id}: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (!bytes) throw new JobError('dataset_download_failed', `Image ${img.id} (${img.object_key}) is missing from storage.`);
+    if (img.sha256 && createHash('sha256').update(bytes).digest('hex') !== img.sha256) {
+      throw new JobError(
+        'dataset_changed',
+        `Image ${img.id} of class "${img.label}" in storage is not the one the edge verified (sha256 differs): it was replaced after upload. Upload the dataset again.`,
+      );
+    }
     const path = join(dir, `${img.id}${imageExt(img.object_key)}`);
     writeFileSync(path, bytes);
     try {

@@ -8,8 +8,10 @@
 //  - s3rver does enforce the expiry: a URL signed for 1 s is refused (403) once it has passed.
 //  - Defence in depth that holds even against a store that checks nothing (s3rver): uploads/complete re-checks
 //    the object's size and type, refuses a mismatch with 422 and deletes the object.
-//  - KNOWN GAP G8: the URL stays valid after uploads/complete (and finalize) until it expires, and the signature
-//    does not cover the bytes, so the holder can replace a verified image with other bytes of the same size.
+//  - G8: the URL stays valid after uploads/complete (and finalize) until it expires, and the signature does not
+//    cover the bytes, so the holder can replace a verified image with other bytes of the same size in storage —
+//    but the lease carries the sha256 the edge verified, and the worker's download refuses the replaced bytes
+//    (the job fails with dataset_changed instead of training on them).
 import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEdge, startEdge } from '../../edge/node.ts';
 import type { S3BlobStore } from '../../edge/node/s3-blob-store.ts';
 import { Aws4fetchBlobStore } from '../../edge/workers/aws4fetch-blob-store.ts';
+import type { Lease } from '../../gpu-worker/jobs/edge-client.ts';
+import { downloadDataset } from '../../gpu-worker/jobs/run-job.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN, bearer, jsonHeaders } from '../helpers/edge.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../helpers/s3rver.ts';
 
@@ -199,7 +203,7 @@ describe('on s3rver', () => {
     expect((await (await f(`/v1/datasets/${dataset}`, { headers: bearer(key) })).json()) as { image_count: number }).toMatchObject({ image_count: 0 });
   });
 
-  it('KNOWN GAP G8: until it expires, the same URL overwrites a verified, finalized image with other bytes of the same size', async () => {
+  it('G8: the same URL can still overwrite a verified image in storage, but the worker refuses the replaced bytes', async () => {
     const other = await sharp({ create: { width: 20, height: 10, channels: 3, background: { r: 250, g: 2, b: 3 } } }).png().toBuffer();
     expect(other.length).toBe(png.length); // same-size stand-in (any bytes of that length would do)
     const { dataset, uploads } = await presign([
@@ -221,7 +225,22 @@ describe('on s3rver', () => {
     const put = await fetch(uploads[0].url, { method: 'PUT', headers: uploads[0].headers, body: new Uint8Array(other) });
     expect(put.status).toBe(200);
     await put.arrayBuffer();
-    expect(Buffer.from((await edge.ports.blobs.get(objectKey))!).equals(other)).toBe(true); // the "immutable" dataset changed
+    expect(Buffer.from((await edge.ports.blobs.get(objectKey))!).equals(other)).toBe(true); // storage changed
+
+    // A job on the dataset: its lease names the sha256 of the verified bytes, and the download checks it.
+    const job = await f('/v1/training-jobs', { method: 'POST', headers: jsonHeaders(key), body: JSON.stringify({ dataset_id: dataset, method: 'coop' }) });
+    expect(job.status).toBe(201);
+    const leased = await f('/internal/v1/leases', { method: 'POST', headers: jsonHeaders(WORKER_TOKEN), body: JSON.stringify({ worker_id: 'w-g8' }) });
+    expect(leased.status).toBe(200);
+    const lease = (await leased.json()) as Lease;
+    const digest = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+    expect(lease.dataset.images.map((i) => i.sha256)).toEqual([digest(png), digest(png)]);
+    const dir = mkdtempSync(join(tmpdir(), 'g8-'));
+    try {
+      await expect(downloadDataset(lease, edge.ports.blobs, dir)).rejects.toMatchObject({ code: 'dataset_changed' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 // Datasets over real HTTP with real SQLite and the real S3BlobStore against s3rver: creation, list,
 // get with per-class counts, multipart and presigned uploads, finalize, delete (objects removed),
 // every rejection leaving nothing behind, and tenant isolation.
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -202,9 +203,13 @@ describe('multipart upload, finalize, get, delete', () => {
     const t = await newTenant();
     const ds = await createDataset(t.key, { name: 'Pets', classes: ['cat', 'dog'] });
 
-    const res = await postImages(t.key, ds.id, form('cat', [{ bytes: await png(40, 30) }, { bytes: await jpeg(17, 9) }]));
+    const catFiles = [await png(40, 30), await jpeg(17, 9)];
+    const res = await postImages(t.key, ds.id, form('cat', catFiles.map((bytes) => ({ bytes }))));
     expect(res.status).toBe(201);
     const body = (await res.json()) as { images: { id: string; label: string; width: number; height: number }[] };
+    // The sha256 of the verified bytes is kept for the worker's download check.
+    const shaOf = (id: string) => (edge.db.raw.prepare('SELECT sha256 FROM images WHERE id = ?').get(id) as { sha256: string | null }).sha256;
+    expect(body.images.map((i) => shaOf(i.id))).toEqual(catFiles.map((b) => createHash('sha256').update(b).digest('hex')));
     expect(body.images.map(({ label, width, height }) => ({ label, width, height }))).toEqual([
       { label: 'cat', width: 40, height: 30 },
       { label: 'cat', width: 17, height: 9 },
