@@ -35,7 +35,7 @@ export interface EdgeConfig {
   quotas: Quotas;
   /** The externally visible base URL (no trailing slash), e.g. https://api.example.com. */
   publicBaseUrl?: string;
-  /** Base URL of the GPU inference service (POST /v1/classify, /v1/embeddings/text); unset → those answer 500. */
+  /** Base URL of the GPU inference service (POST /v1/classify, /v1/embeddings/text); unset → those answer 503 inference_unavailable. */
   inferenceUrl?: string;
   /** The CLIP model of `model: "zero-shot"`. */
   baseModel: string;

@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   validation_failed: 422,
   rate_limited: 429,
   internal: 500,
+  inference_unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -57,6 +58,9 @@ export const validationFailed = (message: string, param?: string) => new ApiErro
 export const rateLimited = (message: string, retryAfterSeconds: number) =>
   new ApiError(429, 'rate_limited', message, undefined, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
 export const internalError = (message = 'Internal error; try again later.') => new ApiError(500, 'internal', message);
+/** The inference service cannot answer now (down, timing out, or answering garbage): retry after `Retry-After` seconds. */
+export const inferenceUnavailable = (message: string, retryAfterSeconds: number) =>
+  new ApiError(503, 'inference_unavailable', message, undefined, { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) });
 
 /** Hono's own HTTPExceptions (from its validators and middleware) in our error shape. */
 function fromHttpException(err: HTTPException, c: Context): ApiError {

@@ -31,6 +31,7 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   422: 'validation_failed: a field is missing, of the wrong type, out of range or unknown (see `param`).',
   429: 'rate_limited: too many requests for this API key; retry after `Retry-After` seconds.',
   500: 'internal: an error on our side.',
+  503: 'inference_unavailable: the inference service cannot answer now; retry after `Retry-After` seconds.',
 };
 
 type ErrorStatus = (typeof ERROR_STATUS)[ErrorCode];

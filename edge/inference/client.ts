@@ -1,6 +1,6 @@
 // HTTP client of the GPU inference service (gpu-worker). Runs on Workers and Node: fetch only, no node:.
 //
-// Internal inference contract (implemented by the gpu-worker in a later issue; also in docs/API-internal.md)
+// Internal inference contract (served by the gpu-worker's inference server; also in docs/API-internal.md)
 // ---------------------------------------------------------------------------------------------------------
 // Every call: `Authorization: Bearer <WORKER_TOKEN>` (the token the workers already share with the edge),
 // `Content-Type: application/json`, JSON responses.
@@ -20,11 +20,13 @@
 //   key for the worker and an integrity check). `adapter: null` is the zero-shot base model.
 //   Errors: 4xx/5xx with {error: {code: string, message: string}}. A 400/422 means the request cannot
 //   be served as sent (e.g. an unknown base model) and its message is shown to the API caller; anything
-//   else (401/403/404/5xx, a non-JSON body, a wrong shape, network errors, timeouts) is an outage of
-//   the inference service: the API answers 500 `internal` "inference service unavailable, retry" and
-//   the edge logs the detail (upstream text never reaches the caller).
+//   else (3xx, 401/403/404/5xx, a non-JSON body, a wrong shape, network errors, timeouts) is an outage of
+//   the inference service: the API answers 503 `inference_unavailable` with `Retry-After` and the edge
+//   logs the detail (upstream text never reaches the caller).
+//   Redirects are never followed: `redirect: 'manual'` (the one mode both workerd and Node accept besides
+//   'follow'; workerd rejects 'error') returns the 3xx, which counts as an outage like any non-2xx.
 import type { Logger } from '../config.ts';
-import { ApiError, internalError, invalidRequest, validationFailed } from '../http/errors.ts';
+import { ApiError, inferenceUnavailable, invalidRequest, validationFailed } from '../http/errors.ts';
 
 export interface AdapterRef {
   key: string;
@@ -56,7 +58,9 @@ export interface InferenceClientOptions {
   timeoutMs?: number;
 }
 
-export const UNAVAILABLE_MESSAGE = 'inference service unavailable, retry';
+export const UNAVAILABLE_MESSAGE = 'The inference service is unavailable; retry after the Retry-After interval.';
+/** Seconds a client should wait before retrying an unavailable inference service. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 export const DEFAULT_INFERENCE_TIMEOUT_MS = 60_000;
 /** Longest upstream 4xx message passed on to the API caller. */
 const MAX_UPSTREAM_MESSAGE = 500;
@@ -104,7 +108,7 @@ export class InferenceClient {
 
   private unavailable(what: string, detail: unknown): ApiError {
     this.opts.logger.error(`[edge] inference ${what} failed`, detail);
-    return internalError(UNAVAILABLE_MESSAGE);
+    return inferenceUnavailable(UNAVAILABLE_MESSAGE, UNAVAILABLE_RETRY_AFTER_SECONDS);
   }
 
   private async post(path: string, payload: unknown): Promise<unknown> {
@@ -120,7 +124,7 @@ export class InferenceClient {
         headers: { authorization: `Bearer ${this.opts.token}`, 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(payload),
         signal: controller.signal,
-        redirect: 'error',
+        redirect: 'manual',
       });
       text = await res.text();
     } catch (err) {

@@ -99,7 +99,7 @@ const classifyRoute = createRoute({
   security: SECURITY.tenant,
   middleware: [requireTenant] as const,
   request: { body: jsonBody(ClassifyBody) },
-  responses: { 200: jsonResponse(ClassifyResponse, 'Predictions.'), ...errorResponses(...V1_ERRORS, ...JSON_BODY_ERRORS, 404) },
+  responses: { 200: jsonResponse(ClassifyResponse, 'Predictions.'), ...errorResponses(...V1_ERRORS, ...JSON_BODY_ERRORS, 404, 503) },
 });
 
 const embeddingsRoute = createRoute({
@@ -111,7 +111,7 @@ const embeddingsRoute = createRoute({
   security: SECURITY.tenant,
   middleware: [requireTenant] as const,
   request: { body: jsonBody(EmbeddingsBody) },
-  responses: { 200: jsonResponse(EmbeddingsResponse, 'One embedding per text, in order.'), ...errorResponses(...V1_ERRORS, ...JSON_BODY_ERRORS, 404) },
+  responses: { 200: jsonResponse(EmbeddingsResponse, 'One embedding per text, in order.'), ...errorResponses(...V1_ERRORS, ...JSON_BODY_ERRORS, 404, 503) },
 });
 
 interface ModelRow {

@@ -1,5 +1,6 @@
 // POST /v1/classify and /v1/embeddings/text over real HTTP with real SQLite. A local HTTP server in this
-// file plays the GPU inference service (the real one arrives in a later issue): it checks the worker
+// file plays the GPU inference service (whose outputs it makes independent of the edge's code; the real
+// inference server is exercised in test/gpu-worker/serve and in the workerd test): it checks the worker
 // token, records every request and answers deterministic logits / embeddings.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +11,7 @@ import { InferenceClient } from '../../../edge/inference/client.ts';
 import { type TestEdge, WORKER_TOKEN, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
 
 type Recorded = { path: string; auth: string | undefined; body: any };
-type Mode = 'ok' | 'down' | 'reject422' | 'reject400' | 'garbage' | 'huge' | 'slow';
+type Mode = 'ok' | 'down' | 'reject422' | 'reject400' | 'garbage' | 'huge' | 'slow' | 'redirect';
 
 const SECRET = 'Traceback SECRET-UPSTREAM-DETAIL /opt/gpu/secret.py';
 let mode: Mode = 'ok';
@@ -31,10 +32,19 @@ function handle(req: IncomingMessage, res: ServerResponse, raw: string) {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(typeof body === 'string' ? body : JSON.stringify(body));
   };
+  if (req.url?.startsWith('/moved/')) {
+    // Where a redirect points: a valid answer, which the edge must never fetch.
+    requests.push({ path: req.url, auth: req.headers.authorization, body: null });
+    return send(200, { logits: [[1]], embeddings: [[1]] });
+  }
   const body = JSON.parse(raw);
   requests.push({ path: req.url!, auth: req.headers.authorization, body });
   if (req.headers.authorization !== `Bearer ${WORKER_TOKEN}`) return send(401, { error: { code: 'unauthorized', message: SECRET } });
   if (mode === 'down') return send(503, SECRET);
+  if (mode === 'redirect') {
+    res.writeHead(307, { location: `/moved${req.url}` });
+    return res.end();
+  }
   if (mode === 'garbage') return send(200, { logits: 'nope', detail: SECRET });
   if (mode === 'reject422') return send(422, { error: { code: 'unknown_base_model', message: 'unknown base model "toy-clip"' } });
   if (mode === 'reject400') return send(400, { error: { code: 'bad', message: 'adapter file is not safetensors' } });
@@ -231,26 +241,40 @@ describe('POST /v1/classify', () => {
     expect((await post(other.api_key, '/v1/classify', { model: foreign.id, image: png })).status).toBe(200);
   });
 
-  it('worker down / garbage → 500 internal "inference service unavailable, retry", nothing upstream leaks', async () => {
-    for (const m of ['down', 'garbage'] as const) {
+  const UNAVAILABLE = { error: { code: 'inference_unavailable', message: 'The inference service is unavailable; retry after the Retry-After interval.' } };
+
+  it('worker down / garbage / redirect → 503 inference_unavailable with Retry-After, nothing upstream leaks, no redirect followed', async () => {
+    for (const m of ['down', 'garbage', 'redirect'] as const) {
       mode = m;
+      requests.length = 0;
       const res = await post(tenant.api_key, '/v1/classify', { model: 'zero-shot', image: png, labels: ['a', 'b'] });
       const text = await res.text();
-      expect(res.status).toBe(500);
-      expect(JSON.parse(text)).toEqual({ error: { code: 'internal', message: 'inference service unavailable, retry' } });
+      expect(res.status, m).toBe(503);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(JSON.parse(text)).toEqual(UNAVAILABLE);
       expect(text).not.toContain('SECRET');
+      expect(requests.map((r) => r.path)).toEqual(['/internal/v1/classify']);
     }
-    expect(JSON.stringify(edge.loggedErrors.at(-1))).toContain('inference');
+    expect(JSON.stringify(edge.loggedErrors.at(-1))).toContain('HTTP 307');
     // Nothing listening at all.
     const dead = await startTestEdge({ inferenceUrl: 'http://127.0.0.1:1' });
     try {
       const t = await dead.createTenant();
       const res = await dead.fetch('/v1/classify', { method: 'POST', headers: jsonHeaders(t.api_key), body: JSON.stringify({ model: 'zero-shot', image: png, labels: ['a'] }) });
-      expect(res.status).toBe(500);
-      expect(((await res.json()) as any).error.message).toBe('inference service unavailable, retry');
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toMatch(/^[1-9][0-9]*$/);
+      expect(await res.json()).toEqual(UNAVAILABLE);
     } finally {
       await dead.close();
     }
+  });
+
+  it('/openapi.json documents 503 inference_unavailable on classify and embeddings', async () => {
+    const spec = (await (await edge.fetch('/openapi.json')).json()) as any;
+    for (const path of ['/v1/classify', '/v1/embeddings/text']) {
+      expect(spec.paths[path].post.responses['503'].description).toMatch(/inference_unavailable.*Retry-After/);
+    }
+    expect(spec.components.schemas.Error.properties.error.properties.code.enum).toContain('inference_unavailable');
   });
 
   it('worker 4xx keeps its message with our 422 / 400', async () => {
@@ -304,7 +328,7 @@ describe('POST /v1/embeddings/text', () => {
 });
 
 describe('InferenceClient', () => {
-  it('times out → 500 unavailable and logs', async () => {
+  it('times out → 503 unavailable and logs', async () => {
     const logged: unknown[] = [];
     const client = new InferenceClient({
       baseUrl: 'http://inference.invalid',
@@ -315,16 +339,16 @@ describe('InferenceClient', () => {
         new Promise((_ok, fail) => init!.signal!.addEventListener('abort', () => fail(new DOMException('aborted', 'AbortError')))),
     });
     await expect(client.classify({ base_model: 'toy-clip', adapter: null, labels: ['a'], images: ['x'] })).rejects.toMatchObject({
-      status: 500,
-      code: 'internal',
-      message: 'inference service unavailable, retry',
+      status: 503,
+      code: 'inference_unavailable',
+      headers: { 'Retry-After': '5' },
     });
     expect(JSON.stringify(logged)).toContain('timed out');
   });
 
   it('no INFERENCE_URL → unavailable', async () => {
     const client = new InferenceClient({ baseUrl: undefined, token: WORKER_TOKEN, logger: { error: () => {}, warn: () => {} } });
-    await expect(client.textEmbeddings({ base_model: 'toy-clip', adapter: null, texts: ['a'] })).rejects.toMatchObject({ status: 500 });
+    await expect(client.textEmbeddings({ base_model: 'toy-clip', adapter: null, texts: ['a'] })).rejects.toMatchObject({ status: 503 });
   });
 });
 

@@ -2,6 +2,9 @@
 // `wrangler dev` (local mode) with local D1 (schema applied with `wrangler d1 migrations apply --local`)
 // and local KV, S3 on s3rver reached through aws4fetch. Drives the main flows over HTTP.
 // Wrangler's state, logs and config live in a temp dir; metrics and the cf.json fetch are off.
+// The second part runs a real worker process (gpu-worker/worker-process.ts on the bundled toy CLIP) whose
+// inference server is the edge's INFERENCE_URL: it trains a CoCoOp job leased from workerd, and classify and
+// text embeddings through workerd are compared with the Node edge (SQLite) routed to the same server.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +14,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningS3rver, startS3rver } from '../../helpers/s3rver.ts';
+import { type RunningEdge, startEdge } from '../../../edge/node.ts';
+import { toyImageSet } from '../../../gpu-worker/toyworld/image-sets.ts';
+import { encodePng } from '../../../gpu-worker/toyworld/png.ts';
+import { cleanEnv, freePort, type Launched, launch } from '../../helpers/processes.ts';
+import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
@@ -23,6 +30,8 @@ let dir: string;
 let dev: ChildProcess | undefined;
 let base = '';
 let devLog = '';
+/** Port of the worker process's inference server (the edge's INFERENCE_URL), chosen before wrangler starts. */
+let inferencePort = 0;
 
 /** infra/cloudflare/wrangler.toml with its relative paths made absolute, written into `dir` (so .wrangler/ lands there). */
 function writeConfig(): string {
@@ -42,6 +51,7 @@ function writeConfig(): string {
     S3_ACCESS_KEY_ID: 'S3RVER',
     S3_SECRET_ACCESS_KEY: 'S3RVER',
     LOCAL_MODE: 'true',
+    INFERENCE_URL: `http://127.0.0.1:${inferencePort}`,
   };
   writeFileSync(join(dir, '.dev.vars'), Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n');
   return file;
@@ -64,6 +74,7 @@ function wranglerEnv(): NodeJS.ProcessEnv {
 
 beforeAll(async () => {
   s3 = await startS3rver();
+  inferencePort = await freePort();
   dir = mkdtempSync(join(tmpdir(), 'workerd-edge-'));
   mkdirSync(join(dir, 'config'));
   const config = writeConfig();
@@ -249,5 +260,213 @@ describe('the edge in workerd (wrangler dev --local, D1, KV, S3 via aws4fetch)',
     const res = await f('/__scheduled?cron=*+*+*+*+*');
     expect(res.status).toBe(200);
     expect(devLog).not.toMatch(/\[cron\] background errors/);
+  });
+});
+
+// ---- classification through workerd against a real inference server ---------------------------------
+
+interface Prediction {
+  label: string;
+  score: number;
+}
+interface ClassifyAnswer {
+  model: string;
+  labels_source: string;
+  predictions?: Prediction[];
+  results?: { predictions: Prediction[] }[];
+}
+
+const TRAINED = ['red circle', 'blue square', 'green triangle'];
+const NEVER_TRAINED = ['yellow star', 'purple hexagon', 'orange ring'];
+
+describe('classification in workerd with a real worker process, compared with the Node edge', () => {
+  let worker: Launched;
+  let node: RunningEdge;
+  let nodeDir = '';
+  const workDir = () => join(dir, 'worker');
+  let wKey = '';
+  let nKey = '';
+  let wModel = '';
+  let nModel = '';
+  const b64 = new Map<string, string>(); // label → base64 PNG of a held-out image
+  const b64Batch: string[] = [];
+
+  const post = (url: string, key: string, path: string, body: unknown, extra: Record<string, string> = {}) =>
+    fetch(url + path, { method: 'POST', headers: json(key, extra), body: JSON.stringify(body) });
+
+  async function tenantAndDataset(url: string): Promise<{ key: string; datasetId: string }> {
+    const t = await post(url, ADMIN, '/v1/tenants', { name: 'Parity Co' });
+    expect(t.status).toBe(201);
+    const key = ((await t.json()) as { api_key: string }).api_key;
+    const ds = await post(url, key, '/v1/datasets', { name: 'shapes' });
+    expect(ds.status).toBe(201);
+    const datasetId = ((await ds.json()) as { id: string }).id;
+    const set = await toyImageSet('raster', 'train', 5, TRAINED, 3, 48);
+    for (const [c, label] of TRAINED.entries()) {
+      const pngs = await Promise.all(set.images.filter((_, i) => set.labels[i] === c).map(async (img) => new Uint8Array(await encodePng(img))));
+      const up = await fetch(`${url}/v1/datasets/${datasetId}/images`, { method: 'POST', headers: auth(key), body: form(label, pngs) });
+      expect(up.status, await up.clone().text()).toBe(201);
+    }
+    const fin = await fetch(`${url}/v1/datasets/${datasetId}/finalize`, { method: 'POST', headers: auth(key) });
+    expect(fin.status).toBe(200);
+    return { key, datasetId };
+  }
+
+  beforeAll(async () => {
+    node = await startEdge({
+      dataDir: (nodeDir = mkdtempSync(join(tmpdir(), 'workerd-parity-node-'))),
+      port: 0,
+      config: { adminToken: ADMIN, workerToken: WORKER, localMode: true, inferenceUrl: `http://127.0.0.1:${inferencePort}`, logger: { error: () => {}, warn: () => {} } },
+      s3: s3Config(s3.endpoint, s3.bucket),
+      backgroundIntervalMs: 0,
+    });
+    worker = launch(
+      ['bin/run-ts.mjs', 'gpu-worker/worker-process.ts'],
+      cleanEnv({
+        EDGE_URL: base,
+        WORKER_TOKEN: WORKER,
+        WORKER_ID: 'workerd-parity',
+        S3_ENDPOINT: s3.endpoint,
+        S3_BUCKET: s3.bucket,
+        S3_ACCESS_KEY_ID: 'S3RVER',
+        S3_SECRET_ACCESS_KEY: 'S3RVER',
+        S3_FORCE_PATH_STYLE: 'true',
+        INFERENCE_PORT: String(inferencePort),
+        WORK_DIR: workDir(),
+        POLL_MS: '200',
+        MAX_POLL_MS: '500',
+      }),
+    );
+    await worker.waitFor(/inference server listening/, 60_000);
+    const held = await toyImageSet('raster', 'test', 9, [...TRAINED, ...NEVER_TRAINED], 1, 48);
+    for (const [i, img] of held.images.entries()) {
+      const data = (await encodePng(img)).toString('base64');
+      b64.set(held.classNames[held.labels[i]!]!, data);
+      b64Batch.push(data);
+    }
+  }, 90_000);
+
+  afterAll(async () => {
+    if (worker && worker.child.exitCode === null) {
+      worker.child.kill('SIGKILL');
+      await worker.exited;
+    }
+    await node?.close();
+    if (nodeDir) rmSync(nodeDir, { recursive: true, force: true });
+  });
+
+  it('the worker process trains a CoCoOp job leased from workerd; the Node edge registers the same adapter', async () => {
+    const w = await tenantAndDataset(base);
+    wKey = w.key;
+    const job = await post(base, wKey, '/v1/training-jobs', { dataset_id: w.datasetId, method: 'cocoop', hyperparameters: { epochs: 2, seed: 1 } });
+    expect(job.status, await job.clone().text()).toBe(201);
+    const jobId = ((await job.json()) as { id: string }).id;
+    let final: { status: string; model_id: string | null; error: unknown } = { status: 'queued', model_id: null, error: null };
+    for (let i = 0; i < 600 && !['succeeded', 'failed', 'cancelled'].includes(final.status); i++) {
+      await new Promise((ok) => setTimeout(ok, 200));
+      final = (await (await f(`/v1/training-jobs/${jobId}`, { headers: auth(wKey) })).json()) as typeof final;
+    }
+    expect(final, worker.lines.slice(-20).join('\n')).toMatchObject({ status: 'succeeded', error: null });
+    wModel = final.model_id!;
+    const model = (await (await f(`/v1/models/${wModel}`, { headers: auth(wKey) })).json()) as { base_model: string; classes: string[] };
+    expect([...model.classes].sort()).toEqual([...TRAINED].sort());
+    const artifact = new Uint8Array(await (await f(`/v1/models/${wModel}/artifact`, { headers: auth(wKey) })).arrayBuffer());
+
+    // The Node edge: the same dataset and a job whose completion carries the very adapter bytes workerd published.
+    const n = await tenantAndDataset(node.url);
+    nKey = n.key;
+    const nJob = await post(node.url, nKey, '/v1/training-jobs', { dataset_id: n.datasetId, method: 'cocoop', hyperparameters: { epochs: 2, seed: 1 } });
+    expect(nJob.status).toBe(201);
+    const lease = (await (await post(node.url, WORKER, '/internal/v1/leases', { worker_id: 'parity' })).json()) as {
+      job: { id: string };
+      lease_id: string;
+      storage: { artifact_key: string };
+    };
+    const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: lease.storage.artifact_key, Body: artifact }));
+    client.destroy();
+    const done = await post(node.url, WORKER, `/internal/v1/jobs/${lease.job.id}/complete`, {
+      lease_id: lease.lease_id,
+      artifact: { key: lease.storage.artifact_key, bytes: artifact.byteLength, sha256: createHash('sha256').update(artifact).digest('hex') },
+      base_model: model.base_model,
+      classes: model.classes,
+      metrics: { train_loss: 0.5, train_accuracy: 0.5 },
+    });
+    expect(done.status, await done.clone().text()).toBe(200);
+    nModel = ((await done.json()) as { model_id: string }).model_id;
+  }, 180_000);
+
+  /** The same request on both edges: both 200, the same predictions (the model ids differ, nothing else). */
+  async function both(body: (model: 'w' | 'n') => unknown): Promise<ClassifyAnswer> {
+    const wr = await post(base, wKey, '/v1/classify', body('w'));
+    const nr = await post(node.url, nKey, '/v1/classify', body('n'));
+    expect(wr.status, await wr.clone().text()).toBe(200);
+    expect(nr.status, await nr.clone().text()).toBe(200);
+    const wa = (await wr.json()) as ClassifyAnswer;
+    const na = (await nr.json()) as ClassifyAnswer;
+    expect({ ...wa, model: null }).toEqual({ ...na, model: null });
+    return wa;
+  }
+
+  it('zero-shot classify: 200 in workerd, the same predictions as the Node edge', async () => {
+    const labels = [...TRAINED, ...NEVER_TRAINED];
+    for (const truth of labels) {
+      const a = await both(() => ({ model: 'zero-shot', image: b64.get(truth), labels }));
+      expect(a.labels_source).toBe('request');
+      expect(a.predictions).toHaveLength(labels.length);
+      expect(a.predictions!.reduce((s, p) => s + p.score, 0)).toBeCloseTo(1, 2);
+    }
+  });
+
+  it('classify with the trained CoCoOp adapter: its own classes, and labels it never trained on', async () => {
+    const own = await both((m) => ({ model: m === 'w' ? wModel : nModel, image: b64.get('blue square') }));
+    expect(own.labels_source).toBe('model');
+    expect(own.predictions!.map((p) => p.label).sort()).toEqual([...TRAINED].sort());
+    const unseen = await both((m) => ({ model: m === 'w' ? wModel : nModel, image: b64.get('purple hexagon'), labels: [...NEVER_TRAINED, 'red circle'], top_k: 2 }));
+    expect(unseen.labels_source).toBe('request');
+    expect(unseen.predictions).toHaveLength(2);
+    for (const p of unseen.predictions!) expect([...NEVER_TRAINED, 'red circle']).toContain(p.label);
+  });
+
+  it('batch classify: one result per image, in order, the same on both edges', async () => {
+    const a = await both((m) => ({ model: m === 'w' ? wModel : nModel, images: b64Batch, labels: [...TRAINED, ...NEVER_TRAINED] }));
+    expect(a.results).toHaveLength(b64Batch.length);
+    for (const r of a.results!) expect(r.predictions).toHaveLength(TRAINED.length + NEVER_TRAINED.length);
+  });
+
+  it('text embeddings twice: the second answer comes from the edge cache (KV in workerd), equal to the first and to Node', async () => {
+    const texts = ['a photo of a red circle.', 'a photo of a yellow star.'];
+    const ask = async (url: string, key: string) => {
+      const r = await post(url, key, '/v1/embeddings/text', { texts });
+      expect(r.status, await r.clone().text()).toBe(200);
+      return (await r.json()) as { data: { text: string; embedding: number[] }[]; cached: number };
+    };
+    const first = await ask(base, wKey);
+    expect(first.cached).toBe(0);
+    expect(first.data.map((d) => d.text)).toEqual(texts);
+    const norm = Math.hypot(...first.data[0]!.embedding);
+    expect(norm).toBeCloseTo(1, 4);
+    const second = await ask(base, wKey);
+    expect(second.cached).toBe(texts.length);
+    expect(second.data).toEqual(first.data);
+    const fromNode = await ask(node.url, nKey);
+    expect(fromNode.cached).toBe(0);
+    expect(fromNode.data).toEqual(first.data);
+  });
+
+  it('the inference server down: 503 inference_unavailable with Retry-After, on both runtimes', async () => {
+    worker.child.kill('SIGKILL');
+    await worker.exited;
+    for (const [url, key] of [[base, wKey], [node.url, nKey]] as const) {
+      const c = await post(url, key, '/v1/classify', { model: 'zero-shot', image: b64.get('red circle'), labels: TRAINED });
+      const err = await expectError(c, 503, 'inference_unavailable');
+      expect(Number(c.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(err.message).toMatch(/retry/i);
+      const e = await post(url, key, '/v1/embeddings/text', { texts: ['never asked before'] });
+      await expectError(e, 503, 'inference_unavailable');
+      expect(Number(e.headers.get('retry-after'))).toBeGreaterThan(0);
+    }
+    expect(devLog).not.toMatch(/Invalid redirect value/);
   });
 });
