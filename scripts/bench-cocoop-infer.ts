@@ -28,7 +28,7 @@ const { values } = parseArgs({
     'naive-images': { type: 'string', default: '2' },
     repeats: { type: 'string', default: '3' },
     'image-batch': { type: 'string', default: '4' },
-    vocab: { type: 'string', default: resolve(process.cwd(), '../shared/clip-vocab') },
+    vocab: { type: 'string', default: resolve(process.cwd(), 'models/clip-vocab') },
   },
 });
 const preset = values.preset as PresetName;

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const BIN = join(REPO_ROOT, 'bin/cocoop.mjs');
-export const CLIP_VOCAB = resolve(REPO_ROOT, '../shared/clip-vocab');
+export const CLIP_VOCAB = resolve(REPO_ROOT, 'models/clip-vocab');
 
 export interface Run {
   code: number;

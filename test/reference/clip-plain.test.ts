@@ -39,7 +39,7 @@ import { uniformStream as rng } from '../helpers/random.ts';
 import { useTmpDirs } from '../helpers/tmp.ts';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLIP_VOCAB = resolve(REPO_ROOT, '../shared/clip-vocab');
+const CLIP_VOCAB = resolve(REPO_ROOT, 'models/clip-vocab');
 
 // ---------------------------------------------------------------------------------------------
 // Helpers: a random model and a hand-rolled safetensors writer.

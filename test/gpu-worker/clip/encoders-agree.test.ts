@@ -17,7 +17,7 @@ import { loadPlainModel, plainImageFeatures, plainTextFeatures, type PlainModel 
 import { relErrRows as relErr } from '../../helpers/numeric.ts';
 import { useTmpDir } from '../../helpers/tmp.ts';
 
-const REAL_VOCAB = resolve(process.cwd(), '../shared/clip-vocab');
+const REAL_VOCAB = resolve(process.cwd(), 'models/clip-vocab');
 const PROMPTS = ['a photo of a cat.', 'hello world', 'a blurry photo of a dog, taken at night (2024) & more!', 'x'];
 
 describe('CLIP encoders: TF.js and ONNX Runtime vs the plain reference', () => {

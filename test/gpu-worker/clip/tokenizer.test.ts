@@ -6,7 +6,7 @@ import { ClipTokenizer, TokenizerError, htmlUnescape } from '../../../gpu-worker
 import { buildTinyVocab, writeVocabFiles } from '../../../gpu-worker/clip/tiny-vocab.ts';
 import { useTmpDir } from '../../helpers/tmp.ts';
 
-const VOCAB_DIR = fileURLToPath(new URL('../../../../shared/clip-vocab/', import.meta.url));
+const VOCAB_DIR = fileURLToPath(new URL('../../../models/clip-vocab/', import.meta.url));
 const VOCAB_JSON = path.join(VOCAB_DIR, 'vocab.json');
 const MERGES_TXT = path.join(VOCAB_DIR, 'merges.txt');
 

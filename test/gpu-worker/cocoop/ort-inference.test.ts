@@ -20,7 +20,7 @@ import { relErr, relErrRows } from '../../helpers/numeric.ts';
 import { randomInt, randomTensor, SeededRandom } from '../../helpers/random.ts';
 import { useTmpDir } from '../../helpers/tmp.ts';
 
-const REAL_VOCAB = resolve(process.cwd(), '../shared/clip-vocab');
+const REAL_VOCAB = resolve(process.cwd(), 'models/clip-vocab');
 const quiet = () => {};
 
 /** Labels of every shape: one token, "_" (read as a space), multi-token, accents, digits, punctuation, never trained on. */

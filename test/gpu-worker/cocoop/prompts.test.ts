@@ -9,7 +9,7 @@ import { presetConfig } from '../../../gpu-worker/clip/presets.ts';
 import { ClipTokenizer, TokenizerError } from '../../../gpu-worker/clip/tokenizer.ts';
 import { assemblePrompts, classPrompts, ctxFromPhrase, zeroShotTexts } from '../../../gpu-worker/cocoop/prompts.ts';
 
-const tokenizer = ClipTokenizer.fromDir(resolve(process.cwd(), '../shared/clip-vocab'));
+const tokenizer = ClipTokenizer.fromDir(resolve(process.cwd(), 'models/clip-vocab'));
 const table = randomClipTensors(presetConfig('tiny', 49408), 3).get('text_model.embeddings.token_embedding.weight')!;
 const LABELS = ['cat', 'golden_retriever', 'Red Panda', 'x'];
 

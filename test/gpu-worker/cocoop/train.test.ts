@@ -29,7 +29,7 @@ import { ViewFeatures, type PixelEncoder } from '../../../gpu-worker/cocoop/view
 import { useTfWasm } from '../../helpers/tf-wasm.ts';
 import { useTmpDirs } from '../../helpers/tmp.ts';
 
-const REAL_VOCAB = resolve(process.cwd(), '../shared/clip-vocab');
+const REAL_VOCAB = resolve(process.cwd(), 'models/clip-vocab');
 const CFG: PreprocessConfig = { size: 32, mean: OPENAI_CLIP_MEAN, std: OPENAI_CLIP_STD };
 
 /** A scripted stand-in for SeededRandom: returns the given uniforms in order. */
