@@ -12,8 +12,8 @@ import { parseArgs } from 'node:util';
 import { loadClipModel } from '../gpu-worker/clip/model.ts';
 import { OrtClipEncoders } from '../gpu-worker/clip/ort-encoders.ts';
 import { initTfBackend } from '../gpu-worker/runtime/tf-backend.ts';
-import { BASE2NEW_DEFAULTS, runBase2New, summarize, type Base2NewSettings } from '../gpu-worker/toyworld/base2new.ts';
-import { base2newMarkdown, base2newSvg, type Base2NewResult } from '../gpu-worker/toyworld/base2new-report.ts';
+import { BASE2NEW_DEFAULTS, runBase2New, summarize, type Base2NewSettings } from '../lab/toyworld/base2new.ts';
+import { base2newMarkdown, base2newSvg, type Base2NewResult } from '../lab/toyworld/base2new-report.ts';
 import { writeDocSection } from './lib/doc-section.ts';
 
 function fail(msg: string): never {

@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CLASS_NAMES } from '../gpu-worker/toyworld/world.ts';
+import { CLASS_NAMES } from '../lab/toyworld/world.ts';
 import { writeDocSection } from './lib/doc-section.ts';
 import { type BenchStack, benchTenant, machineName, nightImages, startBenchStack, trainBenchModel } from './lib/bench-stack.ts';
 import { type Sample, parseServerTiming, percentile, runClosedLoop, summarize } from './lib/closed-loop.ts';

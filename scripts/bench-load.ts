@@ -16,7 +16,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CLASS_NAMES } from '../gpu-worker/toyworld/world.ts';
+import { CLASS_NAMES } from '../lab/toyworld/world.ts';
 import { writeDocSection } from './lib/doc-section.ts';
 import { percentile } from './lib/closed-loop.ts';
 import { apiCall, type BenchStack, benchTenant, machineName, nightImages, rssMb, startBenchStack, trainBenchModel } from './lib/bench-stack.ts';

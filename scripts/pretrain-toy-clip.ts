@@ -9,9 +9,9 @@ import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { statSync } from 'node:fs';
 import { initTfBackend } from '../gpu-worker/runtime/tf-backend.ts';
-import { PRETRAIN_DEFAULTS, pretrainToyClip } from '../gpu-worker/toyworld/pretrain/pretrain.ts';
-import { modelCard, type FullPretrainReport } from '../gpu-worker/toyworld/pretrain/model-card.ts';
-import { zeroShotReport } from '../gpu-worker/toyworld/zero-shot-report.ts';
+import { PRETRAIN_DEFAULTS, pretrainToyClip } from '../lab/pretrain/pretrain.ts';
+import { modelCard, type FullPretrainReport } from '../lab/pretrain/model-card.ts';
+import { zeroShotReport } from '../lab/toyworld/zero-shot-report.ts';
 
 const EVAL_PER_CLASS = 20;
 const EVAL_SEED = 1;

@@ -2,8 +2,8 @@
 // and the benchmark's (0.5, 1): node bin/run-ts.mjs scripts/toyworld-crop-stats.ts   (docs/base2new.md)
 import { SeededRandom } from '../gpu-worker/clip/random.ts';
 import { randomResizedCropBox } from '../gpu-worker/cocoop/augment.ts';
-import { sampleScene } from '../gpu-worker/toyworld/scene-sampler.ts';
-import { CLASS_NAMES } from '../gpu-worker/toyworld/world.ts';
+import { sampleScene } from '../lab/toyworld/scene-sampler.ts';
+import { CLASS_NAMES } from '../lab/toyworld/world.ts';
 const S = 48;
 for (const scale of [[0.08, 1], [0.5, 1]] as [number, number][]) {
   const rng = new SeededRandom(1);

@@ -2,8 +2,8 @@
 //                     [--per-class N] [--seed S] [--size 48]
 // Writes toy-world images as an image folder (DIR/<class name>/NNN.png), the layout `cocoop train/eval --data` reads.
 import { parseArgs } from 'node:util';
-import { toyImageSet, TOY_DOMAINS, writeImageFolder, type ToyDomain, type ToySplit } from '../gpu-worker/toyworld/image-sets.ts';
-import { baseNewSplit, CLASS_NAMES } from '../gpu-worker/toyworld/world.ts';
+import { toyImageSet, TOY_DOMAINS, writeImageFolder, type ToyDomain, type ToySplit } from '../lab/toyworld/image-sets.ts';
+import { baseNewSplit, CLASS_NAMES } from '../lab/toyworld/world.ts';
 
 function fail(msg: string): never {
   console.error(`toyworld: ${msg}`);

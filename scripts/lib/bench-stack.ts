@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toyImageSet } from '../../gpu-worker/toyworld/image-sets.ts';
-import { encodePng } from '../../gpu-worker/toyworld/png.ts';
+import { toyImageSet } from '../../lab/toyworld/image-sets.ts';
+import { encodePng } from '../../lab/toyworld/png.ts';
 import { apiCall } from './api-call.ts';
 
 export { apiCall };

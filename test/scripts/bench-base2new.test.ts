@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Base2NewResult } from '../../gpu-worker/toyworld/base2new-report.ts';
+import type { Base2NewResult } from '../../lab/toyworld/base2new-report.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 

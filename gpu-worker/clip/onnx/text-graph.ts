@@ -8,17 +8,9 @@
 // seq ≥ max(eot)+1 (see ML.md, exact speed-up 2).
 import type { TextConfig } from '../config.ts';
 import type { TextWeights } from '../weights.ts';
+import { causalMask, MASKED_FLOAT32_MIN } from '../causal-mask.ts';
 import { encoderLayer, GraphBuilder, layerNorm } from './graph-builder.ts';
 
-/** The most negative float32 (HF uses torch.finfo(dtype).min for masked scores). */
-const MASKED = -3.4028234663852886e38;
-
-/** [n, n] additive causal mask: 0 where key j ≤ query i, MASKED above the diagonal. */
-function causalMask(n: number): Float32Array {
-  const m = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) m[i * n + j] = MASKED;
-  return m;
-}
 
 export function buildTextGraph(weights: TextWeights, cfg: TextConfig): Uint8Array {
   const d = cfg.hiddenSize;
@@ -41,7 +33,7 @@ export function buildTextGraph(weights: TextWeights, cfg: TextConfig): Uint8Arra
   let h = g.op('Add', [embeds, pos]); // [B, L, D]
 
   // Causal mask [L, L], sliced from a precomputed [77, 77] one.
-  const maskTable = g.floatInit('causal_mask', causalMask(maxLen), [maxLen, maxLen]);
+  const maskTable = g.floatInit('causal_mask', causalMask(maxLen, MASKED_FLOAT32_MIN), [maxLen, maxLen]);
   const maskEnds = g.op('Concat', [seqVec, seqVec], { axis: 0 }); // [2] = [L, L]
   const mask = g.op('Slice', [maskTable, g.int64([0, 0]), maskEnds, g.int64([0, 1])]); // [L, L]
 

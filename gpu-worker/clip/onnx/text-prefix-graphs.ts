@@ -27,17 +27,9 @@
 import type { TextConfig } from '../config.ts';
 import type { EncoderLayer, TextWeights } from '../weights.ts';
 import { concatArrays, transpose2d } from '../host-math.ts';
+import { causalMask, MASKED_FLOAT32_MIN } from '../causal-mask.ts';
 import { activation, GraphBuilder, layerNorm, linear } from './graph-builder.ts';
 
-/** The most negative float32 (HF uses torch.finfo(dtype).min for masked scores). */
-const MASKED = -3.4028234663852886e38;
-
-/** [n, n] additive causal mask: 0 where key j ≤ query i, MASKED above the diagonal. */
-function causalMask(n: number): Float32Array {
-  const m = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) m[i * n + j] = MASKED;
-  return m;
-}
 
 interface LayerOpts {
   d: number;
@@ -137,7 +129,7 @@ export function buildTextPrefixGraph(weights: TextWeights, cfg: TextConfig): Uin
   const posTable = g.tensor(weights.positionEmbedding, 'position_embedding'); // [77, D]
   let h = g.op('Add', [embeds, g.op('Slice', [posTable, g.int64([0]), lenVec, g.int64([0])])]); // [B, P0, D]
 
-  const maskTable = g.floatInit('causal_mask', causalMask(maxLen), [maxLen, maxLen]);
+  const maskTable = g.floatInit('causal_mask', causalMask(maxLen, MASKED_FLOAT32_MIN), [maxLen, maxLen]);
   const mask = g.op('Slice', [maskTable, g.int64([0, 0]), g.op('Concat', [lenVec, lenVec], { axis: 0 }), g.int64([0, 1])]); // [P0, P0]
 
   const keys: string[] = [];
@@ -197,7 +189,7 @@ export function buildTextSuffixGraph(weights: TextWeights, cfg: TextConfig): Uin
   let h = g.op('Add', [embeds, pos]); // [R, S, D]
 
   // Mask [S, P0+S]: prefix keys always visible, causal over the suffix keys.
-  const maskTable = g.floatInit('causal_mask', causalMask(maxLen), [maxLen, maxLen]);
+  const maskTable = g.floatInit('causal_mask', causalMask(maxLen, MASKED_FLOAT32_MIN), [maxLen, maxLen]);
   const causal = g.op('Slice', [maskTable, g.int64([0, 0]), g.op('Concat', [seqVec, seqVec], { axis: 0 }), g.int64([0, 1])]); // [S, S]
   const open = g.op('ConstantOfShape', [g.op('Concat', [seqVec, p0Vec], { axis: 0 })]); // [S, P0] zeros (float)
   const mask = g.op('Concat', [open, causal], { axis: 1 }); // [S, P0+S]

@@ -5,15 +5,13 @@
 // positions irrelevant to the EOT outputs), not 77. Inside, activations are sequence-major
 // [L, N, D] (see attention.ts); the public API is batch-major [N, L, D].
 import * as tf from '@tensorflow/tfjs';
+import { causalMask, MASKED_LARGE } from '../causal-mask.ts';
 import type { TextConfig } from '../config.ts';
 import type { TextWeights } from '../weights.ts';
 import { TfEncoderLayer } from './encoder-layer.ts';
 import { FrozenLinear } from './frozen-linear.ts';
 import type { GradOptions } from './grad-mode.ts';
 import { FrozenLayerNorm } from './layer-norm.ts';
-
-/** Large negative additive mask value: exp() of it underflows to exactly 0 in fp32. */
-const MASKED = -1e9;
 
 export class TfTextTower {
   readonly cfg: TextConfig;
@@ -44,13 +42,11 @@ export class TfTextTower {
     this.projection = new FrozenLinear(weights.projection, null, opts);
   }
 
-  /** Additive causal mask [L, 1, L] (query, ·, key): 0 where key j ≤ query i, MASKED elsewhere. Built once per L. */
+  /** Additive causal mask [L, 1, L] (query, ·, key): 0 where key j ≤ query i, masked elsewhere. Built once per L. */
   private causalMask(l: number): tf.Tensor3D {
     let m = this.masks.get(l);
     if (!m) {
-      const data = new Float32Array(l * l);
-      for (let i = 0; i < l; i++) for (let j = i + 1; j < l; j++) data[i * l + j] = MASKED;
-      m = tf.keep(tf.tensor3d(data, [l, 1, l]));
+      m = tf.keep(tf.tensor3d(causalMask(l, MASKED_LARGE), [l, 1, l]));
       this.masks.set(l, m);
     }
     return m;

@@ -15,8 +15,8 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEdge, startEdge } from '../../../edge/node.ts';
-import { toyImageSet } from '../../../gpu-worker/toyworld/image-sets.ts';
-import { encodePng } from '../../../gpu-worker/toyworld/png.ts';
+import { toyImageSet } from '../../../lab/toyworld/image-sets.ts';
+import { encodePng } from '../../../lab/toyworld/png.ts';
 import { cleanEnv, freePort, type Launched, launch } from '../../helpers/processes.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
 

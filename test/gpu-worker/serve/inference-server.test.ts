@@ -13,8 +13,8 @@ import { writeAdapter } from '../../../gpu-worker/cocoop/artifact.ts';
 import { CocoopInference, l2NormalizeRows } from '../../../gpu-worker/cocoop/ort-inference.ts';
 import { ctxFromPhrase } from '../../../gpu-worker/cocoop/prompts.ts';
 import { startInferenceServer, type RunningInferenceServer } from '../../../gpu-worker/serve/main.ts';
-import { toyImageSet } from '../../../gpu-worker/toyworld/image-sets.ts';
-import { encodePng } from '../../../gpu-worker/toyworld/png.ts';
+import { toyImageSet } from '../../../lab/toyworld/image-sets.ts';
+import { encodePng } from '../../../lab/toyworld/png.ts';
 import { s3Config, startS3rver, type RunningS3rver } from '../../helpers/s3rver.ts';
 import { useTmpDir } from '../../helpers/tmp.ts';
 
