@@ -1,5 +1,5 @@
 // The edge control plane as one Hono app over the ports: createApp(ports, config). The Workers and Node
-// entries only build the ports (edge/node.ts; a Workers entry does the same with D1/R2/KV).
+// entries only build the ports (edge/node/server.ts; a Workers entry does the same with D1/R2/KV).
 //
 // Request pipeline of a /v1 route:
 //   cors (→ Server-Timing on the inference routes) → authenticate (401) → rateLimit (429) → jsonBodyGuard (413, 400)
@@ -27,7 +27,7 @@ import { modelRoutes } from './routes/models.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { trainingJobRoutes } from './routes/training-jobs.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
-import { workerRoutes } from './routes/worker.ts';
+import { workerRoutes } from './routes/trainer-api.ts';
 import { classifyBodyLimit, classifyRoutes } from './routes/classify.ts';
 
 export type EdgeApp = OpenAPIHono<AppEnv>;

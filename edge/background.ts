@@ -1,5 +1,5 @@
 // Periodic maintenance of the edge, one function for both runtimes: the Workers cron trigger calls
-// runBackgroundTasks directly; on Node startBackgroundTimer runs it on an interval (edge/node.ts).
+// runBackgroundTasks directly; on Node startBackgroundTimer runs it on an interval (edge/node/server.ts).
 //
 // One run: purge expired idempotency keys, purge rate-limit windows older than an hour (or than the
 // configured window, when longer), expire presigned uploads past their expires_at (rows, then objects),

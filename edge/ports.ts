@@ -1,5 +1,6 @@
 // The three ports through which the edge touches the world, so one app runs on Cloudflare Workers
 // (D1, R2/S3 via aws4fetch, KV) and on Node (better-sqlite3, @aws-sdk/client-s3, in-process cache).
+// The blob store port and its two S3 adapters live in shared/storage/ (the GPU worker uses them too).
 
 export type SqlValue = string | number | null;
 
@@ -17,28 +18,8 @@ export interface SqlDatabase {
   batch(statements: SqlStatement[]): Promise<{ changes: number }[]>;
 }
 
-export interface BlobHead {
-  size: number;
-  contentType: string | null;
-}
-
-export interface PresignedPut {
-  url: string;
-  method: 'PUT';
-  /** Headers the client must send with the PUT (they are part of the signature). */
-  headers: Record<string, string>;
-  expiresAt: Date;
-}
-
-/** Object storage over the S3 protocol. Keys are server-generated (never user input). */
-export interface BlobStore {
-  put(key: string, body: Uint8Array, contentType: string): Promise<void>;
-  get(key: string): Promise<Uint8Array | null>;
-  head(key: string): Promise<BlobHead | null>;
-  delete(keys: string[]): Promise<void>;
-  /** A URL that lets one PUT of exactly `bytes` bytes of `contentType` to `key` until `expiresInSeconds` from now. */
-  presignPut(key: string, contentType: string, bytes: number, expiresInSeconds: number): Promise<PresignedPut>;
-}
+export type { BlobHead, BlobStore, PresignedPut } from '../shared/storage/blob-store.ts';
+import type { BlobStore } from '../shared/storage/blob-store.ts';
 
 export interface KeyValueCache {
   get(key: string): Promise<string | null>;

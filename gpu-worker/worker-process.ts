@@ -1,13 +1,13 @@
 // One worker process for the local stack (npm start): the job worker (leases and trains jobs from the edge)
-// and the inference server, sharing this process. Environment: as gpu-worker/jobs/main.ts (EDGE_URL,
+// and the inference server, sharing this process. Environment: as gpu-worker/trainer/main.ts (EDGE_URL,
 // WORKER_TOKEN, MODEL_DIR, S3_*, WORK_DIR, POLL_MS, ...) plus INFERENCE_PORT (default 8790) and
 // INFERENCE_HOST (default 127.0.0.1), INFERENCE_MAX_BATCH and INFERENCE_BATCH_WAIT_MS (micro-batching, see
 // serve/main.ts) for the inference server.
 // SIGTERM / SIGINT: the inference server closes, the job worker stops after its current step, exit 0.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { S3BlobStore } from '../edge/node/s3-blob-store.ts';
-import { configFromEnv, createJobWorker } from './jobs/main.ts';
+import { S3BlobStore } from '../shared/storage/s3-blob-store.ts';
+import { configFromEnv, createJobWorker } from './trainer/main.ts';
 import { batchingFromEnv, startInferenceServer } from './serve/main.ts';
 
 export async function runWorkerProcess(env: NodeJS.ProcessEnv = process.env): Promise<void> {

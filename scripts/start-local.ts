@@ -14,8 +14,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configFromEnv } from '../edge/config.ts';
-import { adminToken, startEdge, workerToken, webhookSettingsFromEnv, type RunningEdge } from '../edge/node.ts';
-import type { S3BlobStoreOptions } from '../edge/node/s3-blob-store.ts';
+import { adminToken, startEdge, workerToken, webhookSettingsFromEnv, type RunningEdge } from '../edge/node/server.ts';
+import type { S3BlobStoreOptions } from '../shared/storage/s3-blob-store.ts';
 import { removeStackInfo, writeStackInfo } from './local-stack-file.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -1,5 +1,5 @@
 // Training jobs and their events as rows and as API objects, plus the SQL statements shared by the
-// public job routes (edge/routes/training-jobs.ts) and the worker routes (edge/routes/worker.ts).
+// public job routes (edge/routes/training-jobs.ts) and the worker routes (edge/routes/trainer-api.ts).
 //
 // Guarded transitions: a final state change runs in one db.batch as
 //   [UPDATE training_jobs … WHERE <expected state>, guardedEventStatement(…), …the rest]

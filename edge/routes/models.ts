@@ -1,5 +1,5 @@
 // Published adapters: GET /v1/models, GET /v1/models/{id}, GET /v1/models/{id}/artifact, DELETE /v1/models/{id}.
-// A model is created by a worker completing its training job (edge/routes/worker.ts).
+// A model is created by a worker completing its training job (edge/routes/trainer-api.ts).
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireTenant } from '../http/auth.ts';
 import { notFound } from '../http/errors.ts';

@@ -1,5 +1,5 @@
 // Training jobs: POST /v1/training-jobs, GET /v1/training-jobs[/{id}], POST /v1/training-jobs/{id}/cancel,
-// GET /v1/training-jobs/{id}/events. Workers drive the jobs through edge/routes/worker.ts.
+// GET /v1/training-jobs/{id}/events. Trainers (GPU worker processes) drive the jobs through edge/routes/trainer-api.ts.
 //
 // States: queued → running → succeeded | failed | cancelled, with cancelling between a cancel request of a
 // running job and its worker stopping. A queued job is cancelled at once.

@@ -8,12 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
-import { S3BlobStore, type S3BlobStoreOptions } from '../../edge/node/s3-blob-store.ts';
+import { S3BlobStore, type S3BlobStoreOptions } from '../../shared/storage/s3-blob-store.ts';
 import { loadClipModel } from '../clip/model.ts';
 import { OrtClipEncoders, type OrtEncoderOptions } from '../clip/ort-encoders.ts';
 import type { BlobReader } from './adapter-cache.ts';
 import { createInferenceApp } from './app.ts';
-import { s3OptionsFromEnv } from '../../edge/node/s3-env.ts';
+import { s3OptionsFromEnv } from '../../shared/storage/s3-env.ts';
 
 export interface InferenceServerOptions {
   modelDir: string;

@@ -10,7 +10,7 @@
 // Presigned cases need state first (a pending upload and a PUT to s3rver), made by the case's `setup`; their
 // baseline is taken before that setup, so after the rejected /uploads/complete the pending row and any object
 // must be gone again. s3rver (3.7.1) checks the expiry of a SigV4 presigned URL but never the signature itself
-// (see test/edge/node/s3-blob-store.test.ts), so for a URL replayed for another key or with another
+// (see test/shared/storage/s3-blob-store.test.ts), so for a URL replayed for another key or with another
 // Content-Type/Content-Length the test checks the signature the way S3 does (it must not match: real S3
 // answers 403 SignatureDoesNotMatch) and then requires the edge's own verification at /uploads/complete to
 // refuse what s3rver let through.
@@ -27,8 +27,8 @@ import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sigV4Matches } from '../helpers/sigv4.ts';
-import { type RunningEdge, startEdge } from '../../edge/node.ts';
-import type { S3BlobStore } from '../../edge/node/s3-blob-store.ts';
+import { type RunningEdge, startEdge } from '../../edge/node/server.ts';
+import type { S3BlobStore } from '../../shared/storage/s3-blob-store.ts';
 import { MAX_IMAGE_BYTES, MAX_MULTIPART_BYTES } from '../../edge/datasets/limits.ts';
 import { CLASSIFY_MAX_BODY_BYTES } from '../../edge/routes/classify.ts';
 import type { ErrorCode } from '../../edge/http/errors.ts';
@@ -232,7 +232,7 @@ const BMP = (() => {
 })();
 const SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><script>alert(1)</script><rect width="8" height="8"/></svg>';
 
-// ---- SigV4 (what S3 checks and s3rver does not; as in test/edge/node/s3-blob-store.test.ts) ----
+// ---- SigV4 (what S3 checks and s3rver does not; as in test/shared/storage/s3-blob-store.test.ts) ----
 
 
 // ---- the running stack ------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 // Everything acknowledged before the restart (tenant, dataset, job, webhook endpoint) is still there after it.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RunJobHooks } from '../../gpu-worker/jobs/run-job.ts';
+import type { RunJobHooks } from '../../gpu-worker/trainer/run-job.ts';
 import { useTfWasm } from '../helpers/tf-wasm.ts';
 import {
   type Tenant,

@@ -1,4 +1,4 @@
-// Fault: the training worker is killed again and again. Real worker processes (gpu-worker/jobs/main.ts on the
+// Fault: the training worker is killed again and again. Real worker processes (gpu-worker/trainer/main.ts on the
 // bundled toy CLIP) against the real edge (Node + SQLite, in this process, MAX_JOB_ATTEMPTS = 2 via
 // configFromEnv) and s3rver; each worker is SIGKILLed the moment it leases the job. Proves the attempt limit:
 // after 2 killed attempts the job is not leased a third time — the next worker's lease request fails it with
@@ -46,7 +46,7 @@ afterAll(async () => {
 
 function startWorker(n: number): Launched {
   const l = launch(
-    ['bin/run-ts.mjs', 'gpu-worker/jobs/main.ts'],
+    ['bin/run-ts.mjs', 'gpu-worker/trainer/main.ts'],
     cleanEnv({
       EDGE_URL: stack.url,
       WORKER_TOKEN,

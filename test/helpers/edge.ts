@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EdgeConfigInput } from '../../edge/config.ts';
-import { type RunningEdge, type StartEdgeOptions, startEdge } from '../../edge/node.ts';
+import { type RunningEdge, type StartEdgeOptions, startEdge } from '../../edge/node/server.ts';
 import type { BlobHead, BlobStore, KeyValueCache, PresignedPut } from '../../edge/ports.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';

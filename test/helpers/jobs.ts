@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ClipModel } from '../../gpu-worker/clip/model.ts';
 import type { TrainEncoders } from '../../gpu-worker/cocoop/train.ts';
-import { EdgeClient } from '../../gpu-worker/jobs/edge-client.ts';
-import type { RunJobHooks, WorkerBlobs } from '../../gpu-worker/jobs/run-job.ts';
-import { JobWorker } from '../../gpu-worker/jobs/worker.ts';
+import { EdgeClient } from '../../gpu-worker/trainer/edge-client.ts';
+import type { RunJobHooks, WorkerBlobs } from '../../gpu-worker/trainer/run-job.ts';
+import { JobWorker } from '../../gpu-worker/trainer/trainer.ts';
 import { newId } from '../../edge/ids.ts';
 import { type TestEdge, WORKER_TOKEN, jsonHeaders } from './edge.ts';
 

@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { S3BlobStoreOptions } from '../../edge/node/s3-blob-store.ts';
+import type { S3BlobStoreOptions } from '../../shared/storage/s3-blob-store.ts';
 
 // s3rver ships no type declarations; this is the part of its API the helper uses.
 interface S3rverInstance {

@@ -184,7 +184,7 @@ describe('the platform end to end (real processes, real HTTP)', () => {
   }, 240_000);
 
   it('a worker SIGKILLed mid-training: the job resumes from its checkpoint, succeeds once, one webhook, a valid artifact', async () => {
-    const extra = start(['bin/run-ts.mjs', 'scripts/worker-local.ts']);
+    const extra = start(['bin/run-ts.mjs', 'scripts/add-worker-process.ts']);
     await extra.waitFor(/polling for jobs/, 60_000);
     const t = await tenantWithDataset('/crash');
     const job = await createJob(t.key, t.datasetId, 25);
@@ -235,7 +235,7 @@ describe('the platform end to end (real processes, real HTTP)', () => {
   it('npm run worker trains alongside the stack worker', async () => {
     let extra = launched.find((l) => l.lines.some((x) => /joining the local stack/.test(x)) && l.child.exitCode === null && l.child.signalCode === null);
     if (!extra) {
-      extra = start(['bin/run-ts.mjs', 'scripts/worker-local.ts']);
+      extra = start(['bin/run-ts.mjs', 'scripts/add-worker-process.ts']);
       await extra.waitFor(/polling for jobs/, 60_000);
     }
     const extraId = (await extra.waitFor(/joining the local stack at \S+ as (\S+) /))[1]!;

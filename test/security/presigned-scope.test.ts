@@ -18,11 +18,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEdge, startEdge } from '../../edge/node.ts';
-import type { S3BlobStore } from '../../edge/node/s3-blob-store.ts';
-import { Aws4fetchBlobStore } from '../../edge/workers/aws4fetch-blob-store.ts';
-import type { Lease } from '../../gpu-worker/jobs/edge-client.ts';
-import { downloadDataset } from '../../gpu-worker/jobs/run-job.ts';
+import { type RunningEdge, startEdge } from '../../edge/node/server.ts';
+import type { S3BlobStore } from '../../shared/storage/s3-blob-store.ts';
+import { Aws4fetchBlobStore } from '../../shared/storage/aws4fetch-blob-store.ts';
+import type { Lease } from '../../gpu-worker/trainer/edge-client.ts';
+import { downloadDataset } from '../../gpu-worker/trainer/run-job.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN, bearer, jsonHeaders } from '../helpers/edge.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../helpers/s3rver.ts';
 

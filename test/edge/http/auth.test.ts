@@ -5,7 +5,7 @@ import { createApp } from '../../../edge/app.ts';
 import { resolveConfig } from '../../../edge/config.ts';
 import { requireAdmin, requireTenant, requireWorker } from '../../../edge/http/auth.ts';
 import { SqliteDatabase } from '../../../edge/node/sqlite-database.ts';
-import { MIGRATIONS_DIR } from '../../../edge/node.ts';
+import { MIGRATIONS_DIR } from '../../../edge/node/server.ts';
 import { ADMIN_TOKEN, FakeBlobStore, FakeCache, WORKER_TOKEN, bearer, serveApp } from '../../helpers/edge.ts';
 
 let server: { url: string; close(): Promise<void> };

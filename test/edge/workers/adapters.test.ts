@@ -2,7 +2,7 @@
 // fake KV namespace (TTL clamp), D1SqlDatabase against a small D1-shaped fake over better-sqlite3.
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Aws4fetchBlobStore } from '../../../edge/workers/aws4fetch-blob-store.ts';
+import { Aws4fetchBlobStore } from '../../../shared/storage/aws4fetch-blob-store.ts';
 import type { D1Database, D1PreparedStatement, D1Result, D1Value, KVNamespace } from '../../../edge/workers/bindings.ts';
 import { D1SqlDatabase } from '../../../edge/workers/d1-database.ts';
 import { KV_MIN_TTL_SECONDS, KvCache } from '../../../edge/workers/kv-cache.ts';

@@ -1,4 +1,4 @@
-// The Workers build of the edge (edge/worker.ts, infra/cloudflare/wrangler.toml) inside workerd:
+// The Workers build of the edge (edge/workers/entry.ts, infra/cloudflare/wrangler.toml) inside workerd:
 // `wrangler dev` (local mode) with local D1 (schema applied with `wrangler d1 migrations apply --local`)
 // and local KV, S3 on s3rver reached through aws4fetch. Drives the main flows over HTTP.
 // Wrangler's state, logs and config live in a temp dir; metrics and the cf.json fetch are off.
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningEdge, startEdge } from '../../../edge/node.ts';
+import { type RunningEdge, startEdge } from '../../../edge/node/server.ts';
 import { toyImageSet } from '../../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../../lab/toyworld/png.ts';
 import { cleanEnv, freePort, type Launched, launch } from '../../helpers/processes.ts';

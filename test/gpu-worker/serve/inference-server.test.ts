@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { S3BlobStore } from '../../../edge/node/s3-blob-store.ts';
+import { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
 import { loadClipModel, type ClipModel } from '../../../gpu-worker/clip/model.ts';
 import { OrtClipEncoders } from '../../../gpu-worker/clip/ort-encoders.ts';
 import { preprocessImage } from '../../../gpu-worker/clip/preprocess.ts';

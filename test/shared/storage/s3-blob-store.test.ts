@@ -17,7 +17,7 @@
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client, type DeleteObjectsCommandInput } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sigV4Matches } from '../../helpers/sigv4.ts';
-import { S3BlobStore } from '../../../edge/node/s3-blob-store.ts';
+import { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
 import { s3Config, startS3rver, type RunningS3rver } from '../../helpers/s3rver.ts';
 
 let s3: RunningS3rver;

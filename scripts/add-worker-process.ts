@@ -7,8 +7,8 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { S3BlobStore } from '../edge/node/s3-blob-store.ts';
-import { configFromEnv, createJobWorker } from '../gpu-worker/jobs/main.ts';
+import { S3BlobStore } from '../shared/storage/s3-blob-store.ts';
+import { configFromEnv, createJobWorker } from '../gpu-worker/trainer/main.ts';
 import { readStackInfo, readTokenFile } from './local-stack-file.ts';
 
 const log = (line: string) => process.stdout.write(`[worker] ${line}\n`);

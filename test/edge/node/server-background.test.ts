@@ -3,12 +3,12 @@
 // Also: webhook settings from the environment, and DELETE of a dataset with an active job (409).
 import { afterEach, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
-import { defaultBackgroundIntervalMs, webhookSettingsFromEnv } from '../../edge/node.ts';
-import { nodeResolver } from '../../edge/node/dns-resolver.ts';
-import { PRODUCTION_RETRY_SCHEDULE_S } from '../../edge/webhooks/settings.ts';
-import { type TestEdge, bearer, jsonHeaders, startTestEdge } from '../helpers/edge.ts';
-import { completeBody, count, insertReadyDataset, workerClient } from '../helpers/jobs.ts';
-import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
+import { defaultBackgroundIntervalMs, webhookSettingsFromEnv } from '../../../edge/node/server.ts';
+import { nodeResolver } from '../../../edge/node/dns-resolver.ts';
+import { PRODUCTION_RETRY_SCHEDULE_S } from '../../../edge/webhooks/settings.ts';
+import { type TestEdge, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
+import { completeBody, count, insertReadyDataset, workerClient } from '../../helpers/jobs.ts';
+import { type WebhookReceiver, startReceiver } from '../../helpers/webhook-receiver.ts';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

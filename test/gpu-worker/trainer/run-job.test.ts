@@ -1,8 +1,8 @@
 // The job's hyperparameters as the trainer sees them (trainOptionsOf): every field maps, crop_scale included,
 // and a job stored before crop_scale existed trains with the trainer's own (official) crop range.
 import { describe, expect, it } from 'vitest';
-import type { Lease } from '../../../gpu-worker/jobs/edge-client.ts';
-import { trainOptionsOf } from '../../../gpu-worker/jobs/run-job.ts';
+import type { Lease } from '../../../gpu-worker/trainer/edge-client.ts';
+import { trainOptionsOf } from '../../../gpu-worker/trainer/run-job.ts';
 
 function lease(method: 'cocoop' | 'coop', hyperparameters: Record<string, unknown>): Lease {
   return { job: { id: 'job_1', status: 'running', dataset_id: 'ds_1', method, hyperparameters } } as unknown as Lease;

@@ -21,14 +21,14 @@
 // another worker resumes it from the last checkpoint) and the process exits.
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { S3BlobStore, type S3BlobStoreOptions } from '../../edge/node/s3-blob-store.ts';
-import type { BlobStore } from '../../edge/ports.ts';
+import { S3BlobStore, type S3BlobStoreOptions } from '../../shared/storage/s3-blob-store.ts';
+import type { BlobStore } from '../../shared/storage/blob-store.ts';
 import { loadClipModel } from '../clip/model.ts';
 import { OrtClipEncoders } from '../clip/ort-encoders.ts';
 import { initTfBackend, type TfBackendPreference } from '../runtime/tf-backend.ts';
 import { EdgeClient } from './edge-client.ts';
-import { JobWorker } from './worker.ts';
-import { s3OptionsFromEnv } from '../../edge/node/s3-env.ts';
+import { JobWorker } from './trainer.ts';
+import { s3OptionsFromEnv } from '../../shared/storage/s3-env.ts';
 
 export interface WorkerEnvConfig {
   edgeUrl: string;

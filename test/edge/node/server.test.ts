@@ -1,15 +1,15 @@
 // The Node entry: startEdge with the real S3 blob store (s3rver) and cache, and the CLI (`node
-// bin/run-ts.mjs edge/node.ts`) with a generated admin token, stopped by SIGTERM.
+// bin/run-ts.mjs edge/node/server.ts`) with a generated admin token, stopped by SIGTERM.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startEdge } from '../../edge/node.ts';
-import { MemoryCache } from '../../edge/node/memory-cache.ts';
-import { S3BlobStore } from '../../edge/node/s3-blob-store.ts';
-import { ADMIN_TOKEN, WORKER_TOKEN } from '../helpers/edge.ts';
-import { type RunningS3rver, s3Config, startS3rver } from '../helpers/s3rver.ts';
-import { useTmpDirs } from '../helpers/tmp.ts';
+import { startEdge } from '../../../edge/node/server.ts';
+import { MemoryCache } from '../../../edge/node/memory-cache.ts';
+import { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
+import { ADMIN_TOKEN, WORKER_TOKEN } from '../../helpers/edge.ts';
+import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
+import { useTmpDirs } from '../../helpers/tmp.ts';
 
 const tmp = useTmpDirs('edge-node-');
 let s3: RunningS3rver;
@@ -63,11 +63,11 @@ describe('startEdge', () => {
   });
 });
 
-describe('edge/node.ts as a command', () => {
+describe('edge/node/server.ts as a command', () => {
   it('generates and prints an admin token, serves, and exits 0 on SIGTERM', async () => {
     const dataDir = tmp();
-    const child = spawn(process.execPath, ['bin/run-ts.mjs', 'edge/node.ts'], {
-      cwd: join(import.meta.dirname, '../..'),
+    const child = spawn(process.execPath, ['bin/run-ts.mjs', 'edge/node/server.ts'], {
+      cwd: join(import.meta.dirname, '../../..'),
       env: {
         ...process.env,
         ADMIN_TOKEN: '',

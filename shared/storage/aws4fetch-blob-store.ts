@@ -1,8 +1,8 @@
 // BlobStore over the S3 protocol with aws4fetch (fetch + SigV4 in Web Crypto): runs in workerd, where
 // @aws-sdk/client-s3 does not. Works against AWS S3, R2's S3 endpoint, MinIO and s3rver.
 import { AwsClient, AwsV4Signer } from 'aws4fetch';
-import type { BlobHead, BlobStore, PresignedPut } from '../ports.ts';
-import { throwDeleteErrors } from '../delete-errors.ts';
+import type { BlobHead, BlobStore, PresignedPut } from './blob-store.ts';
+import { throwDeleteErrors } from './delete-errors.ts';
 
 export interface Aws4fetchBlobStoreOptions {
   /** e.g. https://<account>.r2.cloudflarestorage.com or http://127.0.0.1:9000; omitted for AWS S3. */

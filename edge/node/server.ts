@@ -9,18 +9,18 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type EdgeApp, createApp } from './app.ts';
-import { type BackgroundTimer, startBackgroundTimer } from './background.ts';
-import { type EdgeConfig, type EdgeConfigInput, configFromEnv, resolveConfig } from './config.ts';
-import { randomString } from './crypto.ts';
-import { guardedFetch, nodeResolver } from './node/dns-resolver.ts';
-import { SqliteDatabase } from './node/sqlite-database.ts';
-import type { S3BlobStoreOptions } from './node/s3-blob-store.ts';
-import type { BlobStore, KeyValueCache, Ports } from './ports.ts';
-import { type WebhookSettings, webhookSettings } from './webhooks/settings.ts';
-import { s3OptionsFromEnv } from './node/s3-env.ts';
+import { type EdgeApp, createApp } from '../app.ts';
+import { type BackgroundTimer, startBackgroundTimer } from '../background.ts';
+import { type EdgeConfig, type EdgeConfigInput, configFromEnv, resolveConfig } from '../config.ts';
+import { randomString } from '../crypto.ts';
+import { guardedFetch, nodeResolver } from './dns-resolver.ts';
+import { SqliteDatabase } from './sqlite-database.ts';
+import type { S3BlobStoreOptions } from '../../shared/storage/s3-blob-store.ts';
+import type { BlobStore, KeyValueCache, Ports } from '../ports.ts';
+import { type WebhookSettings, webhookSettings } from '../webhooks/settings.ts';
+import { s3OptionsFromEnv } from '../../shared/storage/s3-env.ts';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../infra/migrations/', import.meta.url));
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../infra/migrations/', import.meta.url));
 
 export interface StartEdgeOptions {
   /** Holds edge.sqlite; created when missing. */
@@ -103,7 +103,7 @@ async function makeBlobStore(opts: StartEdgeOptions, config: EdgeConfig): Promis
   if (opts.blobs) return opts.blobs;
   if (!opts.s3) throw new Error('startEdge: give `s3` (S3 server options) or `blobs`');
   // Imported lazily: @aws-sdk/client-s3 is loaded only when a real S3 store is used.
-  const { S3BlobStore } = await import('./node/s3-blob-store.ts');
+  const { S3BlobStore } = await import('../../shared/storage/s3-blob-store.ts');
   const store = new S3BlobStore(opts.s3);
   if (opts.ensureBucket ?? config.localMode) await store.ensureBucket();
   return store;
@@ -111,7 +111,7 @@ async function makeBlobStore(opts: StartEdgeOptions, config: EdgeConfig): Promis
 
 async function makeCache(opts: StartEdgeOptions): Promise<KeyValueCache> {
   if (opts.cache) return opts.cache;
-  const { MemoryCache } = await import('./node/memory-cache.ts');
+  const { MemoryCache } = await import('./memory-cache.ts');
   return new MemoryCache();
 }
 

@@ -1,7 +1,7 @@
 // EdgeClient on a scripted fetch: retries with backoff on network errors and 5xx, 409 is a
 // LeaseLostError, other 4xx fail at once, 204 from /leases is null.
 import { describe, expect, it } from 'vitest';
-import { EdgeApiError, EdgeClient, LeaseLostError } from '../../../gpu-worker/jobs/edge-client.ts';
+import { EdgeApiError, EdgeClient, LeaseLostError } from '../../../gpu-worker/trainer/edge-client.ts';
 
 function scripted(answers: (Response | Error)[]) {
   const calls: { url: string; init: RequestInit }[] = [];

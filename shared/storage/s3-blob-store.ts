@@ -10,8 +10,8 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { BlobHead, BlobStore, PresignedPut } from '../ports.ts';
-import { throwDeleteErrors } from '../delete-errors.ts';
+import type { BlobHead, BlobStore, PresignedPut } from './blob-store.ts';
+import { throwDeleteErrors } from './delete-errors.ts';
 
 export interface S3BlobStoreOptions {
   /** e.g. http://127.0.0.1:9000; omitted for AWS S3 itself. */

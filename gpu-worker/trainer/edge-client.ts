@@ -1,4 +1,4 @@
-// A typed client of the edge's internal worker API (/internal/v1, edge/routes/worker.ts), with a
+// A typed client of the edge's internal worker API (/internal/v1, edge/routes/trainer-api.ts), with a
 // per-request timeout and retries with exponential backoff on network errors, timeouts and 5xx.
 // 409 (the lease is no longer this worker's, or the job left the leased states) is a LeaseLostError:
 // the worker must stop working on the job and must not complete it.

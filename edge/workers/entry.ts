@@ -5,15 +5,15 @@
 // S3_SECRET_ACCESS_KEY (secret), S3_FORCE_PATH_STYLE, plus everything configFromEnv reads.
 // The cron trigger runs runBackgroundTasks (idempotency/rate-limit purge, expired uploads, webhook
 // delivery via dispatchDueWebhooks). Ports, config and app are built once per isolate.
-import { type EdgeApp, createApp } from './app.ts';
-import { runBackgroundTasks } from './background.ts';
-import { type EdgeConfig, configFromEnv } from './config.ts';
-import type { Ports } from './ports.ts';
-import { webhookSettings } from './webhooks/settings.ts';
-import { Aws4fetchBlobStore } from './workers/aws4fetch-blob-store.ts';
-import type { D1Database, ExecutionContext, KVNamespace, ScheduledController } from './workers/bindings.ts';
-import { D1SqlDatabase } from './workers/d1-database.ts';
-import { KvCache } from './workers/kv-cache.ts';
+import { type EdgeApp, createApp } from '../app.ts';
+import { runBackgroundTasks } from '../background.ts';
+import { type EdgeConfig, configFromEnv } from '../config.ts';
+import type { Ports } from '../ports.ts';
+import { webhookSettings } from '../webhooks/settings.ts';
+import { Aws4fetchBlobStore } from '../../shared/storage/aws4fetch-blob-store.ts';
+import type { D1Database, ExecutionContext, KVNamespace, ScheduledController } from './bindings.ts';
+import { D1SqlDatabase } from './d1-database.ts';
+import { KvCache } from './kv-cache.ts';
 
 export interface WorkerEnv {
   DB: D1Database;
