@@ -1,0 +1,119 @@
+// The internal worker API (edge ↔ GPU worker process; under /internal/v1, worker token only), as one set of
+// zod schemas: the edge validates requests with them and documents its answers with them
+// (edge/routes/trainer-api.ts); the trainer's client (gpu-worker/trainer/edge-client.ts) parses the
+// edge's answers with them. The types below are inferred from the schemas, never written twice.
+//
+//   POST /leases                  LeaseRequest        → 200 Lease | 204 (nothing to do)
+//   POST /jobs/{id}/heartbeat     HeartbeatRequest    → 200 HeartbeatResponse
+//   POST /jobs/{id}/events        EventRequest        → 200 TrainingJob
+//   POST /jobs/{id}/complete      CompleteRequest     → 200 TrainingJob
+//   POST /jobs/{id}/fail          FailRequest         → 200 TrainingJob
+//   POST /jobs/{id}/cancelled     CancelledRequest    → 200 TrainingJob
+// 409 on every /jobs call: the lease is not (or no longer) current, or the job left the leased states.
+import { z } from 'zod';
+import { TrainingJob } from './training-job.ts';
+
+export const DEFAULT_LEASE_SECONDS = 120;
+export const MAX_LEASE_SECONDS = 3600;
+
+const finite = z.number().refine(Number.isFinite, 'must be a finite number');
+
+export const LeaseId = z.string().min(1).max(64).meta({ description: 'The lease_id from POST /internal/v1/leases.' });
+
+export const LeaseSeconds = z
+  .number()
+  .int()
+  .min(1)
+  .max(MAX_LEASE_SECONDS)
+  .optional()
+  .meta({ description: `How long the lease lasts without a heartbeat (default ${DEFAULT_LEASE_SECONDS}).` });
+
+export const LeaseRequest = z
+  .strictObject({
+    worker_id: z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').meta({ example: 'gpu-01#1234' }),
+    lease_seconds: LeaseSeconds,
+  })
+  .meta({ id: 'LeaseRequest' });
+export type LeaseRequest = z.infer<typeof LeaseRequest>;
+
+export const LeaseImage = z.object({
+  id: z.string(),
+  label: z.string(),
+  object_key: z.string(),
+  sha256: z
+    .string()
+    .nullable()
+    .meta({ description: 'sha256 of the bytes the edge verified; the worker checks the download against it (null: not recorded).' }),
+});
+export type LeaseImage = z.infer<typeof LeaseImage>;
+
+export const Lease = z
+  .object({
+    job: TrainingJob,
+    tenant_id: z.string(),
+    attempts: z.number().int().meta({ description: '1 on the first lease; more when resumed after an expired lease.' }),
+    lease_id: z.string(),
+    lease_expires_at: z.string(),
+    storage: z.object({
+      checkpoint_prefix: z.string().meta({ description: 'Where to write (and on resume, read) checkpoints.' }),
+      artifact_key: z.string().meta({ description: 'Where to upload the adapter before /complete.' }),
+    }),
+    dataset: z.object({ id: z.string(), images: z.array(LeaseImage) }),
+  })
+  .meta({ id: 'Lease' });
+export type Lease = z.infer<typeof Lease>;
+
+export const Progress = z.strictObject({
+  epoch: z.number().int().min(0).max(1_000_000).optional(),
+  epochs: z.number().int().min(0).max(1_000_000).optional(),
+  step: z.number().int().min(0).max(1_000_000_000).optional(),
+  steps: z.number().int().min(0).max(1_000_000_000).optional(),
+});
+export type Progress = z.infer<typeof Progress>;
+
+export const Metrics = z.record(z.string().min(1).max(64), finite).refine((r) => Object.keys(r).length <= 32, 'at most 32 metrics');
+export type Metrics = z.infer<typeof Metrics>;
+
+export const HeartbeatRequest = z
+  .strictObject({ lease_id: LeaseId, lease_seconds: LeaseSeconds, progress: Progress.optional(), metrics: Metrics.optional() })
+  .meta({ id: 'HeartbeatRequest' });
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
+
+export const HeartbeatResponse = z.object({ cancel_requested: z.boolean(), lease_expires_at: z.string() }).meta({ id: 'HeartbeatResponse' });
+export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
+
+export const EventRequest = z
+  .strictObject({
+    lease_id: LeaseId,
+    level: z.enum(['info', 'warn', 'error']),
+    type: z.enum(['message', 'metrics']),
+    message: z.string().min(1).max(2000),
+    data: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ id: 'WorkerEventRequest' });
+export type EventRequest = z.infer<typeof EventRequest>;
+/** An event as the trainer writes it (the client adds the lease). */
+export type TrainerEvent = Omit<EventRequest, 'lease_id'>;
+
+export const CompleteRequest = z
+  .strictObject({
+    lease_id: LeaseId,
+    artifact: z.strictObject({
+      key: z.string().min(1).max(512),
+      bytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
+    }),
+    base_model: z.string().min(1).max(200),
+    classes: z.array(z.string().min(1).max(200)).min(1).max(10_000),
+    metrics: Metrics,
+  })
+  .meta({ id: 'CompleteRequest' });
+export type CompleteRequest = z.infer<typeof CompleteRequest>;
+
+export const FailRequest = z
+  .strictObject({ lease_id: LeaseId, code: z.string().min(1).max(64), message: z.string().min(1).max(2000) })
+  .meta({ id: 'FailRequest' });
+export type FailRequest = z.infer<typeof FailRequest>;
+
+export const CancelledRequest = z.strictObject({ lease_id: LeaseId }).meta({ id: 'CancelledRequest' });
+export type CancelledRequest = z.infer<typeof CancelledRequest>;
