@@ -1,4 +1,4 @@
-// CoCoOp / CoOp / zero-shot CLIP inference on ONNX Runtime, with the exact speed-ups of ML.md:
+// CoCoOp / CoOp / zero-shot CLIP inference on ONNX Runtime, with the exact speed-ups of docs/model.md:
 //   1. all images × classes of a call in few batched text-tower runs (the official code loops over images);
 //   2. prompts truncated to their own length (no padding to 77); suffixes grouped by length so that
 //      short class names are not padded to the longest one;

@@ -11,7 +11,7 @@
 // All images × classes go through ONE text-tower call at L = max(eot) + 1 (the causal mask makes
 // positions after each EOT irrelevant; they are zero here, token-0 embeddings in the official code).
 //
-// Fast gradients on wasm (see ML.md): the prompt assembly uses only reshape / broadcasting add /
+// Fast gradients on wasm (docs/model.md, facts of this machine kind): the prompt assembly uses only reshape / broadcasting add /
 // concat (no tf.gather, whose gradient has no wasm kernel; no tf.tile on the gradient path, whose
 // gradient is a loop of slices); the meta-net linears have a custom gradient built from plain
 // matMuls and explicit transposes (matMul's built-in gradient uses the slow transpose flags); the

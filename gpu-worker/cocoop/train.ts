@@ -1,4 +1,4 @@
-// Few-shot training of a CoCoOp / CoOp adapter on a frozen CLIP (the official recipe, ML.md):
+// Few-shot training of a CoCoOp / CoOp adapter on a frozen CLIP (the official recipe, docs/model.md):
 // SGD (momentum 0.9, weight decay 5e-4), lr 0.002 with one constant warm-up epoch at 1e-5 then cosine,
 // batch 1, 10 epochs, random-resized-crop + flip views, fp32 parameters and optimizer state.
 //

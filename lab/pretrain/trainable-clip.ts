@@ -1,4 +1,4 @@
-// A CLIP (Hugging Face CLIPModel semantics, ML.md) whose every weight is a trainable tf.Variable, for
+// A CLIP (Hugging Face CLIPModel semantics, docs/model.md) whose every weight is a trainable tf.Variable, for
 // contrastive pretraining from scratch on TF.js. Parameter names are the HF checkpoint names; the
 // only layout difference is that linear weights live as W [in, out] (PyTorch stores [out, in]) and
 // the patch embedding as [3·p·p, width] (PyTorch: [width, 3, p, p]), converted in from/toHfTensors.

@@ -5,7 +5,7 @@
 //   text_embeds   [batch, P]      float32   projected, un-normalised features
 //
 // The causal mask makes positions after the EOT irrelevant to the output, so callers may run any
-// seq ≥ max(eot)+1 (see ML.md, exact speed-up 2).
+// seq ≥ max(eot)+1 (docs/model.md, speed-up 2).
 import type { TextConfig } from '../config.ts';
 import type { TextWeights } from '../weights.ts';
 import { causalMask, MASKED_FLOAT32_MIN } from '../causal-mask.ts';

@@ -1,5 +1,5 @@
 // The CLIP text tower split in two graphs so that a prefix shared by many prompts is computed once
-// (ML.md, exact speed-up 3). For CoCoOp the prefix is [SOT][v_1+π(x)]…[v_M+π(x)] (P0 = 1+M rows,
+// (docs/model.md, speed-up 3). For CoCoOp the prefix is [SOT][v_1+π(x)]…[v_M+π(x)] (P0 = 1+M rows,
 // one per image) and the suffixes are the class tokens "<name>." + EOT (one per image × class).
 //
 // Prefix graph ('text-prefix'):
