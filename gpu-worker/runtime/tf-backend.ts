@@ -1,11 +1,12 @@
 // Picks the TF.js backend at run time: tfjs-node-gpu → tfjs-node → wasm. The native backends are
-// optionalDependencies that usually fail to install (they download libtensorflow), so they are
-// imported dynamically and their absence is normal. The pure-JS 'cpu' backend is ~30× slower than
+// optionalDependencies whose install script (a libtensorflow download) does not run by default, so
+// they are imported dynamically and their absence is normal. The pure-JS 'cpu' backend is ~30× slower than
 // wasm and is only used when explicitly asked for (prefer: 'cpu' or COCOOP_TF_BACKEND=cpu).
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 export type TfBackendPreference = 'auto' | 'wasm' | 'cpu';
 
@@ -44,7 +45,32 @@ function isNotInstalled(e: unknown, pkg: string): boolean {
   );
 }
 
+/**
+ * The native backends' addon (lib/napi-v<N>/tfjs_binding.node) is made by their install script, which
+ * package.json "allowScripts" denies (it downloads libtensorflow from outside the npm registry; README
+ * "Install"). Importing the package without it fails only after registering every kernel, and a second
+ * such import prints one "already registered" line per kernel, so look for the addon first.
+ * `root`: the package's folder, or null when it is not installed. Returns why it is unusable, or null.
+ */
+export function nativeAddonProblem(root: string | null): string | null {
+  if (root === null) return 'not installed';
+  const lib = join(root, 'lib');
+  const hasAddon =
+    existsSync(lib) && readdirSync(lib).some((d) => d.startsWith('napi-v') && existsSync(join(lib, d, 'tfjs_binding.node')));
+  return hasAddon ? null : 'installed without its native addon (install script not run: README "Install")';
+}
+
+function packageRoot(pkg: string): string | null {
+  try {
+    return dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`));
+  } catch {
+    return null;
+  }
+}
+
 async function tryNative(pkg: string): Promise<TfBackendInfo> {
+  const problem = nativeAddonProblem(packageRoot(pkg));
+  if (problem) throw new Unavailable(problem);
   try {
     // A variable specifier keeps tsc from requiring the (optional, usually absent) package.
     const spec: string = pkg;
