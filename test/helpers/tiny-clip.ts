@@ -23,7 +23,14 @@ export interface TinyClipOptions {
   act?: HiddenAct;
   /** Overrides of vision_config keys (Hugging Face names), e.g. { patch_size: 4, num_channels: 2 }. */
   vision?: Record<string, number>;
+  /** Overrides of text_config keys (Hugging Face names), e.g. the small preset's { hidden_size: 128, … }. */
+  text?: Record<string, number>;
+  /** projection_dim (default TINY_P). */
+  projectionDim?: number;
 }
+
+/** text_config overrides with the text shapes of the `small` preset (gpu-worker/clip/presets.ts). */
+export const SMALL_TEXT = { hidden_size: 128, intermediate_size: 512, num_hidden_layers: 4, num_attention_heads: 4 };
 
 /**
  * config.json of the tiny model: text D=32, I=64, 2 layers, 4 heads, 77 positions; vision W=32,
@@ -33,7 +40,7 @@ export interface TinyClipOptions {
 export function tinyClipJson(opts: TinyClipOptions = {}): Record<string, unknown> {
   const act = opts.act ?? 'quick_gelu';
   return {
-    projection_dim: TINY_P,
+    projection_dim: opts.projectionDim ?? TINY_P,
     logit_scale_init_value: 2.6592,
     text_config: {
       vocab_size: TINY_VOCAB,
@@ -44,6 +51,7 @@ export function tinyClipJson(opts: TinyClipOptions = {}): Record<string, unknown
       max_position_embeddings: 77,
       hidden_act: act,
       layer_norm_eps: 1e-5,
+      ...opts.text,
     },
     vision_config: {
       hidden_size: 32,

@@ -256,19 +256,32 @@ export interface EncoderLayerOptions {
 }
 
 
+/** The initializers of one encoder layer, as the graph holds them (linear weights [in, out]). */
+export interface EncoderLayerParams {
+  d: number;
+  heads: number;
+  eps: number;
+  act: HiddenAct;
+  ln1: { weight: string; bias: string };
+  ln2: { weight: string; bias: string };
+  qkvWeight: string; // [D, 3D], the q columns pre-scaled by head_dim^-0.5
+  qkvBias: string; // [3D]
+  outWeight: string; // [D, D]
+  outBias: string;
+  fc1Weight: string; // [D, I]
+  fc1Bias: string;
+  fc2Weight: string; // [I, D]
+  fc2Bias: string;
+}
+
 /**
- * One pre-LN CLIP encoder layer. h: [batch, seq, D] → [batch, seq, D]
- *   h += out_proj(attn(LN1(h)));  h += fc2(act(fc1(LN2(h))))
- * q, k, v are one fused MatMul with a [D, 3D] weight; the head_dim^-0.5 scale is folded into the
- * q weight and bias (HF scales q_proj's output before q·kᵀ; exact when head_dim is a power of 4).
+ * Registers one encoder layer's weights. q, k, v become one [D, 3D] weight; the head_dim^-0.5 scale is
+ * folded into the q weight and bias (HF scales q_proj's output before q·kᵀ; exact when head_dim is a power of 4).
  */
-export function encoderLayer(g: GraphBuilder, h: string, layer: EncoderLayer, o: EncoderLayerOptions, hint: string): string {
+export function encoderLayerParams(g: GraphBuilder, layer: EncoderLayer, o: EncoderLayerOptions, hint: string): EncoderLayerParams {
   const d = layer.q.weight.shape[0];
   const dh = d / o.heads;
   const scale = dh ** -0.5;
-
-  // --- self-attention ---
-  const x = layerNorm(g, h, layer.layerNorm1, o.eps, `${hint}.ln1`); // [B, L, D]
   const wq = transpose2d(layer.q.weight.data, d, d).map((v) => v * scale);
   const wk = transpose2d(layer.k.weight.data, d, d);
   const wv = transpose2d(layer.v.weight.data, d, d);
@@ -280,26 +293,79 @@ export function encoderLayer(g: GraphBuilder, h: string, layer: EncoderLayer, o:
     wqkv.set(wv.subarray(i * d, (i + 1) * d), i * 3 * d + 2 * d);
   }
   const bqkv = concatArrays([layer.q.bias.data.map((v) => v * scale), layer.k.bias.data, layer.v.bias.data]);
-  const qkvW = g.floatInit(`${hint}.qkv.weight`, wqkv, [d, 3 * d]);
-  const qkvB = g.floatInit(`${hint}.qkv.bias`, bqkv, [3 * d]);
-  const qkv = g.op('Add', [g.op('MatMul', [x, qkvW]), qkvB]); // [B, L, 3D]
-  const [q, k, v] = g.opMulti('Split', [qkv], 3, { axis: -1 }); // 3 × [B, L, D]
+  const lnParams = (ln: LayerNorm, h: string) => ({ weight: g.tensor(ln.weight, `${h}.weight`), bias: g.tensor(ln.bias, `${h}.bias`) });
+  return {
+    d,
+    heads: o.heads,
+    eps: o.eps,
+    act: o.act,
+    ln1: lnParams(layer.layerNorm1, `${hint}.ln1`),
+    ln2: lnParams(layer.layerNorm2, `${hint}.ln2`),
+    qkvWeight: g.floatInit(`${hint}.qkv.weight`, wqkv, [d, 3 * d]),
+    qkvBias: g.floatInit(`${hint}.qkv.bias`, bqkv, [3 * d]),
+    outWeight: g.linearWeight(layer.out.weight, `${hint}.out_proj.weight`),
+    outBias: g.tensor(layer.out.bias, `${hint}.out_proj.bias`),
+    fc1Weight: g.linearWeight(layer.fc1.weight, `${hint}.fc1.weight`),
+    fc1Bias: g.tensor(layer.fc1.bias, `${hint}.fc1.bias`),
+    fc2Weight: g.linearWeight(layer.fc2.weight, `${hint}.fc2.weight`),
+    fc2Bias: g.tensor(layer.fc2.bias, `${hint}.fc2.bias`),
+  };
+}
 
-  const headShape = g.int64([0, 0, o.heads, dh], 'head_shape'); // [B, L, H, dh]
+/** The values one encoder layer computes on its way (what its vector-Jacobian product reads back). */
+export interface EncoderLayerValues {
+  input: string; // h [B, L, D]
+  ln1Mean: string; // [B, L, 1]
+  ln1InvStd: string; // [B, L, 1]
+  qh: string; // [B, H, L, dh] (scaled queries)
+  khT: string; // [B, H, dh, L]
+  vh: string; // [B, H, L, dh]
+  probs: string; // [B, H, L, L]
+  mid: string; // h1 = h + attention [B, L, D]
+  ln2Mean: string;
+  ln2InvStd: string;
+  fc1Out: string; // f [B, L, I] (before the activation)
+  output: string; // h2 [B, L, D]
+}
+
+/**
+ * One pre-LN CLIP encoder layer. h: [batch, seq, D] → [batch, seq, D]
+ *   h += out_proj(attn(LN1(h)));  h += fc2(act(fc1(LN2(h))))
+ * With `withStats`, the layer norms also output their mean and 1/std (for a backward pass).
+ */
+export function encoderLayerForward(g: GraphBuilder, h: string, w: EncoderLayerParams, mask: string | undefined, withStats: boolean): EncoderLayerValues {
+  const { d, heads } = w;
+  const dh = d / heads;
+  const ln = (x: string, p: { weight: string; bias: string }) =>
+    withStats
+      ? g.opMulti('LayerNormalization', [x, p.weight, p.bias], 3, { axis: -1, epsilon: { float: w.eps } })
+      : [g.op('LayerNormalization', [x, p.weight, p.bias], { axis: -1, epsilon: { float: w.eps } }), '', ''];
+
+  // --- self-attention ---
+  const [x, ln1Mean, ln1InvStd] = ln(h, w.ln1); // [B, L, D]
+  const qkv = g.op('Add', [g.op('MatMul', [x, w.qkvWeight]), w.qkvBias]); // [B, L, 3D]
+  const [q, k, v] = g.opMulti('Split', [qkv], 3, { axis: -1 }); // 3 × [B, L, D]
+  const headShape = g.int64([0, 0, heads, dh], 'head_shape'); // [B, L, H, dh]
   const split = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, headShape])], { perm });
   const qh = split(q, [0, 2, 1, 3]); // [B, H, L, dh]
-  const kh = split(k, [0, 2, 3, 1]); // [B, H, dh, L]
+  const khT = split(k, [0, 2, 3, 1]); // [B, H, dh, L]
   const vh = split(v, [0, 2, 1, 3]); // [B, H, L, dh]
-
-  let scores = g.op('MatMul', [qh, kh]); // [B, H, L, L]
-  if (o.mask) scores = g.op('Add', [scores, o.mask]);
+  let scores = g.op('MatMul', [qh, khT]); // [B, H, L, L]
+  if (mask) scores = g.op('Add', [scores, mask]);
   const probs = g.op('Softmax', [scores], { axis: -1 }); // [B, H, L, L]
   const ctx = g.op('MatMul', [probs, vh]); // [B, H, L, dh]
   const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.int64([0, 0, d], 'model_shape')]); // [B, L, D]
-  h = g.op('Add', [h, linear(g, merged, layer.out, `${hint}.out_proj`)]);
+  const mid = g.op('Add', [h, g.op('Add', [g.op('MatMul', [merged, w.outWeight]), w.outBias])]);
 
   // --- MLP ---
-  const y = layerNorm(g, h, layer.layerNorm2, o.eps, `${hint}.ln2`);
-  const hidden = activation(g, linear(g, y, layer.fc1, `${hint}.fc1`), o.act); // [B, L, I]
-  return g.op('Add', [h, linear(g, hidden, layer.fc2, `${hint}.fc2`)]);
+  const [y, ln2Mean, ln2InvStd] = ln(mid, w.ln2);
+  const fc1Out = g.op('Add', [g.op('MatMul', [y, w.fc1Weight]), w.fc1Bias]); // [B, L, I]
+  const hidden = activation(g, fc1Out, w.act);
+  const output = g.op('Add', [mid, g.op('Add', [g.op('MatMul', [hidden, w.fc2Weight]), w.fc2Bias])]);
+  return { input: h, ln1Mean, ln1InvStd, qh, khT, vh, probs, mid, ln2Mean, ln2InvStd, fc1Out, output };
+}
+
+/** One pre-LN CLIP encoder layer (see encoderLayerForward). h: [batch, seq, D] → [batch, seq, D] */
+export function encoderLayer(g: GraphBuilder, h: string, layer: EncoderLayer, o: EncoderLayerOptions, hint: string): string {
+  return encoderLayerForward(g, h, encoderLayerParams(g, layer, o, hint), o.mask, false).output;
 }
