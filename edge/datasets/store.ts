@@ -4,7 +4,7 @@ import type { Quotas } from '../config.ts';
 import { conflict, notFound, validationFailed } from '../http/errors.ts';
 import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
 import type { SqlDatabase, SqlStatement } from '../ports.ts';
-import { tenantUsage } from '../usage.ts';
+import { tenantUsage } from '../tenants/usage.ts';
 import { EXTENSIONS, type ImageContentType } from './image-probe.ts';
 import { MAX_LABEL_LENGTH } from './limits.ts';
 

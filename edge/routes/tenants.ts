@@ -16,7 +16,7 @@ import {
 import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
 import { newApiKey, newId } from '../ids.ts';
 import type { SqlDatabase } from '../ports.ts';
-import { tenantUsage } from '../usage.ts';
+import { tenantUsage } from '../tenants/usage.ts';
 
 // ---- schemas --------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ import {
   webhookData,
 } from '../jobs/records.ts';
 import { jobWebhookStatements } from '../jobs/webhook-events.ts';
-import { ACTIVE_JOB_STATES } from '../usage.ts';
+import { ACTIVE_JOB_STATES } from '../tenants/usage.ts';
 
 // ---- schemas --------------------------------------------------------------------------------
 

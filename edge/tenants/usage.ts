@@ -1,7 +1,7 @@
-// What a tenant uses of its quotas, counted from the tables (the quota checks of later modules and
-// GET /v1/me share it).
-import type { Quotas } from './config.ts';
-import type { SqlDatabase } from './ports.ts';
+// What a tenant uses of its quotas, counted from the tables (GET /v1/me and the quota checks of datasets,
+// images and training jobs share it).
+import type { Quotas } from '../config.ts';
+import type { SqlDatabase } from '../ports.ts';
 
 export type Usage = Quotas;
 
