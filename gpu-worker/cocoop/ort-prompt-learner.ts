@@ -1,0 +1,283 @@
+// The trainable part of CoCoOp / CoOp on ONNX Runtime: the frozen text tower's forward and its
+// vector-Jacobian product run as ONNX graphs; the meta-net, normalisation, logits, loss and every
+// gradient outside the text tower are computed on the host (they are tiny). The same function as
+// tf-prompt-learner.ts:
+//
+//   x̂        = f(x) / ‖f(x)‖                                   image features [B, P], given
+//   π(x)     = linear2(relu(linear1(x̂)))                      meta-net [B, D] (CoCoOp; CoOp: none)
+//   prompt   = [SOT] [ctx_1 + π(x)] … [ctx_M + π(x)] [suffix_c]                  [B·C, L_c, D]
+//   t_{b,c}  = text tower(prompt) at its EOT                   [B·C, P]   (CoOp: [C, P], shared)
+//   logits   = exp(logit_scale) · ⟨x̂_b, t_{b,c} / ‖t_{b,c}‖⟩   [B, C]
+//   loss     = mean over the batch of the cross-entropy
+//
+// Backward (host, then the VJP graph):
+//   dlogits = (softmax(logits) − onehot) / B
+//   dt̂     = dlogits · scale · x̂            dt = (dt̂ − t̂ ⟨t̂, dt̂⟩) / ‖t‖
+//   dprompt = VJP(prompt, dt)   → dctx_rows[b] = Σ_c dprompt[b, c, 1..M]
+//   dctx    = Σ_b dctx_rows[b];  dπ[b] = Σ_m dctx_rows[b, m]
+//   dW2 = Σ_b dπ[b] ⊗ r[b], db2 = Σ_b dπ[b];  dr = dπ · W2 ⊙ [h1 > 0];  dW1 = Σ_b dr[b] ⊗ x̂[b], db1 = Σ_b dr[b]
+// Prompts run in length buckets (classes of similar suffix length together, padded to the longest).
+import type { HostTensor } from '../clip/safetensors.ts';
+import type { Linear } from '../clip/weights.ts';
+import type { AdapterMethod, AdapterParams } from './adapter.ts';
+import { l2NormalizeRows, planLengthBuckets } from './ort-inference.ts';
+import type { ClassPrompts } from './prompts.ts';
+
+/** What the learner needs of the text tower on ORT (OrtClipEncoders implements it). */
+export interface TextVjpRunner {
+  encodeEmbeddings(embeds: Float32Array, n: number, length: number, eot: number[]): Promise<Float32Array>;
+  textVjp(embeds: Float32Array, n: number, length: number, eot: number[], upstream: Float32Array): Promise<{ features: Float32Array; grad: Float32Array }>;
+}
+
+export interface StepResult {
+  loss: number;
+  logits: Float32Array; // [B, C]
+  grads: Float32Array[]; // in `trainable` order
+}
+
+/** Prompt tokens a bucket's call costs beyond its rows (the per-call overhead, in token-equivalents). */
+const CALL_OVERHEAD_TOKENS = 8;
+
+function copy(t: HostTensor): HostTensor {
+  return { shape: [...t.shape], data: t.data.slice() };
+}
+
+export class OrtPromptLearner {
+  readonly method: AdapterMethod;
+  readonly numClasses: number; // C
+  /** The live parameters (updated in place by the optimizer): [ctx] or [ctx, W1, b1, W2, b2]. */
+  readonly trainable: HostTensor[];
+  private readonly m: number; // M
+  private readonly d: number; // D
+  private readonly p: number; // P
+  private readonly hidden: number; // H (0 for CoOp)
+  private readonly scale: number;
+  private readonly lens: number[]; // suffix rows per class
+  private readonly buckets: number[][];
+  private readonly ctxInit: string;
+
+  constructor(
+    private readonly tower: TextVjpRunner,
+    private readonly prompts: ClassPrompts,
+    params: AdapterParams,
+    logitScale: number,
+    projectionDim: number,
+  ) {
+    const d = prompts.width;
+    this.method = params.method;
+    this.m = prompts.nCtx;
+    this.d = d;
+    this.p = projectionDim;
+    this.numClasses = prompts.classNames.length;
+    if (this.numClasses === 0) throw new Error('OrtPromptLearner: no classes');
+    if (params.ctx.shape[0] !== this.m || params.ctx.shape[1] !== d) {
+      throw new Error(`OrtPromptLearner: ctx has shape [${params.ctx.shape}], the prompts need [${this.m}, ${d}]`);
+    }
+    if (!Number.isFinite(logitScale)) throw new Error(`OrtPromptLearner: logit scale ${logitScale} is not finite`);
+    this.scale = Math.exp(logitScale);
+    this.lens = prompts.suffixes.map((s) => s.length / d);
+    this.buckets = planLengthBuckets(this.lens, CALL_OVERHEAD_TOKENS);
+    this.ctxInit = params.ctxInit;
+    if (params.method === 'cocoop') {
+      const mn = params.metaNet;
+      if (!mn) throw new Error('OrtPromptLearner: a CoCoOp adapter needs a meta-net');
+      this.hidden = mn.linear1.weight.shape[0];
+      const expect = (what: string, t: HostTensor, shape: number[]) => {
+        if (t.shape.length !== shape.length || t.shape.some((x, i) => x !== shape[i])) {
+          throw new Error(`OrtPromptLearner: meta-net ${what} has shape [${t.shape}], expected [${shape}]`);
+        }
+      };
+      expect('linear1.weight', mn.linear1.weight, [this.hidden, this.p]);
+      expect('linear1.bias', mn.linear1.bias, [this.hidden]);
+      expect('linear2.weight', mn.linear2.weight, [d, this.hidden]);
+      expect('linear2.bias', mn.linear2.bias, [d]);
+      this.trainable = [copy(params.ctx), copy(mn.linear1.weight), copy(mn.linear1.bias), copy(mn.linear2.weight), copy(mn.linear2.bias)];
+    } else {
+      if (params.metaNet) throw new Error('OrtPromptLearner: a CoOp adapter has no meta-net');
+      this.hidden = 0;
+      this.trainable = [copy(params.ctx)];
+    }
+  }
+
+  /** Host copy in the adapter layout (PyTorch [out, in] linear weights). */
+  toParams(): AdapterParams {
+    const [ctx, w1, b1, w2, b2] = this.trainable.map(copy);
+    const out: AdapterParams = { method: this.method, ctx, ctxInit: this.ctxInit };
+    if (this.method === 'cocoop') out.metaNet = { linear1: { weight: w1, bias: b1 } as Linear, linear2: { weight: w2, bias: b2 } as Linear };
+    return out;
+  }
+
+  /**
+   * The meta-net on unit image features x̂ [B, P]: hidden pre-activations h1 [B, H], ReLU outputs r,
+   * and π [B, D].
+   */
+  private metaNet(xn: Float32Array, b: number): { h1: Float32Array; r: Float32Array; pi: Float32Array } {
+    const { p, d, hidden: h } = this;
+    const [, w1, b1, w2, b2] = this.trainable.map((t) => t.data);
+    const h1 = new Float32Array(b * h);
+    const r = new Float32Array(b * h);
+    const pi = new Float32Array(b * d);
+    for (let i = 0; i < b; i++) {
+      for (let o = 0; o < h; o++) {
+        let s = b1[o];
+        for (let j = 0; j < p; j++) s += w1[o * p + j] * xn[i * p + j];
+        h1[i * h + o] = s;
+        r[i * h + o] = s > 0 ? s : 0;
+      }
+      for (let o = 0; o < d; o++) {
+        let s = b2[o];
+        for (let j = 0; j < h; j++) s += w2[o * h + j] * r[i * h + j];
+        pi[i * d + o] = s;
+      }
+    }
+    return { h1, r, pi };
+  }
+
+  /** Full prompts [rows, 1+M+seq, D] for `images` context rows [N, M, D] × classes `cls`, image-major. */
+  private assemble(ctxRows: Float32Array, n: number, cls: number[], seq: number): Float32Array {
+    const { m, d } = this;
+    const len = 1 + m + seq;
+    const out = new Float32Array(n * cls.length * len * d); // rows after each EOT stay zero (masked)
+    for (let i = 0; i < n; i++) {
+      cls.forEach((k, kk) => {
+        const base = (i * cls.length + kk) * len * d;
+        out.set(this.prompts.prefix, base);
+        out.set(ctxRows.subarray(i * m * d, (i + 1) * m * d), base + d);
+        out.set(this.prompts.suffixes[k], base + (1 + m) * d);
+      });
+    }
+    return out;
+  }
+
+  /** Loss, logits and gradients of one batch: image features [B, P] (projected, not normalised), labels [B]. */
+  async step(imageFeatures: Float32Array, labels: number[]): Promise<StepResult> {
+    const { m, d, p, numClasses: c, scale } = this;
+    const b = labels.length;
+    if (b < 1) throw new Error('OrtPromptLearner: empty batch');
+    if (imageFeatures.length !== b * p) throw new Error(`OrtPromptLearner: ${imageFeatures.length} feature values for ${b} images of ${p}`);
+    labels.forEach((y) => {
+      if (!Number.isInteger(y) || y < 0 || y >= c) throw new Error(`OrtPromptLearner: label ${y} outside [0, ${c})`);
+    });
+    const xn = l2NormalizeRows(imageFeatures, b, p);
+    const cocoop = this.method === 'cocoop';
+    const n = cocoop ? b : 1; // prompt sets: one per image (CoCoOp) or one shared (CoOp)
+    const ctx = this.trainable[0].data;
+    const meta = cocoop ? this.metaNet(xn, b) : null;
+    const ctxRows = new Float32Array(n * m * d);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < m * d; k++) ctxRows[i * m * d + k] = ctx[k] + (meta ? meta.pi[i * d + (k % d)] : 0);
+    }
+
+    // Forward: text features t [N, C, P] by bucket.
+    const t = new Float32Array(n * c * p);
+    const prompts: { cls: number[]; seq: number; embeds: Float32Array; eot: number[] }[] = [];
+    for (const cls of this.buckets) {
+      const seq = Math.max(...cls.map((k) => this.lens[k]));
+      const embeds = this.assemble(ctxRows, n, cls, seq);
+      const eot = Array.from({ length: n * cls.length }, (_, r) => m + this.lens[cls[r % cls.length]]);
+      const feats = await this.tower.encodeEmbeddings(embeds, n * cls.length, 1 + m + seq, eot);
+      for (let r = 0; r < n * cls.length; r++) {
+        const i = Math.floor(r / cls.length);
+        t.set(feats.subarray(r * p, (r + 1) * p), (i * c + cls[r % cls.length]) * p);
+      }
+      prompts.push({ cls, seq, embeds, eot });
+    }
+
+    // Logits, loss and the gradient on the text features.
+    const norm = new Float64Array(n * c);
+    for (let r = 0; r < n * c; r++) {
+      let s = 0;
+      for (let j = 0; j < p; j++) s += t[r * p + j] * t[r * p + j];
+      norm[r] = Math.sqrt(s);
+    }
+    const logits = new Float32Array(b * c);
+    let loss = 0;
+    const dlogits = new Float64Array(b * c);
+    for (let i = 0; i < b; i++) {
+      const set = cocoop ? i : 0;
+      let max = -Infinity;
+      for (let k = 0; k < c; k++) {
+        const r = set * c + k;
+        let dot = 0;
+        for (let j = 0; j < p; j++) dot += xn[i * p + j] * t[r * p + j];
+        const z = (scale * dot) / norm[r];
+        logits[i * c + k] = z;
+        if (z > max) max = z;
+      }
+      let sum = 0;
+      for (let k = 0; k < c; k++) sum += Math.exp(logits[i * c + k] - max);
+      const logSum = max + Math.log(sum);
+      loss += (logSum - logits[i * c + labels[i]]) / b;
+      for (let k = 0; k < c; k++) dlogits[i * c + k] = (Math.exp(logits[i * c + k] - logSum) - (k === labels[i] ? 1 : 0)) / b;
+    }
+    // dt̂ = Σ_images dlogits · scale · x̂, then dt = (dt̂ − t̂⟨t̂, dt̂⟩) / ‖t‖.
+    const dt = new Float32Array(n * c * p);
+    const dtn = new Float64Array(p);
+    for (let set = 0; set < n; set++) {
+      for (let k = 0; k < c; k++) {
+        const r = set * c + k;
+        dtn.fill(0);
+        for (let i = cocoop ? set : 0; i < (cocoop ? set + 1 : b); i++) {
+          const g = dlogits[i * c + k] * scale;
+          for (let j = 0; j < p; j++) dtn[j] += g * xn[i * p + j];
+        }
+        let dot = 0;
+        for (let j = 0; j < p; j++) dot += (t[r * p + j] / norm[r]) * dtn[j];
+        for (let j = 0; j < p; j++) dt[r * p + j] = (dtn[j] - (t[r * p + j] / norm[r]) * dot) / norm[r];
+      }
+    }
+
+    // Backward through the text tower, by bucket: dctxRows [N, M, D].
+    const dCtxRows = new Float64Array(n * m * d);
+    for (const { cls, seq, embeds, eot } of prompts) {
+      const rows = n * cls.length;
+      const up = new Float32Array(rows * p);
+      for (let r = 0; r < rows; r++) {
+        const i = Math.floor(r / cls.length);
+        up.set(dt.subarray((i * c + cls[r % cls.length]) * p, (i * c + cls[r % cls.length] + 1) * p), r * p);
+      }
+      const len = 1 + m + seq;
+      const { grad } = await this.tower.textVjp(embeds, rows, len, eot, up);
+      for (let r = 0; r < rows; r++) {
+        const i = Math.floor(r / cls.length);
+        const src = r * len * d + d; // positions 1..M
+        for (let k = 0; k < m * d; k++) dCtxRows[i * m * d + k] += grad[src + k];
+      }
+    }
+
+    const grads: Float32Array[] = [new Float32Array(m * d)];
+    for (let i = 0; i < n; i++) for (let k = 0; k < m * d; k++) grads[0][k] += dCtxRows[i * m * d + k];
+    if (meta) grads.push(...this.metaNetGrads(dCtxRows, meta, xn, b));
+    return { loss, logits, grads };
+  }
+
+  /** Gradients of W1, b1, W2, b2 from dctxRows [B, M, D] (dπ[b] = Σ_m dctxRows[b, m]). */
+  private metaNetGrads(dCtxRows: Float64Array, meta: { h1: Float32Array; r: Float32Array }, xn: Float32Array, b: number): Float32Array[] {
+    const { m, d, p, hidden: h } = this;
+    const w2 = this.trainable[3].data;
+    const dW1 = new Float64Array(h * p);
+    const db1 = new Float64Array(h);
+    const dW2 = new Float64Array(d * h);
+    const db2 = new Float64Array(d);
+    const dpi = new Float64Array(d);
+    const dr = new Float64Array(h);
+    for (let i = 0; i < b; i++) {
+      dpi.fill(0);
+      for (let k = 0; k < m; k++) for (let o = 0; o < d; o++) dpi[o] += dCtxRows[(i * m + k) * d + o];
+      dr.fill(0);
+      for (let o = 0; o < d; o++) {
+        db2[o] += dpi[o];
+        for (let j = 0; j < h; j++) {
+          dW2[o * h + j] += dpi[o] * meta.r[i * h + j];
+          dr[j] += dpi[o] * w2[o * h + j];
+        }
+      }
+      for (let j = 0; j < h; j++) {
+        if (meta.h1[i * h + j] <= 0) continue; // ReLU
+        db1[j] += dr[j];
+        for (let q = 0; q < p; q++) dW1[j * p + q] += dr[j] * xn[i * p + q];
+      }
+    }
+    return [Float32Array.from(dW1), Float32Array.from(db1), Float32Array.from(dW2), Float32Array.from(db2)];
+  }
+}

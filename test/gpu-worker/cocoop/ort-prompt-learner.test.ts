@@ -1,0 +1,190 @@
+// The ONNX Runtime learner (text tower + its VJP as graphs, the rest on the host) against the Float64
+// official-style reference (test/reference/cocoop-plain.ts: 77-token prompts, straight loops): loss,
+// logits, and gradients by central differences; and against the TF.js learner, step for step.
+import * as tf from '@tensorflow/tfjs';
+import type * as ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initMetaNet, type AdapterMethod, type AdapterParams } from '../../../gpu-worker/cocoop/adapter.ts';
+import { HostSgd } from '../../../gpu-worker/cocoop/host-sgd.ts';
+import { OrtPromptLearner, type TextVjpRunner } from '../../../gpu-worker/cocoop/ort-prompt-learner.ts';
+import { classPrompts, ctxFromPhrase, type ClassPrompts } from '../../../gpu-worker/cocoop/prompts.ts';
+import { Sgd } from '../../../gpu-worker/cocoop/sgd.ts';
+import { TfPromptLearner } from '../../../gpu-worker/cocoop/tf-prompt-learner.ts';
+import { parseClipConfig, type TextConfig } from '../../../gpu-worker/clip/config.ts';
+import { getOrBuildGraph } from '../../../gpu-worker/clip/onnx/graph-cache.ts';
+import { buildTextGraph } from '../../../gpu-worker/clip/onnx/text-graph.ts';
+import { buildTextVjpGraph } from '../../../gpu-worker/clip/onnx/text-vjp-graph.ts';
+import { randomClipTensors } from '../../../gpu-worker/clip/random-weights.ts';
+import { TfTextTower } from '../../../gpu-worker/clip/tf/text-tower.ts';
+import { buildTinyVocab } from '../../../gpu-worker/clip/tiny-vocab.ts';
+import { ClipTokenizer } from '../../../gpu-worker/clip/tokenizer.ts';
+import { clipWeightsFromTensors, type ClipWeights } from '../../../gpu-worker/clip/weights.ts';
+import { createOrtSession, runTextGraph } from '../../../gpu-worker/runtime/ort.ts';
+import { makePlainModel, type PlainModel } from '../../reference/clip-plain.ts';
+import { plainCocoopLogits, plainCocoopLoss, type PlainLearner } from '../../reference/cocoop-plain.ts';
+import { relErr } from '../../helpers/numeric.ts';
+import { randomTensor, SeededRandom } from '../../helpers/random.ts';
+import { tinyClipJson, toPlainTensors } from '../../helpers/tiny-clip.ts';
+import { useTfWasm } from '../../helpers/tf-wasm.ts';
+import { useTmpDir } from '../../helpers/tmp.ts';
+
+useTfWasm();
+const dir = useTmpDir('ort-learner-test-');
+
+const NAMES = ['cat', 'red_car', 'zebra_fish', 'hexagon'];
+const CTX_INIT = 'a photo of a';
+const P = 64;
+const tokenizer = (() => {
+  const v = buildTinyVocab();
+  return new ClipTokenizer(v.vocab, v.merges);
+})();
+
+interface Setup {
+  weights: ClipWeights;
+  plain: PlainModel;
+  prompts: ClassPrompts;
+  promptIds: number[][];
+  params: AdapterParams;
+  runner: TextVjpRunner;
+  sessions: ort.InferenceSession[];
+  textConfig: TextConfig;
+}
+
+const open: Setup[] = [];
+afterAll(async () => {
+  for (const s of open) for (const x of s.sessions) await x.release();
+});
+
+async function setup(seed: number, method: AdapterMethod): Promise<Setup> {
+  const base = tinyClipJson();
+  const json = { ...base, projection_dim: P, text_config: { ...(base.text_config as Record<string, unknown>), vocab_size: tokenizer.vocabSize } };
+  const config = parseClipConfig(json, 'tiny/config.json');
+  const tensors = randomClipTensors(config, seed);
+  const weights = clipWeightsFromTensors(tensors, config, 'tiny/model.safetensors');
+  const plain = makePlainModel(json, toPlainTensors(tensors), { eotId: tokenizer.eotId, sotId: tokenizer.sotId });
+  const ctx = ctxFromPhrase(tokenizer, weights.text.tokenEmbedding, CTX_INIT);
+  const prompts = classPrompts(tokenizer, weights.text.tokenEmbedding, NAMES, ctx.shape[0]);
+  const promptIds = NAMES.map((n) => tokenizer.encode(`${CTX_INIT} ${n.replace(/_/g, ' ')}.`));
+  const d = config.text.hiddenSize;
+  const params: AdapterParams = { method, ctx, ctxInit: CTX_INIT, metaNet: method === 'cocoop' ? initMetaNet(new SeededRandom(seed + 100), P, d) : undefined };
+  const key = `seed${seed}`;
+  const text = await createOrtSession(getOrBuildGraph('text', key, dir, () => buildTextGraph(weights.text, config.text)), { provider: 'cpu', threads: 1 });
+  const vjp = await createOrtSession(getOrBuildGraph('text-vjp', key, dir, () => buildTextVjpGraph(weights.text, config.text)), { provider: 'cpu', threads: 1 });
+  const ortModule = await import('onnxruntime-node');
+  const runner: TextVjpRunner = {
+    encodeEmbeddings: (embeds, n, length, eot) => runTextGraph(text, embeds, n, length, d, eot),
+    async textVjp(embeds, n, length, eot, upstream) {
+      const out = await vjp.run({
+        inputs_embeds: new ortModule.Tensor('float32', embeds, [n, length, d]),
+        eot_index: new ortModule.Tensor('int64', BigInt64Array.from(eot, BigInt), [n]),
+        grad_text_embeds: new ortModule.Tensor('float32', upstream, [n, P]),
+      });
+      return { features: out.text_embeds.data as Float32Array, grad: out.grad_inputs_embeds.data as Float32Array };
+    },
+  };
+  const s = { weights, plain, prompts, promptIds, params, runner, sessions: [text, vjp], textConfig: config.text };
+  open.push(s);
+  return s;
+}
+
+function plainLearner(p: AdapterParams): PlainLearner {
+  const f = (x: Float32Array) => Float64Array.from(x);
+  const mn = p.metaNet;
+  return {
+    nCtx: p.ctx.shape[0],
+    ctx: f(p.ctx.data),
+    metaNet: mn && { w1: f(mn.linear1.weight.data), b1: f(mn.linear1.bias.data), w2: f(mn.linear2.weight.data), b2: f(mn.linear2.bias.data) },
+  };
+}
+
+const rows = (flat: Float32Array, n: number) => Array.from({ length: n }, (_, i) => Float64Array.from(flat.subarray(i * P, (i + 1) * P)));
+
+describe.each(['cocoop', 'coop'] as const)('OrtPromptLearner (%s)', (method) => {
+  let s: Setup;
+  beforeAll(async () => {
+    s = await setup(method === 'cocoop' ? 1 : 4, method);
+  });
+
+  it('loss and logits equal the Float64 official-style reference (77-token prompts)', async () => {
+    const b = 3;
+    const x = randomTensor(new SeededRandom(22), [b, P], 1);
+    const labels = [1, 3, 0];
+    const learner = new OrtPromptLearner(s.runner, s.prompts, s.params, s.weights.logitScale, P);
+    const { loss, logits, grads } = await learner.step(x.data, labels);
+    const ref = plainCocoopLogits(s.plain, s.promptIds, plainLearner(s.params), rows(x.data, b));
+    expect(relErr(logits, ref.flat())).toBeLessThan(1e-4);
+    const refLoss = plainCocoopLoss(s.plain, s.promptIds, plainLearner(s.params), rows(x.data, b), labels);
+    expect(Math.abs(loss - refLoss)).toBeLessThan(1e-4 * Math.max(1, refLoss));
+    expect(grads.map((g) => g.length)).toEqual(learner.trainable.map((t) => t.data.length));
+  });
+
+  it('gradients equal Float64 central differences of the reference loss', async () => {
+    const b = 2;
+    const x = randomTensor(new SeededRandom(11), [b, P], 1);
+    const labels = [1, 2];
+    const learner = new OrtPromptLearner(s.runner, s.prompts, s.params, s.weights.logitScale, P);
+    const { grads } = await learner.step(x.data, labels);
+    const base = plainLearner(s.params);
+    const keys = method === 'cocoop' ? (['ctx', 'w1', 'b1', 'w2', 'b2'] as const) : (['ctx'] as const);
+    const eps = 1e-3;
+    keys.forEach((key, t) => {
+      const g = grads[t];
+      const target = (key === 'ctx' ? base.ctx : base.metaNet![key]) as Float64Array;
+      let scale = 0;
+      let argmax = 0;
+      g.forEach((v, i) => {
+        if (Math.abs(v) > scale) [scale, argmax] = [Math.abs(v), i];
+      });
+      expect(scale, `${key}: all zero`).toBeGreaterThan(0);
+      const live = Array.from(g.keys()).filter((i) => Math.abs(g[i]) > 0.05 * scale);
+      const coords = [...new Set([argmax, ...[0, 1, 2, 3].map((k) => live[Math.floor((k * live.length) / 4)])])];
+      for (const i of coords) {
+        const at = (delta: number) => {
+          const saved = target[i];
+          target[i] = saved + delta;
+          const v = plainCocoopLoss(s.plain, s.promptIds, base, rows(x.data, b), labels);
+          target[i] = saved;
+          return v;
+        };
+        const fd = (at(eps) - at(-eps)) / (2 * eps);
+        expect(Math.abs(g[i] - fd), `${key}[${i}]: ort ${g[i]} vs fd ${fd}`).toBeLessThanOrEqual(2e-3 * scale + 1e-6);
+      }
+    });
+  });
+
+  it('ten SGD steps (momentum, weight decay) track the TF.js learner within 1e-4 relative', async () => {
+    const b = 2;
+    const rng = new SeededRandom(9);
+    const ort = new OrtPromptLearner(s.runner, s.prompts, s.params, s.weights.logitScale, P);
+    const osgd = new HostSgd(ort.trainable.map((t) => t.data), { momentum: 0.9, weightDecay: 5e-4 });
+    const tower = new TfTextTower(s.weights.text, s.textConfig);
+    const tfl = new TfPromptLearner(tower, s.prompts, s.params, s.weights.logitScale);
+    const tsgd = new Sgd(tfl.trainable, { momentum: 0.9, weightDecay: 5e-4 });
+    try {
+      for (let step = 0; step < 10; step++) {
+        const x = randomTensor(rng, [b, P], 1);
+        const labels = [step % 4, (step + 1) % 4];
+        const mine = await ort.step(x.data, labels);
+        osgd.step(mine.grads, 0.05);
+        const xT = tf.tensor2d(x.data, [b, P]);
+        const theirs = tfl.lossAndGrads(xT, labels);
+        tsgd.step(theirs.grads, 0.05);
+        tf.dispose([xT, ...theirs.grads]);
+        expect(Math.abs(mine.loss - theirs.loss)).toBeLessThan(1e-4 * Math.max(1, theirs.loss));
+      }
+      const a = ort.toParams();
+      const t = tfl.toParams();
+      expect(relErr(a.ctx.data, t.ctx.data)).toBeLessThan(1e-4);
+      if (method === 'cocoop') {
+        expect(relErr(a.metaNet!.linear1.weight.data, t.metaNet!.linear1.weight.data)).toBeLessThan(1e-4);
+        expect(relErr(a.metaNet!.linear2.bias.data, t.metaNet!.linear2.bias.data)).toBeLessThan(1e-4);
+      }
+      // The parameters moved (the comparison is not between two untouched copies).
+      expect(relErr(a.ctx.data, s.params.ctx.data)).toBeGreaterThan(1e-3);
+    } finally {
+      tsgd.dispose();
+      tfl.dispose();
+      tower.dispose();
+    }
+  });
+});
