@@ -7,6 +7,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from '../crypto.ts';
 import { API_KEY_PATTERN, hashApiKey } from '../ids.ts';
 import type { SqlDatabase } from '../ports.ts';
+import { apiKeyByHash } from '../tenants/tenants.ts';
 import type { AppEnv, Principal, TenantEnv, TenantPrincipal } from './context.ts';
 import { unauthorized } from './errors.ts';
 
@@ -26,10 +27,7 @@ export async function resolveApiKey(db: SqlDatabase, key: string): Promise<Tenan
   if (!API_KEY_PATTERN.test(key)) {
     throw unauthorized('Invalid API key: keys look like "ck_live_" followed by 32 letters and digits; check for copy errors.');
   }
-  const row = await db
-    .prepare('SELECT id, tenant_id, revoked_at FROM api_keys WHERE key_hash = ?')
-    .bind(await hashApiKey(key))
-    .first<{ id: string; tenant_id: string; revoked_at: string | null }>();
+  const row = await apiKeyByHash(db, await hashApiKey(key));
   if (!row) throw unauthorized('Invalid API key: no key matches it; check for copy errors or create a new key.');
   if (row.revoked_at !== null) throw unauthorized(`This API key (${row.id}) has been revoked; use another key of your tenant.`);
   return { kind: 'tenant', tenantId: row.tenant_id, keyId: row.id };

@@ -1,7 +1,7 @@
 // Tenants and API keys: POST /v1/tenants (admin), GET /v1/me, POST /v1/api-keys, DELETE /v1/api-keys/{id}.
+// The SQL and rules are in edge/tenants/.
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireAdmin, requireTenant } from '../http/auth.ts';
-import { notFound } from '../http/errors.ts';
 import { idempotent } from '../http/idempotency.ts';
 import {
   IdempotencyHeaders,
@@ -14,8 +14,7 @@ import {
   newRouter,
 } from '../http/openapi.ts';
 import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
-import { newApiKey, newId } from '../ids.ts';
-import type { SqlDatabase } from '../ports.ts';
+import { createApiKey, createTenant, requireTenantRecord, revokeApiKey } from '../tenants/tenants.ts';
 import { tenantUsage } from '../tenants/usage.ts';
 
 // ---- schemas --------------------------------------------------------------------------------
@@ -62,7 +61,7 @@ const KeyParams = z.object({
 
 // ---- routes ---------------------------------------------------------------------------------
 
-const createTenant = createRoute({
+const createTenantRoute = createRoute({
   method: 'post',
   path: '/v1/tenants',
   tags: ['Tenants'],
@@ -77,7 +76,7 @@ const createTenant = createRoute({
   },
 });
 
-const getMe = createRoute({
+const getMeRoute = createRoute({
   method: 'get',
   path: '/v1/me',
   tags: ['Tenants'],
@@ -91,7 +90,7 @@ const getMe = createRoute({
   },
 });
 
-const createApiKey = createRoute({
+const createApiKeyRoute = createRoute({
   method: 'post',
   path: '/v1/api-keys',
   tags: ['Tenants'],
@@ -106,7 +105,7 @@ const createApiKey = createRoute({
   },
 });
 
-const revokeApiKey = createRoute({
+const revokeApiKeyRoute = createRoute({
   method: 'delete',
   path: '/v1/api-keys/{id}',
   tags: ['Tenants'],
@@ -123,56 +122,22 @@ const revokeApiKey = createRoute({
 
 // ---- handlers -------------------------------------------------------------------------------
 
-/** An id from the URL for an error message: quoted, and cut when absurdly long. */
-function quoteId(id: string): string {
-  return JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}…` : id);
-}
-
-async function insertKeyStatement(db: SqlDatabase, tenantId: string, createdAt: string) {
-  const id = newId('apiKey');
-  const key = await newApiKey();
-  const stmt = db
-    .prepare('INSERT INTO api_keys (id, tenant_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)')
-    .bind(id, tenantId, key.hash, key.prefix, createdAt);
-  return { id, key: key.key, stmt };
-}
-
 export function tenantRoutes() {
   const app = newRouter();
 
-  app.openapi(createTenant, async (c) => {
-    const { name } = c.req.valid('json');
-    const { db } = c.var.ports;
-    const id = newId('tenant');
-    const now = new Date().toISOString();
-    const key = await insertKeyStatement(db, id, now);
-    await db.batch([db.prepare('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)').bind(id, name, now), key.stmt]);
-    return c.json({ id, name, api_key: key.key }, 201);
-  });
+  app.openapi(createTenantRoute, async (c) => c.json(await createTenant(c.var.ports.db, c.req.valid('json').name), 201));
 
-  app.openapi(getMe, async (c) => {
+  app.openapi(getMeRoute, async (c) => {
     const { tenantId } = c.var.tenant;
     const { db } = c.var.ports;
-    const tenant = await db.prepare('SELECT id, name FROM tenants WHERE id = ?').bind(tenantId).first<{ id: string; name: string }>();
-    if (!tenant) throw notFound('The tenant of this API key no longer exists.');
+    const tenant = await requireTenantRecord(db, tenantId);
     return c.json({ id: tenant.id, name: tenant.name, quotas: c.var.config.quotas, usage: await tenantUsage(db, tenantId) }, 200);
   });
 
-  app.openapi(createApiKey, async (c) => {
-    const { db } = c.var.ports;
-    const key = await insertKeyStatement(db, c.var.tenant.tenantId, new Date().toISOString());
-    await key.stmt.run();
-    return c.json({ id: key.id, api_key: key.key }, 201);
-  });
+  app.openapi(createApiKeyRoute, async (c) => c.json(await createApiKey(c.var.ports.db, c.var.tenant.tenantId), 201));
 
-  app.openapi(revokeApiKey, async (c) => {
-    const { id } = c.req.valid('param');
-    const { db } = c.var.ports;
-    const { changes } = await db
-      .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL')
-      .bind(new Date().toISOString(), id, c.var.tenant.tenantId)
-      .run();
-    if (changes === 0) throw notFound(`No active API key with id ${quoteId(id)} in your tenant.`, 'id');
+  app.openapi(revokeApiKeyRoute, async (c) => {
+    await revokeApiKey(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id);
     return c.body(null, 204);
   });
 

@@ -1,9 +1,9 @@
 // Webhook endpoints: POST/GET /v1/webhook-endpoints, GET/DELETE /v1/webhook-endpoints/{id},
 // POST /v1/webhook-endpoints/{id}/rotate-secret, GET /v1/webhook-endpoints/{id}/deliveries.
-// The secret is returned only by create and rotate-secret. Deliveries are sent by edge/webhooks/dispatcher.ts.
+// The secret is returned only by create and rotate-secret. The SQL and rules are in edge/webhooks/endpoints.ts;
+// deliveries are sent by edge/webhooks/dispatcher.ts.
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireTenant } from '../http/auth.ts';
-import { notFound, validationFailed } from '../http/errors.ts';
 import { idempotent } from '../http/idempotency.ts';
 import {
   IdempotencyHeaders,
@@ -15,13 +15,9 @@ import {
   jsonResponse,
   newRouter,
 } from '../http/openapi.ts';
-import { PaginationQuery, listPage, pageSchema } from '../http/pagination.ts';
-import { newId } from '../ids.ts';
-import type { SqlDatabase } from '../ports.ts';
-import { parseEvents } from '../webhooks/outbox.ts';
-import { DEFAULT_WEBHOOK_EVENTS, SECRET_OVERLAP_MS, WEBHOOK_EVENT_TYPES } from '../webhooks/settings.ts';
-import { newWebhookSecret } from '../webhooks/signing.ts';
-import { checkWebhookUrl } from '../webhooks/url-guard.ts';
+import { PaginationQuery, pageSchema } from '../http/pagination.ts';
+import { createEndpoint, deleteEndpoint, getEndpoint, listDeliveries, listEndpoints, rotateSecret } from '../webhooks/endpoints.ts';
+import { WEBHOOK_EVENT_TYPES } from '../webhooks/settings.ts';
 
 // ---- schemas --------------------------------------------------------------------------------
 
@@ -92,7 +88,7 @@ const IdParams = z.object({
 const tags = ['Webhooks'];
 const security = SECURITY.tenant;
 
-const createEndpoint = createRoute({
+const createEndpointRoute = createRoute({
   method: 'post',
   path: '/v1/webhook-endpoints',
   tags,
@@ -107,7 +103,7 @@ const createEndpoint = createRoute({
   },
 });
 
-const listEndpoints = createRoute({
+const listEndpointsRoute = createRoute({
   method: 'get',
   path: '/v1/webhook-endpoints',
   tags,
@@ -121,7 +117,7 @@ const listEndpoints = createRoute({
   },
 });
 
-const getEndpoint = createRoute({
+const getEndpointRoute = createRoute({
   method: 'get',
   path: '/v1/webhook-endpoints/{id}',
   tags,
@@ -132,7 +128,7 @@ const getEndpoint = createRoute({
   responses: { 200: jsonResponse(Endpoint, 'The endpoint (no secret).'), ...errorResponses(...V1_ERRORS, 404) },
 });
 
-const deleteEndpoint = createRoute({
+const deleteEndpointRoute = createRoute({
   method: 'delete',
   path: '/v1/webhook-endpoints/{id}',
   tags,
@@ -144,7 +140,7 @@ const deleteEndpoint = createRoute({
   responses: { 204: { description: 'Deleted.' }, ...errorResponses(...V1_ERRORS, 404) },
 });
 
-const rotateSecret = createRoute({
+const rotateSecretRoute = createRoute({
   method: 'post',
   path: '/v1/webhook-endpoints/{id}/rotate-secret',
   tags,
@@ -156,7 +152,7 @@ const rotateSecret = createRoute({
   responses: { 200: jsonResponse(SecretRotated, 'The new secret (shown once).'), ...errorResponses(...V1_ERRORS, 404) },
 });
 
-const listDeliveries = createRoute({
+const listDeliveriesRoute = createRoute({
   method: 'get',
   path: '/v1/webhook-endpoints/{id}/deliveries',
   tags,
@@ -173,156 +169,29 @@ const listDeliveries = createRoute({
 
 // ---- handlers -------------------------------------------------------------------------------
 
-interface EndpointRow {
-  id: string;
-  url: string;
-  events: string;
-  disabled_at: string | null;
-  disabled_reason: string | null;
-  created_at: string;
-}
-
-const ENDPOINT_COLUMNS = 'id, url, events, disabled_at, disabled_reason, created_at';
-
-function toEndpoint(r: EndpointRow) {
-  return {
-    id: r.id,
-    url: r.url,
-    events: parseEvents(r.events) as (typeof WEBHOOK_EVENT_TYPES)[number][],
-    disabled_at: r.disabled_at,
-    disabled_reason: r.disabled_reason,
-    created_at: r.created_at,
-  };
-}
-
-function quoteId(id: string): string {
-  return JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}…` : id);
-}
-
-async function findEndpoint(db: SqlDatabase, tenantId: string, id: string): Promise<EndpointRow> {
-  const row = await db
-    .prepare(`SELECT ${ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ? AND tenant_id = ?`)
-    .bind(id, tenantId)
-    .first<EndpointRow>();
-  if (!row) throw notFound(`No webhook endpoint with id ${quoteId(id)} in your tenant.`, 'id');
-  return row;
-}
-
 export function webhookEndpointRoutes() {
   const app = newRouter();
 
-  app.openapi(createEndpoint, async (c) => {
-    const body = c.req.valid('json');
-    const check = checkWebhookUrl(body.url, { localMode: c.var.config.localMode });
-    if (!check.ok) throw validationFailed(check.reason, 'url');
-    const events = body.events ? WEBHOOK_EVENT_TYPES.filter((e) => body.events!.includes(e)) : DEFAULT_WEBHOOK_EVENTS;
-    const { db } = c.var.ports;
-    const id = newId('webhookEndpoint');
-    const secret = newWebhookSecret();
-    const createdAt = new Date().toISOString();
-    const url = check.url.href;
-    await db
-      .prepare('INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .bind(id, c.var.tenant.tenantId, url, JSON.stringify(events), secret, createdAt)
-      .run();
-    return c.json({ id, url, events, disabled_at: null, disabled_reason: null, created_at: createdAt, secret }, 201);
+  app.openapi(createEndpointRoute, async (c) => {
+    const { url, events } = c.req.valid('json');
+    const endpoint = await createEndpoint(c.var.ports.db, { tenantId: c.var.tenant.tenantId, url, events, localMode: c.var.config.localMode });
+    return c.json(endpoint, 201);
   });
 
-  app.openapi(listEndpoints, async (c) => {
-    const page = await listPage<EndpointRow>(
-      c.var.ports.db,
-      { from: 'webhook_endpoints', columns: ENDPOINT_COLUMNS, where: 'tenant_id = ?', binds: [c.var.tenant.tenantId] },
-      c.req.valid('query'),
-    );
-    return c.json({ data: page.data.map(toEndpoint), has_more: page.has_more }, 200);
-  });
+  app.openapi(listEndpointsRoute, async (c) => c.json(await listEndpoints(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('query')), 200));
 
-  app.openapi(getEndpoint, async (c) => {
-    const row = await findEndpoint(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id);
-    return c.json(toEndpoint(row), 200);
-  });
+  app.openapi(getEndpointRoute, async (c) => c.json(await getEndpoint(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id), 200));
 
-  app.openapi(deleteEndpoint, async (c) => {
-    const { id } = c.req.valid('param');
-    const { db } = c.var.ports;
-    const tenantId = c.var.tenant.tenantId;
-    const [deleted] = await db.batch([
-      db.prepare('DELETE FROM webhook_endpoints WHERE id = ? AND tenant_id = ?').bind(id, tenantId),
-      db
-        .prepare("UPDATE webhook_deliveries SET status = 'failed' WHERE endpoint_id = ? AND tenant_id = ? AND status = 'pending'")
-        .bind(id, tenantId),
-    ]);
-    if (deleted.changes === 0) throw notFound(`No webhook endpoint with id ${quoteId(id)} in your tenant.`, 'id');
+  app.openapi(deleteEndpointRoute, async (c) => {
+    await deleteEndpoint(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id);
     return c.body(null, 204);
   });
 
-  app.openapi(rotateSecret, async (c) => {
-    const { id } = c.req.valid('param');
-    const { db } = c.var.ports;
-    const secret = newWebhookSecret();
-    const expires = new Date(Date.now() + SECRET_OVERLAP_MS).toISOString();
-    // The current secret becomes the previous one (a second rotation within 24 h drops the oldest).
-    const { changes } = await db
-      .prepare(
-        `UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?
-         WHERE id = ? AND tenant_id = ?`,
-      )
-      .bind(expires, secret, id, c.var.tenant.tenantId)
-      .run();
-    if (changes === 0) throw notFound(`No webhook endpoint with id ${quoteId(id)} in your tenant.`, 'id');
-    return c.json({ id, secret, previous_secret_expires_at: expires }, 200);
-  });
+  app.openapi(rotateSecretRoute, async (c) => c.json(await rotateSecret(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id), 200));
 
-  app.openapi(listDeliveries, async (c) => {
-    const { id } = c.req.valid('param');
-    const { db } = c.var.ports;
-    const tenantId = c.var.tenant.tenantId;
-    await findEndpoint(db, tenantId, id);
-    const page = await listPage<{
-      id: string;
-      event_type: string;
-      status: 'pending' | 'succeeded' | 'failed';
-      attempts: number;
-      next_attempt_at: number;
-      created_at: string;
-      payload: string;
-    }>(
-      db,
-      {
-        from: 'webhook_deliveries',
-        columns: 'id, event_type, status, attempts, next_attempt_at, created_at, payload',
-        where: 'endpoint_id = ? AND tenant_id = ?',
-        binds: [id, tenantId],
-        order: 'desc',
-      },
-      c.req.valid('query'),
-    );
-    const byDelivery = new Map<string, z.infer<typeof Attempt>[]>();
-    if (page.data.length > 0) {
-      const rows = await db
-        .prepare(
-          `SELECT delivery_id, attempted_at, status_code, error, duration_ms FROM webhook_attempts
-           WHERE delivery_id IN (${page.data.map(() => '?').join(', ')}) ORDER BY seq`,
-        )
-        .bind(...page.data.map((d) => d.id))
-        .all<{ delivery_id: string } & z.infer<typeof Attempt>>();
-      for (const { delivery_id, ...a } of rows) {
-        const list = byDelivery.get(delivery_id) ?? [];
-        list.push(a);
-        byDelivery.set(delivery_id, list);
-      }
-    }
-    const data = page.data.map((d) => ({
-      id: d.id,
-      event_type: d.event_type as (typeof WEBHOOK_EVENT_TYPES)[number],
-      status: d.status,
-      attempt_count: d.attempts,
-      next_attempt_at: d.status === 'pending' ? new Date(d.next_attempt_at).toISOString() : null,
-      created_at: d.created_at,
-      payload: JSON.parse(d.payload) as unknown,
-      attempts: byDelivery.get(d.id) ?? [],
-    }));
-    return c.json({ data, has_more: page.has_more }, 200);
+  app.openapi(listDeliveriesRoute, async (c) => {
+    const page = await listDeliveries(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id, c.req.valid('query'));
+    return c.json(page, 200);
   });
 
   return app;

@@ -8,7 +8,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'training_job.started',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
-/** Events of an endpoint created without `events` (API.md: "default: all"; `started` is opt-in). */
+/** Events of an endpoint created without `events` (API.md: the three final events; `started` only on request). */
 export const DEFAULT_WEBHOOK_EVENTS: WebhookEventType[] = ['training_job.succeeded', 'training_job.failed', 'training_job.cancelled'];
 
 /** How long a rotated-out secret keeps signing next to the new one. */
