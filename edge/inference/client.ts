@@ -1,51 +1,23 @@
 // HTTP client of the GPU inference service (gpu-worker). Runs on Workers and Node: fetch only, no node:.
 //
-// Internal inference contract (served by the gpu-worker's inference server; also in docs/API-internal.md)
-// ---------------------------------------------------------------------------------------------------------
-// Every call: `Authorization: Bearer <WORKER_TOKEN>` (the token the workers already share with the edge),
+// The contract (docs/API-internal.md) is shared/contracts/inference-api.ts: the request types below are
+// inferred from its schemas, which the inference server validates with (gpu-worker/serve/). Every call:
+// `Authorization: Bearer <WORKER_TOKEN>` (the token the workers already share with the edge),
 // `Content-Type: application/json`, JSON responses.
 //
-//   POST {INFERENCE_URL}/internal/v1/classify
-//     {base_model: string,
-//      adapter: null | {key: string, sha256: string, method: "cocoop" | "coop"},
-//      labels: string[],          // 1..1000, distinct, already trimmed
-//      images: string[]}          // 1..32, base64 (no data: prefix), validated as JPEG/PNG/WebP by the edge
-//   → 200 {logits: number[][]}    // one row per image, one column per label: exp(logit_scale) · cos(image, text)
+//   POST {INFERENCE_URL}/internal/v1/classify         ClassifyRequest       → 200 {logits: number[images][labels]}
+//   POST {INFERENCE_URL}/internal/v1/embeddings/text  TextEmbeddingsRequest → 200 {embeddings: number[texts][dim]}
 //
-//   POST {INFERENCE_URL}/internal/v1/embeddings/text
-//     {base_model: string, adapter: null | {key, sha256, method: "coop"}, texts: string[]}
-//   → 200 {embeddings: number[][]} // one row per text, in order (the normalized text features)
-//
-//   `adapter.key` is the blob-store key of the adapter safetensors, `adapter.sha256` its digest (a cache
-//   key for the worker and an integrity check). `adapter: null` is the zero-shot base model.
-//   Errors: 4xx/5xx with {error: {code: string, message: string}}. A 400/422 means the request cannot
-//   be served as sent (e.g. an unknown base model) and its message is shown to the API caller; anything
-//   else (3xx, 401/403/404/5xx, a non-JSON body, a wrong shape, network errors, timeouts) is an outage of
-//   the inference service: the API answers 503 `inference_unavailable` with `Retry-After` and the edge
-//   logs the detail (upstream text never reaches the caller).
+//   A 400/422 with {error: {code, message}} means the request cannot be served as sent (e.g. an unknown base
+//   model) and its message is shown to the API caller; anything else (3xx, 401/403/404/5xx, a non-JSON body,
+//   a wrong shape — checked here: the answer must be a matrix of finite numbers of the asked size —, network
+//   errors, timeouts) is an outage of the inference service: the API answers 503 `inference_unavailable` with
+//   `Retry-After` and the edge logs the detail (upstream text never reaches the caller).
 //   Redirects are never followed: `redirect: 'manual'` (the one mode both workerd and Node accept besides
 //   'follow'; workerd rejects 'error') returns the 3xx, which counts as an outage like any non-2xx.
+import type { ClassifyRequest, TextEmbeddingsRequest } from '../../shared/contracts/inference-api.ts';
 import type { Logger } from '../config.ts';
 import { ApiError, inferenceUnavailable, invalidRequest, validationFailed } from '../http/errors.ts';
-
-export interface AdapterRef {
-  key: string;
-  sha256: string;
-  method: 'cocoop' | 'coop';
-}
-
-export interface ClassifyRequest {
-  base_model: string;
-  adapter: AdapterRef | null;
-  labels: string[];
-  images: string[];
-}
-
-export interface TextEmbeddingsRequest {
-  base_model: string;
-  adapter: (AdapterRef & { method: 'coop' }) | null;
-  texts: string[];
-}
 
 export interface InferenceClientOptions {
   /** INFERENCE_URL without trailing slash; undefined → every call fails as "unavailable". */
