@@ -22,9 +22,6 @@ import { newRouter, registerSecuritySchemes } from './http/openapi.ts';
 import { rateLimit } from './http/rate-limit.ts';
 import type { Ports } from './ports.ts';
 import { mountSystemRoutes } from './routes/system.ts';
-import { datasetFinalizeRoutes } from './routes/dataset-finalize.ts';
-import { datasetImageRoutes } from './routes/dataset-images.ts';
-import { datasetUploadRoutes } from './routes/dataset-uploads.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { modelRoutes } from './routes/models.ts';
 import { tenantRoutes } from './routes/tenants.ts';
@@ -68,9 +65,6 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
   app.route('/', modelRoutes());
   app.route('/', workerRoutes());
   app.route('/', datasetRoutes());
-  app.route('/', datasetImageRoutes());
-  app.route('/', datasetUploadRoutes());
-  app.route('/', datasetFinalizeRoutes());
   app.route('/', webhookEndpointRoutes());
   app.route('/', classifyRoutes());
 

@@ -1,37 +1,33 @@
 // The `cocoop` command (contract: CLI.md). Each subcommand returns a JSON-able result, printed as
 // exactly one JSON document on stdout; logs go to stderr. Errors: one line on stderr, exit 1
-// (2 for usage errors).
-import { benchCommand } from './cli/bench.ts';
-import { classifyCommand } from './cli/classify.ts';
-import { embedCommand } from './cli/embed.ts';
-import { evalCommand } from './cli/eval.ts';
-import { makeModelCommand } from './cli/make-model.ts';
-import { tokenizeCommand } from './cli/tokenize.ts';
-import { trainCommand } from './cli/train.ts';
-import { UsageError } from './cli/usage.ts';
+// (2 for usage errors); COCOOP_DEBUG=1 adds the stack trace. `cocoop --help` and
+// `cocoop <command> --help` are made from the commands' option specs (cli/help.ts).
+import { benchCommand, benchSpec } from './cli/bench.ts';
+import { classifyCommand, classifySpec } from './cli/classify.ts';
+import { embedCommand, embedSpec } from './cli/embed.ts';
+import { evalCommand, evalSpec } from './cli/eval.ts';
+import { commandHelp, mainHelp } from './cli/help.ts';
+import { makeModelCommand, makeModelSpec } from './cli/make-model.ts';
+import { tokenizeCommand, tokenizeSpec } from './cli/tokenize.ts';
+import { trainCommand, trainSpec } from './cli/train.ts';
+import { HelpRequested, UsageError, type CommandSpec } from './cli/usage.ts';
 
-type Command = (argv: string[]) => Promise<unknown>;
+export interface Command {
+  spec: CommandSpec;
+  run: (argv: string[]) => Promise<unknown>;
+}
 
-const COMMANDS: Record<string, Command> = {
-  tokenize: tokenizeCommand,
-  embed: embedCommand,
-  'make-model': makeModelCommand,
-  train: trainCommand,
-  classify: classifyCommand,
-  eval: evalCommand,
-  bench: benchCommand,
-};
+export const COMMANDS: Command[] = [
+  { spec: tokenizeSpec, run: tokenizeCommand },
+  { spec: embedSpec, run: embedCommand },
+  { spec: makeModelSpec, run: makeModelCommand },
+  { spec: trainSpec, run: trainCommand },
+  { spec: classifySpec, run: classifyCommand },
+  { spec: evalSpec, run: evalCommand },
+  { spec: benchSpec, run: benchCommand },
+];
 
-const USAGE = `usage: cocoop <command> [options]
-commands:
-  tokenize   --model DIR --text T [--text T]...            CLIP BPE ids
-  embed      --model DIR [--text T]... [--image PATH]... [--json]   CLIP features
-  make-model --preset tiny|small|vit-b16 --seed N --out DIR [--vocab DIR]   random-weight CLIP
-  train      --model DIR --data DIR --method cocoop|coop [--epochs N] [--shots K] [--lr X] [--batch-size B]
-             [--n-ctx M | --ctx-init TEXT] [--seed S] [--checkpoint-dir DIR [--resume]] --out FILE.safetensors
-  classify   --model DIR [--adapter FILE] --labels "a,b,c" --image PATH...
-  eval       --model DIR [--adapter FILE] --data DIR [--labels "a,b,c"]
-  bench      --model DIR | --preset tiny|small|vit-b16 --classes C --images N [--no-naive] [--no-naive-train] [--train-steps K]`;
+export const USAGE = mainHelp(COMMANDS.map((c) => c.spec));
 
 function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, ' ').trim();
@@ -43,16 +39,20 @@ export async function main(argv: string[]): Promise<number> {
     (name ? process.stdout : process.stderr).write(USAGE + '\n');
     return name ? 0 : 2;
   }
-  const command = COMMANDS[name];
+  const command = COMMANDS.find((c) => c.spec.name === name);
   if (!command) {
     process.stderr.write(`cocoop: unknown command "${name}" (try: cocoop --help)\n`);
     return 2;
   }
   try {
-    const result = await command(rest);
+    const result = await command.run(rest);
     process.stdout.write(JSON.stringify(result) + '\n');
     return 0;
   } catch (e) {
+    if (e instanceof HelpRequested) {
+      process.stdout.write(commandHelp(e.spec) + '\n');
+      return 0;
+    }
     if (e instanceof UsageError) {
       process.stderr.write(`cocoop: ${oneLine(e.message)}\n`);
       return 2;

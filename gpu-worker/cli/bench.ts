@@ -9,29 +9,38 @@ import { OrtClipEncoders } from '../clip/ort-encoders.ts';
 import { PRESET_NAMES, type PresetName } from '../clip/presets.ts';
 import { runCocoopBench } from '../cocoop/bench.ts';
 import { initTfBackend } from '../runtime/tf-backend.ts';
-import { intOption, parseCommandArgs, UsageError } from './usage.ts';
+import { modelDirOption } from './paths.ts';
+import { intOption, optionalString, parseCommandArgs, UsageError, type CommandSpec } from './usage.ts';
+
+export const benchSpec: CommandSpec = {
+  name: 'bench',
+  summary: 'CoCoOp inference images/s and training s/step (batch 1), optimized and naive (official-style) paths in one run',
+  options: {
+    model: { type: 'string', value: 'DIR', help: 'CLIP model directory to benchmark' },
+    preset: { type: 'string', value: PRESET_NAMES.join('|'), help: 'benchmark a random-weight model of these shapes instead' },
+    classes: { type: 'string', value: 'C', default: '10', help: 'number of class names' },
+    images: { type: 'string', value: 'N', default: '8', help: 'images for the inference measurement (random pixels)' },
+    'no-naive': { type: 'boolean', help: 'skip the naive path' },
+    'no-naive-train': { type: 'boolean', help: 'skip only the naive training step (minutes at 100 classes)' },
+    'train-steps': { type: 'string', value: 'K', default: '3', help: 'training steps measured' },
+  },
+  notes: ['Exactly one of --model or --preset. Output: {"settings": {...}, "optimized": {...}, "naive": {...}, "logits_max_rel_diff": number}'],
+};
 
 export async function benchCommand(argv: string[]): Promise<unknown> {
-  const values = parseCommandArgs('bench', argv, {
-    model: { type: 'string' },
-    preset: { type: 'string' },
-    classes: { type: 'string' },
-    images: { type: 'string' },
-    'no-naive': { type: 'boolean' },
-    'no-naive-train': { type: 'boolean' },
-    'train-steps': { type: 'string' },
-  });
+  const values = parseCommandArgs(benchSpec, argv);
   if (!values.model === !values.preset) throw new UsageError('bench: give exactly one of --model DIR or --preset tiny|small|vit-b16');
   if (values.preset && !PRESET_NAMES.includes(values.preset as PresetName)) {
     throw new UsageError(`bench: --preset must be one of ${PRESET_NAMES.join(', ')}`);
   }
-  const classes = intOption(values, 'classes', 'bench', 10, 1);
+  if (values.model !== undefined) modelDirOption(values, 'bench');
+  const classes = intOption(values, 'classes', 'bench', 1);
   if (classes < 2) throw new UsageError('bench: --classes must be at least 2');
-  const images = intOption(values, 'images', 'bench', 8, 1);
-  const trainSteps = intOption(values, 'train-steps', 'bench', 3, 1);
+  const images = intOption(values, 'images', 'bench', 1);
+  const trainSteps = intOption(values, 'train-steps', 'bench', 1);
 
   let tmp: string | undefined;
-  let dir = values.model as string | undefined;
+  let dir = optionalString(values, 'model');
   if (!dir) {
     tmp = mkdtempSync(join(tmpdir(), 'cocoop-bench-'));
     dir = tmp;

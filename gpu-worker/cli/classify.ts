@@ -4,20 +4,28 @@ import { imageFeaturesOf } from '../cocoop/image-features.ts';
 import { CocoopInference } from '../cocoop/ort-inference.ts';
 import { parseLabels } from './labels.ts';
 import { checkLabelsFit, openModel } from './model-context.ts';
-import { parseCommandArgs, requireString, stringList, UsageError } from './usage.ts';
+import { ADAPTER_OPTION, LABELS_HELP, MODEL_OPTION } from './common-options.ts';
+import { modelDirOption } from './paths.ts';
+import { optionalString, parseCommandArgs, stringList, type CommandSpec } from './usage.ts';
+
+export const classifySpec: CommandSpec = {
+  name: 'classify',
+  summary: 'logits of each image over any labels (CoCoOp adapter: instance-conditioned prompts; none: zero-shot)',
+  options: {
+    model: MODEL_OPTION,
+    adapter: ADAPTER_OPTION,
+    labels: { type: 'string', value: '"a,b,c"', multiple: true, required: true, help: LABELS_HELP },
+    image: { type: 'string', value: 'PATH', multiple: true, required: true, help: 'an image file (JPEG, PNG, WebP)' },
+  },
+  notes: ['Output: {"labels": string[], "logits": number[][], "top1": string[]} (logits = exp(logit_scale)·cos)'],
+};
 
 export async function classifyCommand(argv: string[]): Promise<unknown> {
-  const values = parseCommandArgs('classify', argv, {
-    model: { type: 'string' },
-    adapter: { type: 'string' },
-    labels: { type: 'string', multiple: true },
-    image: { type: 'string', multiple: true },
-  });
-  const dir = requireString(values, 'model', 'classify');
+  const values = parseCommandArgs(classifySpec, argv);
+  const dir = modelDirOption(values, 'classify');
   const labels = parseLabels(stringList(values, 'labels'), 'classify');
   const images = stringList(values, 'image');
-  if (images.length === 0) throw new UsageError('classify: give at least one --image');
-  const ctx = openModel(dir, values.adapter as string | undefined);
+  const ctx = openModel(dir, optionalString(values, 'adapter'));
   try {
     checkLabelsFit(ctx, labels);
     const features = await imageFeaturesOf(ctx.encoders, images);

@@ -4,16 +4,25 @@ import { loadClipModel } from '../clip/model.ts';
 import { OrtClipEncoders, rows } from '../clip/ort-encoders.ts';
 import { decodeImageRGB } from '../clip/preprocess.ts';
 import { imageFeaturesOf } from '../cocoop/image-features.ts';
-import { parseCommandArgs, requireString, stringList, UsageError } from './usage.ts';
+import { MODEL_OPTION, TRUNCATE_OPTION } from './common-options.ts';
+import { modelDirOption } from './paths.ts';
+import { parseCommandArgs, stringList, UsageError, type CommandSpec } from './usage.ts';
+
+export const embedSpec: CommandSpec = {
+  name: 'embed',
+  summary: 'projected, un-normalised CLIP features of prompts and images (HF get_text_features / get_image_features)',
+  options: {
+    model: MODEL_OPTION,
+    text: { type: 'string', value: 'T', multiple: true, help: 'a prompt' },
+    image: { type: 'string', value: 'PATH', multiple: true, help: 'an image file (JPEG, PNG, WebP)' },
+    truncate: TRUNCATE_OPTION,
+  },
+  notes: ['At least one --text or --image. Output: {"text_embeds": number[][], "image_embeds": number[][]} (keys only for what was asked)'],
+};
 
 export async function embedCommand(argv: string[]): Promise<unknown> {
-  const values = parseCommandArgs('embed', argv, {
-    model: { type: 'string' },
-    text: { type: 'string', multiple: true },
-    image: { type: 'string', multiple: true },
-    truncate: { type: 'boolean' },
-  });
-  const dir = requireString(values, 'model', 'embed');
+  const values = parseCommandArgs(embedSpec, argv);
+  const dir = modelDirOption(values, 'embed');
   const texts = stringList(values, 'text');
   const images = stringList(values, 'image');
   if (texts.length === 0 && images.length === 0) throw new UsageError('embed: give at least one --text or --image');

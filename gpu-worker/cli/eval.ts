@@ -6,21 +6,30 @@ import { imageFeaturesOf } from '../cocoop/image-features.ts';
 import { CocoopInference } from '../cocoop/ort-inference.ts';
 import { parseLabels } from './labels.ts';
 import { checkLabelsFit, openModel } from './model-context.ts';
-import { parseCommandArgs, requireString, stringList } from './usage.ts';
+import { ADAPTER_OPTION, LABELS_HELP, MODEL_OPTION } from './common-options.ts';
+import { modelDirOption } from './paths.ts';
+import { optionalString, parseCommandArgs, requireString, stringList, type CommandSpec } from './usage.ts';
+
+export const evalSpec: CommandSpec = {
+  name: 'eval',
+  summary: 'top-1 accuracy over an image folder (one sub-folder per class, folder name = class name)',
+  options: {
+    model: MODEL_OPTION,
+    adapter: ADAPTER_OPTION,
+    data: { type: 'string', value: 'DIR', required: true, help: 'image folder: one sub-folder per class' },
+    labels: { type: 'string', value: '"a,b,c"', multiple: true, help: `${LABELS_HELP}; must include every class folder (default: the folder names)` },
+  },
+  notes: ['Output: {"accuracy": number, "per_class": {class: {"accuracy", "n"}}, "n": number}'],
+};
 
 export async function evalCommand(argv: string[]): Promise<unknown> {
-  const values = parseCommandArgs('eval', argv, {
-    model: { type: 'string' },
-    adapter: { type: 'string' },
-    data: { type: 'string' },
-    labels: { type: 'string', multiple: true },
-  });
-  const dir = requireString(values, 'model', 'eval');
+  const values = parseCommandArgs(evalSpec, argv);
+  const dir = modelDirOption(values, 'eval');
   const data = readImageFolder(requireString(values, 'data', 'eval'), { minClasses: 1 });
   const labels = stringList(values, 'labels').length > 0 ? parseLabels(stringList(values, 'labels'), 'eval') : data.classNames;
   const missing = data.classNames.find((c) => !labels.includes(c));
   if (missing !== undefined) throw new Error(`--labels: the data folder has class "${missing}", which is not among the labels`);
-  const ctx = openModel(dir, values.adapter as string | undefined);
+  const ctx = openModel(dir, optionalString(values, 'adapter'));
   try {
     checkLabelsFit(ctx, labels);
     const log = (done: number, total: number) => process.stderr.write(`eval: ${done}/${total} images\n`);

@@ -1,47 +1,57 @@
 // `cocoop train --model DIR --data DIR --method cocoop|coop [...] --out FILE.safetensors`: few-shot
 // training of an adapter (the official CoCoOp recipe by default), progress on stderr.
-import { resolve } from 'node:path';
 import { writeAdapter } from '../cocoop/artifact.ts';
 import { DEFAULT_CTX_INIT } from '../cocoop/adapter.ts';
 import { limitShots, readImageFolder } from '../cocoop/dataset.ts';
 import { trainAdapter } from '../cocoop/train.ts';
 import { decodeImageRGB } from '../clip/preprocess.ts';
 import { initTfBackend } from '../runtime/tf-backend.ts';
+import { MODEL_OPTION } from './common-options.ts';
 import { openModel } from './model-context.ts';
-import { intOption, parseCommandArgs, requireString, UsageError } from './usage.ts';
+import { modelDirOption, outDirOption, outFileOption } from './paths.ts';
+import { intOption, optionalString, parseCommandArgs, requireString, UsageError, type CommandSpec } from './usage.ts';
+
+
+export const trainSpec: CommandSpec = {
+  name: 'train',
+  summary: 'few-shot training of a CoCoOp (or CoOp) adapter on an image folder; progress on stderr',
+  options: {
+    model: MODEL_OPTION,
+    data: { type: 'string', value: 'DIR', required: true, help: 'image folder: one sub-folder per class, folder name = class name' },
+    method: { type: 'string', value: 'cocoop|coop', default: 'cocoop', help: 'cocoop: instance-conditioned prompts (meta-net); coop: fixed learned context' },
+    epochs: { type: 'string', value: 'N', default: '10', help: 'passes over the data' },
+    shots: { type: 'string', value: 'K', default: '16', help: 'at most K images per class are used' },
+    lr: { type: 'string', value: 'X', default: '0.002', help: 'learning rate of SGD with momentum: 1 warm-up epoch, then cosine decay' },
+    'batch-size': { type: 'string', value: 'B', default: '1', help: 'images per step' },
+    'n-ctx': { type: 'string', value: 'M', help: 'M randomly initialised context vectors instead of --ctx-init' },
+    'ctx-init': { type: 'string', value: 'TEXT', help: `context vectors initialised from the words of TEXT (default "${DEFAULT_CTX_INIT}")` },
+    seed: { type: 'string', value: 'S', default: '1', help: 'random seed' },
+    out: { type: 'string', value: 'FILE.safetensors', required: true, help: 'the adapter file to write' },
+    'checkpoint-dir': { type: 'string', value: 'DIR', help: 'write a checkpoint after every epoch there' },
+    resume: { type: 'boolean', help: 'continue from the latest checkpoint in --checkpoint-dir (refused if model, data or options differ)' },
+    'crop-scale': { type: 'string', value: 'MIN,MAX', help: 'RandomResizedCrop area range of the training views (default 0.08,1; 0.5,1 suits small images)' },
+  },
+  notes: ['Output: {"out", "method", "classes", "images", "epochs", "steps", "train_accuracy", "final_loss", "seconds"}'],
+};
 
 export async function trainCommand(argv: string[]): Promise<unknown> {
-  const values = parseCommandArgs('train', argv, {
-    model: { type: 'string' },
-    data: { type: 'string' },
-    method: { type: 'string', default: 'cocoop' },
-    epochs: { type: 'string' },
-    shots: { type: 'string' },
-    lr: { type: 'string' },
-    'batch-size': { type: 'string' },
-    'n-ctx': { type: 'string' },
-    'ctx-init': { type: 'string' },
-    seed: { type: 'string' },
-    out: { type: 'string' },
-    'checkpoint-dir': { type: 'string' },
-    resume: { type: 'boolean' },
-    'crop-scale': { type: 'string' },
-  });
+  const values = parseCommandArgs(trainSpec, argv);
   const method = values.method;
   if (method !== 'cocoop' && method !== 'coop') throw new UsageError(`train: --method must be cocoop or coop, got "${String(method)}"`);
-  const dir = requireString(values, 'model', 'train');
-  const out = resolve(requireString(values, 'out', 'train'));
-  const epochs = intOption(values, 'epochs', 'train', 10, 1);
-  const shots = intOption(values, 'shots', 'train', 16, 1);
-  const batchSize = intOption(values, 'batch-size', 'train', 1, 1);
-  const seed = intOption(values, 'seed', 'train', 1, 0);
-  const lr = values.lr === undefined ? 0.002 : Number(values.lr);
+  const epochs = intOption(values, 'epochs', 'train', 1);
+  const shots = intOption(values, 'shots', 'train', 1);
+  const batchSize = intOption(values, 'batch-size', 'train', 1);
+  const seed = intOption(values, 'seed', 'train', 0);
+  const lr = Number(values.lr);
   if (!(lr > 0) || !Number.isFinite(lr)) throw new UsageError(`train: --lr must be a positive number, got "${String(values.lr)}"`);
-  const nCtx = values['n-ctx'] === undefined ? undefined : intOption(values, 'n-ctx', 'train', 4, 1);
+  const nCtx = values['n-ctx'] === undefined ? undefined : intOption(values, 'n-ctx', 'train', 1);
   if (nCtx !== undefined && values['ctx-init'] !== undefined) throw new UsageError('train: give --n-ctx (random init) or --ctx-init, not both');
-  const ctxInit = nCtx !== undefined ? '' : ((values['ctx-init'] as string | undefined) ?? DEFAULT_CTX_INIT);
+  const ctxInit = nCtx !== undefined ? '' : (optionalString(values, 'ctx-init') ?? DEFAULT_CTX_INIT);
   if (values.resume && !values['checkpoint-dir']) throw new UsageError('train: --resume needs --checkpoint-dir');
-  const cropScale = parseCropScale(values['crop-scale'] as string | undefined);
+  const cropScale = parseCropScale(optionalString(values, 'crop-scale'));
+  const dir = modelDirOption(values, 'train');
+  const out = outFileOption(values, 'out', 'train');
+  const checkpointDir = values['checkpoint-dir'] === undefined ? undefined : outDirOption(values, 'checkpoint-dir', 'train');
 
   const data = limitShots(readImageFolder(requireString(values, 'data', 'train')), shots);
   const ctx = openModel(dir);
@@ -62,7 +72,7 @@ export async function trainCommand(argv: string[]): Promise<unknown> {
       weightDecay: 5e-4,
       warmupEpochs: 1,
       warmupLr: 1e-5,
-      checkpointDir: values['checkpoint-dir'] as string | undefined,
+      checkpointDir,
       resume: values.resume === true,
       cropScale,
     });

@@ -13,12 +13,13 @@ export interface Run {
   stderr: string;
 }
 
-export function cocoop(args: string[], timeoutMs = 110_000): Promise<Run> {
+/** `env` is added to the test process's environment (COCOOP_DEBUG is cleared unless given). */
+export function cocoop(args: string[], timeoutMs = 110_000, env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((done) => {
     execFile(
       process.execPath,
       [BIN, ...args],
-      { cwd: REPO_ROOT, maxBuffer: 64 << 20, timeout: timeoutMs, env: { ...process.env, COCOOP_DEBUG: '' } },
+      { cwd: REPO_ROOT, maxBuffer: 64 << 20, timeout: timeoutMs, env: { ...process.env, COCOOP_DEBUG: '', ...env } },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
         done({ code, stdout: String(stdout), stderr: String(stderr) });
