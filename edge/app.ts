@@ -1,5 +1,6 @@
-// The edge control plane as one Hono app over the ports: createApp(ports, config). The Workers and Node
-// entries only build the ports (edge/node/server.ts; a Workers entry does the same with D1/R2/KV).
+// The edge control plane as one Hono app over the ports: createApp(ports, config). The Node and Workers
+// entries only build the ports and the config (edge/node/server.ts: SQLite, S3, memory cache;
+// edge/workers/entry.ts: D1, S3 over aws4fetch, KV).
 //
 // Request pipeline of a /v1 route:
 //   cors (→ Server-Timing on the inference routes) → authenticate (401) → rateLimit (429) → jsonBodyGuard (413, 400)
@@ -7,8 +8,13 @@
 //   → zod validators from the route definition (415, 422) → handler.
 // Everything thrown (ApiError, hono HTTPException, bugs) is rendered by onError as {"error": {...}}.
 //
-// Adding a resource: write edge/routes/<resource>.ts exporting `<resource>Routes()` that returns a
-// newRouter() with its app.openapi(createRoute({...}), handler) calls, and mount it below.
+// Layout: edge/routes/<resource>.ts hold the zod schemas, the OpenAPI route definitions and short handlers;
+// the SQL and rules of each resource are named functions in its domain module (edge/tenants/,
+// edge/datasets/, edge/jobs/ with the job queue in jobs/queue.ts, edge/models/, edge/webhooks/,
+// edge/inference/). The worker-API and training-job shapes are the shared contracts (shared/contracts/).
+//
+// Adding a resource: write its domain module, then edge/routes/<resource>.ts exporting `<resource>Routes()`
+// that returns a newRouter() with its app.openapi(createRoute({...}), handler) calls, and mount it below.
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
 import { timing } from 'hono/timing';
@@ -22,6 +28,9 @@ import { newRouter, registerSecuritySchemes } from './http/openapi.ts';
 import { rateLimit } from './http/rate-limit.ts';
 import type { Ports } from './ports.ts';
 import { mountSystemRoutes } from './routes/system.ts';
+import { datasetFinalizeRoutes } from './routes/dataset-finalize.ts';
+import { datasetImageRoutes } from './routes/dataset-images.ts';
+import { datasetUploadRoutes } from './routes/dataset-uploads.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { modelRoutes } from './routes/models.ts';
 import { tenantRoutes } from './routes/tenants.ts';
@@ -65,6 +74,9 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
   app.route('/', modelRoutes());
   app.route('/', workerRoutes());
   app.route('/', datasetRoutes());
+  app.route('/', datasetImageRoutes());
+  app.route('/', datasetUploadRoutes());
+  app.route('/', datasetFinalizeRoutes());
   app.route('/', webhookEndpointRoutes());
   app.route('/', classifyRoutes());
 

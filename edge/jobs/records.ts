@@ -1,16 +1,20 @@
-// Training jobs and their events as rows and as API objects, plus the SQL statements shared by the
-// public job routes (edge/routes/training-jobs.ts) and the worker routes (edge/routes/trainer-api.ts).
+// Training jobs and their events as rows and as API objects, and the statements and reads shared by the
+// job queue (edge/jobs/queue.ts) and the public job routes. The shapes of the API objects are the shared
+// contract (shared/contracts/training-job.ts); the types here are inferred from it.
 //
 // Guarded transitions: a final state change runs in one db.batch as
 //   [UPDATE training_jobs … WHERE <expected state>, guardedEventStatement(…), …the rest]
 // The event INSERT writes NULL into a NOT NULL column when the UPDATE just before it changed no row
 // (SQLite `changes()`), which aborts and rolls back the whole batch: a transition that lost a race
 // never leaves a model, an event or a webhook delivery behind.
+import type { Hyperparameters, JobStatus, Method, TrainingJob } from '../../shared/contracts/training-job.ts';
+import { adapterKey, checkpointPrefix } from '../../shared/storage/keys.ts';
+import { notFound } from '../http/errors.ts';
+import { type Pagination, listPage } from '../http/pagination.ts';
 import type { SqlDatabase, SqlStatement, SqlValue } from '../ports.ts';
 import { newId } from '../ids.ts';
+import { quoteId } from '../../shared/util/quote.ts';
 
-export const JOB_STATES = ['queued', 'running', 'cancelling', 'succeeded', 'failed', 'cancelled'] as const;
-export type JobStatus = (typeof JOB_STATES)[number];
 export const FINAL_JOB_STATES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 /** States in which a worker holds (or held) a lease. */
 export const LEASED_STATES_SQL = `('running', 'cancelling')`;
@@ -19,7 +23,7 @@ export interface JobRow {
   id: string;
   tenant_id: string;
   dataset_id: string;
-  method: 'cocoop' | 'coop';
+  method: Method;
   status: JobStatus;
   hyperparameters: string;
   metadata: string;
@@ -36,37 +40,32 @@ export interface JobRow {
   attempts: number;
 }
 
-export interface Hyperparameters {
-  epochs: number;
-  learning_rate: number;
-  batch_size: number;
-  /** Random initialisation with this many context vectors; null = initialised from ctx_init. */
-  n_ctx: number | null;
-  /** The phrase the context vectors start from; null when n_ctx is given. */
-  ctx_init: string | null;
-  shots: number;
-  seed: number;
-  /** RandomResizedCrop area range of the training views, [min, max] in (0, 1]. */
-  crop_scale: [number, number];
-}
-
 /** The official recipe's crop range (Dassl's RandomResizedCrop default), for jobs stored before crop_scale existed. */
 export const DEFAULT_CROP_SCALE: [number, number] = [0.08, 1];
 
-export interface JobObject {
-  id: string;
-  dataset_id: string;
-  method: 'cocoop' | 'coop';
-  status: JobStatus;
-  hyperparameters: Hyperparameters;
-  metadata: Record<string, string>;
-  progress: { epoch: number; epochs: number; step: number; steps: number };
-  metrics: Record<string, number>;
-  model_id: string | null;
-  error: { code: string; message: string } | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
+/** What a job gets for each hyperparameter its creator left out (stored on the job). */
+export const DEFAULT_HYPERPARAMETERS = {
+  epochs: 10,
+  learning_rate: 0.002,
+  batch_size: 1,
+  ctx_init: 'a photo of a',
+  shots: 16,
+  seed: 1,
+  crop_scale: DEFAULT_CROP_SCALE,
+} as const;
+
+/** The complete hyperparameters of a new job: the given ones, the defaults for the rest (ctx_init only without n_ctx). */
+export function withDefaults(hp: Partial<Omit<Hyperparameters, 'n_ctx' | 'ctx_init'>> & { n_ctx?: number; ctx_init?: string }): Hyperparameters {
+  return {
+    epochs: hp.epochs ?? DEFAULT_HYPERPARAMETERS.epochs,
+    learning_rate: hp.learning_rate ?? DEFAULT_HYPERPARAMETERS.learning_rate,
+    batch_size: hp.batch_size ?? DEFAULT_HYPERPARAMETERS.batch_size,
+    n_ctx: hp.n_ctx ?? null,
+    ctx_init: hp.n_ctx !== undefined ? null : (hp.ctx_init ?? DEFAULT_HYPERPARAMETERS.ctx_init),
+    shots: hp.shots ?? DEFAULT_HYPERPARAMETERS.shots,
+    seed: hp.seed ?? DEFAULT_HYPERPARAMETERS.seed,
+    crop_scale: hp.crop_scale ?? [...DEFAULT_HYPERPARAMETERS.crop_scale],
+  };
 }
 
 function parseObject<T>(text: string | null, fallback: T): T {
@@ -79,10 +78,10 @@ function parseObject<T>(text: string | null, fallback: T): T {
   }
 }
 
-export function jobObject(row: JobRow): JobObject {
+export function jobObject(row: JobRow): TrainingJob {
   const stored = parseObject<Partial<Hyperparameters>>(row.hyperparameters, {});
   const hp = { ...stored, crop_scale: stored.crop_scale ?? DEFAULT_CROP_SCALE } as Hyperparameters;
-  const p = parseObject<Partial<JobObject['progress']>>(row.progress, {});
+  const p = parseObject<Partial<TrainingJob['progress']>>(row.progress, {});
   return {
     id: row.id,
     dataset_id: row.dataset_id,
@@ -105,11 +104,11 @@ export function modelIdOf(jobId: string): string {
   return `mdl_${jobId.slice(jobId.indexOf('_') + 1)}`;
 }
 
-/** Storage keys of a job (ARCHITECTURE.md, "Storage layout"); server-generated only. */
+/** Storage keys of a job (key layout: shared/storage/keys.ts); server-generated only. */
 export function jobStorage(tenantId: string, jobId: string) {
   return {
-    checkpoint_prefix: `tenants/${tenantId}/jobs/${jobId}/checkpoints/`,
-    artifact_key: `tenants/${tenantId}/models/${modelIdOf(jobId)}/adapter.safetensors`,
+    checkpoint_prefix: checkpointPrefix(tenantId, jobId),
+    artifact_key: adapterKey(tenantId, modelIdOf(jobId)),
   };
 }
 
@@ -163,7 +162,84 @@ export async function tenantJob(db: SqlDatabase, tenantId: string, id: string): 
   return db.prepare('SELECT * FROM training_jobs WHERE id = ? AND tenant_id = ?').bind(id, tenantId).first<JobRow>();
 }
 
+/** The tenant's job, or 404 (another tenant's job is "not found" too). */
+export async function requireTenantJob(db: SqlDatabase, tenantId: string, id: string): Promise<JobRow> {
+  const row = await tenantJob(db, tenantId, id);
+  if (!row) throw noJob(id);
+  return row;
+}
+
+export const noJob = (id: string) => notFound(`No training job with id ${quoteId(id)} in your tenant.`, 'id');
+
+/** A page of the tenant's jobs, newest first. */
+export async function listJobs(db: SqlDatabase, tenantId: string, page: Pagination) {
+  const rows = await listPage<JobRow>(db, { from: 'training_jobs', where: 'tenant_id = ?', binds: [tenantId], order: 'desc' }, page);
+  return { data: rows.data.map(jobObject), has_more: rows.has_more };
+}
+
+export interface EventRow {
+  id: string;
+  created_at: string;
+  level: EventLevel;
+  type: EventType;
+  message: string;
+  data: string | null;
+}
+
+export function eventObject(row: EventRow) {
+  return {
+    id: row.id,
+    created_at: row.created_at,
+    level: row.level,
+    type: row.type,
+    message: row.message,
+    ...(row.data !== null ? { data: JSON.parse(row.data) as unknown } : {}),
+  };
+}
+
+/** A page of a job's events, oldest first (the caller has checked the job is the tenant's). */
+export async function listJobEvents(db: SqlDatabase, tenantId: string, jobId: string, page: Pagination) {
+  const rows = await listPage<EventRow>(
+    db,
+    { from: 'job_events', columns: 'id, created_at, level, type, message, data', where: 'job_id = ? AND tenant_id = ?', binds: [jobId, tenantId], order: 'asc' },
+    page,
+  );
+  return { data: rows.data.map(eventObject), has_more: rows.has_more };
+}
+
 /** The webhook `data` of a job event (API.md, Webhooks). */
 export function webhookData(job: { id: string; status: JobStatus; model_id: string | null; metrics: Record<string, number> }) {
   return { id: job.id, status: job.status, model_id: job.model_id, metrics: job.metrics };
+}
+
+/** The progress of a job that succeeded: every epoch and step done (heartbeats may not have reported the last ones). */
+export function completedProgress(row: JobRow): string {
+  const p = parseJsonObject(row.progress);
+  const hp = parseJsonObject(row.hyperparameters);
+  const epochs = typeof p.epochs === 'number' ? p.epochs : typeof hp.epochs === 'number' ? hp.epochs : undefined;
+  const done: Record<string, unknown> = { ...p };
+  if (epochs !== undefined) Object.assign(done, { epoch: epochs, epochs });
+  if (typeof p.steps === 'number') done.step = p.steps;
+  return JSON.stringify(done);
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The JSON object `text` with the keys of `patch` set (a column of progress or metrics). */
+export function mergeJson(text: string, patch: Record<string, unknown> | undefined): string {
+  if (!patch) return text;
+  let base: Record<string, unknown> = {};
+  try {
+    base = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // keep {}
+  }
+  return JSON.stringify({ ...base, ...patch });
 }

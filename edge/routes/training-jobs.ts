@@ -1,12 +1,13 @@
 // Training jobs: POST /v1/training-jobs, GET /v1/training-jobs[/{id}], POST /v1/training-jobs/{id}/cancel,
-// GET /v1/training-jobs/{id}/events. Trainers (GPU worker processes) drive the jobs through edge/routes/trainer-api.ts.
+// GET /v1/training-jobs/{id}/events. Trainers (GPU worker processes) drive the jobs through edge/routes/trainer-api.ts;
+// every state change is a function of the job queue (edge/jobs/queue.ts), rows and objects are in edge/jobs/records.ts.
 //
 // States: queued → running → succeeded | failed | cancelled, with cancelling between a cancel request of a
 // running job and its worker stopping. A queued job is cancelled at once.
 import { createRoute, z } from '@hono/zod-openapi';
+import { METHODS, TrainingJob } from '../../shared/contracts/training-job.ts';
 import { requireTenant } from '../http/auth.ts';
 import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
-import { conflict, notFound } from '../http/errors.ts';
 import { idempotent } from '../http/idempotency.ts';
 import {
   IdempotencyHeaders,
@@ -18,34 +19,11 @@ import {
   jsonResponse,
   newRouter,
 } from '../http/openapi.ts';
-import { PaginationQuery, listPage, pageSchema } from '../http/pagination.ts';
-import { newId } from '../ids.ts';
-import {
-  DEFAULT_CROP_SCALE,
-  FINAL_JOB_STATES,
-  type Hyperparameters,
-  type JobRow,
-  JOB_STATES,
-  guardedEventStatement,
-  isConstraintError,
-  jobObject,
-  tenantJob,
-  webhookData,
-} from '../jobs/records.ts';
-import { jobWebhookStatements } from '../jobs/webhook-events.ts';
-import { ACTIVE_JOB_STATES } from '../tenants/usage.ts';
+import { PaginationQuery, pageSchema } from '../http/pagination.ts';
+import { cancelJob, enqueueJob } from '../jobs/queue.ts';
+import { DEFAULT_HYPERPARAMETERS, jobObject, listJobEvents, listJobs, requireTenantJob, withDefaults } from '../jobs/records.ts';
 
 // ---- schemas --------------------------------------------------------------------------------
-
-export const DEFAULT_HYPERPARAMETERS = {
-  epochs: 10,
-  learning_rate: 0.002,
-  batch_size: 1,
-  ctx_init: 'a photo of a',
-  shots: 16,
-  seed: 1,
-  crop_scale: DEFAULT_CROP_SCALE,
-} as const;
 
 const CropScaleInput = z
   .tuple([z.number().gt(0).max(1), z.number().gt(0).max(1)])
@@ -96,7 +74,7 @@ const Metadata = z
 const CreateJobRequest = z
   .strictObject({
     dataset_id: z.string().min(1).max(128).openapi({ description: 'A ready dataset of your tenant.', example: 'ds_0m3k9x2qa4f7hz81kd0p3q' }),
-    method: z.enum(['cocoop', 'coop']).openapi({ description: '`cocoop` (image-conditioned prompts) or `coop` (static prompts).' }),
+    method: z.enum(METHODS).openapi({ description: '`cocoop` (image-conditioned prompts) or `coop` (static prompts).' }),
     hyperparameters: HyperparametersInput.optional(),
     metadata: Metadata.optional(),
   })
@@ -111,38 +89,7 @@ const CreateJobRequest = z
   })
   .openapi('CreateTrainingJobRequest');
 
-const HyperparametersSchema = z
-  .object({
-    epochs: z.number().int(),
-    learning_rate: z.number(),
-    batch_size: z.number().int(),
-    n_ctx: z.number().int().nullable(),
-    ctx_init: z.string().nullable(),
-    shots: z.number().int(),
-    seed: z.number().int(),
-    crop_scale: z.tuple([z.number(), z.number()]),
-  })
-  .openapi('Hyperparameters', { description: 'Complete, with the defaults applied.' });
-
-export const JobSchema = z
-  .object({
-    id: z.string().openapi({ example: 'job_0m3k9x2qa4f7hz81kd0p3q' }),
-    dataset_id: z.string(),
-    method: z.enum(['cocoop', 'coop']),
-    status: z.enum(JOB_STATES),
-    hyperparameters: HyperparametersSchema,
-    metadata: z.record(z.string(), z.string()),
-    progress: z.object({ epoch: z.number().int(), epochs: z.number().int(), step: z.number().int(), steps: z.number().int() }),
-    metrics: z.record(z.string(), z.number()).openapi({ description: 'train_loss, train_accuracy, val_accuracy when known.' }),
-    model_id: z.string().nullable(),
-    error: z.object({ code: z.string(), message: z.string() }).nullable(),
-    created_at: z.string(),
-    started_at: z.string().nullable(),
-    finished_at: z.string().nullable(),
-  })
-  .openapi('TrainingJob');
-
-export const JobEventSchema = z
+const JobEventSchema = z
   .object({
     id: z.string(),
     created_at: z.string(),
@@ -161,7 +108,7 @@ const JobParams = z.object({
 
 const tags = ['Training jobs'];
 
-const createJob = createRoute({
+const createJobRoute = createRoute({
   method: 'post',
   path: '/v1/training-jobs',
   tags,
@@ -173,12 +120,12 @@ const createJob = createRoute({
   middleware: [requireTenant, idempotent()] as const,
   request: { headers: IdempotencyHeaders, body: jsonBody(CreateJobRequest) },
   responses: {
-    201: jsonResponse(JobSchema, 'The queued job.'),
+    201: jsonResponse(TrainingJob, 'The queued job.'),
     ...errorResponses(...V1_ERRORS, ...JSON_BODY_ERRORS, 404, 409),
   },
 });
 
-const getJob = createRoute({
+const getJobRoute = createRoute({
   method: 'get',
   path: '/v1/training-jobs/{id}',
   tags,
@@ -186,10 +133,10 @@ const getJob = createRoute({
   security: SECURITY.tenant,
   middleware: [requireTenant] as const,
   request: { params: JobParams },
-  responses: { 200: jsonResponse(JobSchema, 'The job.'), ...errorResponses(...V1_ERRORS, 404) },
+  responses: { 200: jsonResponse(TrainingJob, 'The job.'), ...errorResponses(...V1_ERRORS, 404) },
 });
 
-const listJobs = createRoute({
+const listJobsRoute = createRoute({
   method: 'get',
   path: '/v1/training-jobs',
   tags,
@@ -198,10 +145,10 @@ const listJobs = createRoute({
   security: SECURITY.tenant,
   middleware: [requireTenant] as const,
   request: { query: PaginationQuery },
-  responses: { 200: jsonResponse(pageSchema(JobSchema, 'TrainingJobList'), 'A page of jobs.'), ...errorResponses(...V1_ERRORS, 422) },
+  responses: { 200: jsonResponse(pageSchema(TrainingJob, 'TrainingJobList'), 'A page of jobs.'), ...errorResponses(...V1_ERRORS, 422) },
 });
 
-const cancelJob = createRoute({
+const cancelJobRoute = createRoute({
   method: 'post',
   path: '/v1/training-jobs/{id}/cancel',
   tags,
@@ -211,10 +158,10 @@ const cancelJob = createRoute({
   security: SECURITY.tenant,
   middleware: [requireTenant] as const,
   request: { params: JobParams },
-  responses: { 200: jsonResponse(JobSchema, 'The job after the request.'), ...errorResponses(...V1_ERRORS, 404, 409) },
+  responses: { 200: jsonResponse(TrainingJob, 'The job after the request.'), ...errorResponses(...V1_ERRORS, 404, 409) },
 });
 
-const listEvents = createRoute({
+const listEventsRoute = createRoute({
   method: 'get',
   path: '/v1/training-jobs/{id}/events',
   tags,
@@ -231,170 +178,37 @@ const listEvents = createRoute({
 
 // ---- handlers -------------------------------------------------------------------------------
 
-function quoteId(id: string): string {
-  return JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}…` : id);
-}
-
-const noJob = (id: string) => notFound(`No training job with id ${quoteId(id)} in your tenant.`, 'id');
-
-export interface EventRow {
-  id: string;
-  created_at: string;
-  level: 'info' | 'warn' | 'error';
-  type: 'message' | 'metrics';
-  message: string;
-  data: string | null;
-}
-
-export function eventObject(row: EventRow) {
-  return {
-    id: row.id,
-    created_at: row.created_at,
-    level: row.level,
-    type: row.type,
-    message: row.message,
-    ...(row.data !== null ? { data: JSON.parse(row.data) as unknown } : {}),
-  };
-}
-
 export function trainingJobRoutes() {
   const app = newRouter();
 
-  app.openapi(createJob, async (c) => {
+  app.openapi(createJobRoute, async (c) => {
     const body = c.req.valid('json');
-    const { tenantId } = c.var.tenant;
-    const { db } = c.var.ports;
-    const quota = c.var.config.quotas.concurrent_jobs;
-
-    const dataset = await db
-      .prepare('SELECT status FROM datasets WHERE id = ? AND tenant_id = ?')
-      .bind(body.dataset_id, tenantId)
-      .first<{ status: string }>();
-    if (!dataset) throw notFound(`No dataset with id ${quoteId(body.dataset_id)} in your tenant.`, 'dataset_id');
-    if (dataset.status !== 'ready') {
-      throw conflict(`Dataset ${quoteId(body.dataset_id)} is still "${dataset.status}"; finalize it (POST /v1/datasets/{id}/finalize) before training.`, 'dataset_id');
-    }
-
-    const hp = body.hyperparameters ?? {};
-    const hyperparameters: Hyperparameters = {
-      epochs: hp.epochs ?? DEFAULT_HYPERPARAMETERS.epochs,
-      learning_rate: hp.learning_rate ?? DEFAULT_HYPERPARAMETERS.learning_rate,
-      batch_size: hp.batch_size ?? DEFAULT_HYPERPARAMETERS.batch_size,
-      n_ctx: hp.n_ctx ?? null,
-      ctx_init: hp.n_ctx !== undefined ? null : (hp.ctx_init ?? DEFAULT_HYPERPARAMETERS.ctx_init),
-      shots: hp.shots ?? DEFAULT_HYPERPARAMETERS.shots,
-      seed: hp.seed ?? DEFAULT_HYPERPARAMETERS.seed,
-      crop_scale: hp.crop_scale ?? [...DEFAULT_HYPERPARAMETERS.crop_scale],
-    };
-
-    const id = newId('job');
-    const now = new Date();
-    const active = ACTIVE_JOB_STATES.map((s) => `'${s}'`).join(', ');
-    // One guarded INSERT: the quota and the dataset state are checked in the same statement, so two
-    // concurrent creates cannot both pass the quota.
-    const insert = db
-      .prepare(
-        `INSERT INTO training_jobs (id, tenant_id, dataset_id, method, status, hyperparameters, metadata, progress, metrics, created_at)
-         SELECT ?, ?, ?, ?, 'queued', ?, ?, ?, '{}', ?
-         WHERE (SELECT COUNT(*) FROM training_jobs WHERE tenant_id = ? AND status IN (${active})) < ?
-           AND EXISTS (SELECT 1 FROM datasets WHERE id = ? AND tenant_id = ? AND status = 'ready')`,
-      )
-      .bind(
-        id,
-        tenantId,
-        body.dataset_id,
-        body.method,
-        JSON.stringify(hyperparameters),
-        JSON.stringify(body.metadata ?? {}),
-        JSON.stringify({ epoch: 0, epochs: hyperparameters.epochs, step: 0, steps: 0 }),
-        now.toISOString(),
-        tenantId,
-        quota,
-        body.dataset_id,
-        tenantId,
-      );
-    try {
-      await db.batch([
-        insert,
-        guardedEventStatement(db, { jobId: id, tenantId, level: 'info', type: 'message', message: `Job queued (${body.method}).`, now }),
-      ]);
-    } catch (err) {
-      if (!isConstraintError(err)) throw err;
-      throw conflict(
-        `Your tenant already has ${quota} training job${quota === 1 ? '' : 's'} queued or running (the concurrent_jobs quota); ` +
-          'wait for one to finish or cancel one, then retry.',
-      );
-    }
-    const row = await tenantJob(db, tenantId, id);
-    return c.json(jobObject(row!), 201);
+    const job = await enqueueJob(c.var.ports.db, {
+      tenantId: c.var.tenant.tenantId,
+      datasetId: body.dataset_id,
+      method: body.method,
+      hyperparameters: withDefaults(body.hyperparameters ?? {}),
+      metadata: body.metadata ?? {},
+      maxConcurrent: c.var.config.quotas.concurrent_jobs,
+    });
+    return c.json(job, 201);
   });
 
-  app.openapi(getJob, async (c) => {
-    const { id } = c.req.valid('param');
-    const row = await tenantJob(c.var.ports.db, c.var.tenant.tenantId, id);
-    if (!row) throw noJob(id);
+  app.openapi(getJobRoute, async (c) => {
+    const row = await requireTenantJob(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id);
     return c.json(jobObject(row), 200);
   });
 
-  app.openapi(listJobs, async (c) => {
-    const page = await listPage<JobRow>(
-      c.var.ports.db,
-      { from: 'training_jobs', where: 'tenant_id = ?', binds: [c.var.tenant.tenantId], order: 'desc' },
-      c.req.valid('query'),
-    );
-    return c.json({ data: page.data.map(jobObject), has_more: page.has_more }, 200);
-  });
+  app.openapi(listJobsRoute, async (c) => c.json(await listJobs(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('query')), 200));
 
-  app.openapi(cancelJob, async (c) => {
+  app.openapi(cancelJobRoute, async (c) => c.json(await cancelJob(c.var.ports.db, { tenantId: c.var.tenant.tenantId, jobId: c.req.valid('param').id }), 200));
+
+  app.openapi(listEventsRoute, async (c) => {
     const { id } = c.req.valid('param');
     const { tenantId } = c.var.tenant;
     const { db } = c.var.ports;
-    // A few rounds: the state may move (a worker leasing the queued job) between reading and writing.
-    for (let round = 0; round < 5; round++) {
-      const row = await tenantJob(db, tenantId, id);
-      if (!row) throw noJob(id);
-      if (FINAL_JOB_STATES.includes(row.status)) {
-        throw conflict(`Training job ${quoteId(id)} is already ${row.status}; only queued or running jobs can be cancelled.`);
-      }
-      if (row.status === 'cancelling') return c.json(jobObject(row), 200);
-      const now = new Date();
-      try {
-        if (row.status === 'queued') {
-          const after = jobObject({ ...row, status: 'cancelled', finished_at: now.toISOString() });
-          await db.batch([
-            db
-              .prepare(`UPDATE training_jobs SET status = 'cancelled', finished_at = ? WHERE id = ? AND tenant_id = ? AND status = 'queued'`)
-              .bind(now.toISOString(), id, tenantId),
-            guardedEventStatement(db, { jobId: id, tenantId, level: 'info', type: 'message', message: 'Job cancelled before it started.', now }),
-            ...(await jobWebhookStatements(db, tenantId, 'training_job.cancelled', webhookData(after), now)),
-          ]);
-        } else {
-          await db.batch([
-            db.prepare(`UPDATE training_jobs SET status = 'cancelling' WHERE id = ? AND tenant_id = ? AND status = 'running'`).bind(id, tenantId),
-            guardedEventStatement(db, { jobId: id, tenantId, level: 'info', type: 'message', message: 'Cancel requested; waiting for the worker to stop.', now }),
-          ]);
-        }
-      } catch (err) {
-        if (!isConstraintError(err)) throw err;
-        continue; // the job moved on: look again
-      }
-      return c.json(jobObject((await tenantJob(db, tenantId, id))!), 200);
-    }
-    throw conflict(`Training job ${quoteId(id)} is changing state; retry the cancel.`);
-  });
-
-  app.openapi(listEvents, async (c) => {
-    const { id } = c.req.valid('param');
-    const { tenantId } = c.var.tenant;
-    const { db } = c.var.ports;
-    const row = await tenantJob(db, tenantId, id);
-    if (!row) throw noJob(id);
-    const page = await listPage<EventRow>(
-      db,
-      { from: 'job_events', columns: 'id, created_at, level, type, message, data', where: 'job_id = ? AND tenant_id = ?', binds: [id, tenantId], order: 'asc' },
-      c.req.valid('query'),
-    );
-    return c.json({ data: page.data.map(eventObject), has_more: page.has_more }, 200);
+    await requireTenantJob(db, tenantId, id);
+    return c.json(await listJobEvents(db, tenantId, id, c.req.valid('query')), 200);
   });
 
   return app;

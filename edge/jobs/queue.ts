@@ -1,0 +1,464 @@
+// The training-job queue: every state change of a job, as one function each over the SQL port.
+//
+//   enqueueJob       a tenant creates a job: queued (quota and dataset state checked by the INSERT itself)
+//   cancelJob        a tenant cancels: queued → cancelled at once, running → cancelling
+//   leaseNextJob     a worker takes the oldest queued job, or a leased one whose lease expired (attempts + 1)
+//   retireExhausted  finishes expired jobs that had their last attempt (run by leaseNextJob first)
+//   requireLease     the job under a lease the caller must still hold (404 / 409)
+//   heartbeat        extends the lease, merges progress and metrics; tells whether a cancel was requested
+//   appendEvent      appends a worker's event to the job log
+//   completeJob      succeeded + the model row + webhook deliveries, in one guarded batch
+//   failJob          failed (+ webhooks)
+//   markCancelled    the worker stopped after a cancel request: cancelling → cancelled (+ webhooks)
+//
+// A lease expires by time alone: leaseNextJob treats a running or cancelling job whose lease_expires_at has
+// passed as free (and gives it to the next worker) while it has attempts left; retireExhausted finishes it
+// once it has none. Every final transition is a guarded batch (edge/jobs/records.ts), so of two racing
+// changes exactly one wins and the loser leaves nothing behind (it gets a 409).
+import type { Hyperparameters, Method, TrainingJob } from '../../shared/contracts/training-job.ts';
+import {
+  type CompleteRequest,
+  DEFAULT_LEASE_SECONDS,
+  type EventRequest,
+  type HeartbeatResponse,
+  type Lease,
+  type Metrics,
+  type Progress,
+} from '../../shared/contracts/worker-api.ts';
+import { quoteId } from '../../shared/util/quote.ts';
+import { randomString } from '../crypto.ts';
+import { storedImagesOf } from '../datasets/store.ts';
+import { ApiError, conflict, notFound, validationFailed } from '../http/errors.ts';
+import { newId } from '../ids.ts';
+import { insertModelStatement } from '../models/models.ts';
+import type { BlobStore, SqlDatabase, SqlStatement, SqlValue } from '../ports.ts';
+import { ACTIVE_JOB_STATES } from '../tenants/usage.ts';
+import {
+  FINAL_JOB_STATES,
+  completedProgress,
+  type JobRow,
+  LEASED_STATES_SQL,
+  eventStatement,
+  guardedEventStatement,
+  isConstraintError,
+  jobById,
+  jobObject,
+  jobStorage,
+  mergeJson,
+  modelIdOf,
+  noJob,
+  tenantJob,
+  webhookData,
+} from './records.ts';
+import { type JobEventType, jobWebhookStatements } from './webhook-events.ts';
+
+// ---- tenants: create and cancel -------------------------------------------------------------
+
+export interface EnqueueOptions {
+  tenantId: string;
+  datasetId: string;
+  method: Method;
+  /** Complete (defaults applied: withDefaults in records.ts). */
+  hyperparameters: Hyperparameters;
+  metadata: Record<string, string>;
+  /** The tenant's concurrent_jobs quota. */
+  maxConcurrent: number;
+}
+
+/** Queues a job on a ready dataset of the tenant: 404 unknown dataset, 409 not ready or over the concurrent-jobs quota. */
+export async function enqueueJob(db: SqlDatabase, o: EnqueueOptions): Promise<TrainingJob> {
+  const { tenantId, datasetId, hyperparameters, maxConcurrent: quota } = o;
+  const dataset = await db.prepare('SELECT status FROM datasets WHERE id = ? AND tenant_id = ?').bind(datasetId, tenantId).first<{ status: string }>();
+  if (!dataset) throw notFound(`No dataset with id ${quoteId(datasetId)} in your tenant.`, 'dataset_id');
+  if (dataset.status !== 'ready') {
+    throw conflict(`Dataset ${quoteId(datasetId)} is still "${dataset.status}"; finalize it (POST /v1/datasets/{id}/finalize) before training.`, 'dataset_id');
+  }
+
+  const id = newId('job');
+  const now = new Date();
+  const active = ACTIVE_JOB_STATES.map((s) => `'${s}'`).join(', ');
+  // One guarded INSERT: the quota and the dataset state are checked in the same statement, so two
+  // concurrent creates cannot both pass the quota.
+  const insert = db
+    .prepare(
+      `INSERT INTO training_jobs (id, tenant_id, dataset_id, method, status, hyperparameters, metadata, progress, metrics, created_at)
+       SELECT ?, ?, ?, ?, 'queued', ?, ?, ?, '{}', ?
+       WHERE (SELECT COUNT(*) FROM training_jobs WHERE tenant_id = ? AND status IN (${active})) < ?
+         AND EXISTS (SELECT 1 FROM datasets WHERE id = ? AND tenant_id = ? AND status = 'ready')`,
+    )
+    .bind(
+      id,
+      tenantId,
+      datasetId,
+      o.method,
+      JSON.stringify(hyperparameters),
+      JSON.stringify(o.metadata),
+      JSON.stringify({ epoch: 0, epochs: hyperparameters.epochs, step: 0, steps: 0 }),
+      now.toISOString(),
+      tenantId,
+      quota,
+      datasetId,
+      tenantId,
+    );
+  try {
+    await db.batch([
+      insert,
+      guardedEventStatement(db, { jobId: id, tenantId, level: 'info', type: 'message', message: `Job queued (${o.method}).`, now }),
+    ]);
+  } catch (err) {
+    if (!isConstraintError(err)) throw err;
+    throw conflict(
+      `Your tenant already has ${quota} training job${quota === 1 ? '' : 's'} queued or running (the concurrent_jobs quota); ` +
+        'wait for one to finish or cancel one, then retry.',
+    );
+  }
+  const row = await tenantJob(db, tenantId, id);
+  return jobObject(row!);
+}
+
+/**
+ * A tenant's cancel: a queued job is cancelled at once (+ webhooks), a running one becomes `cancelling`
+ * until its worker stops (markCancelled); a cancelling one is returned as is. 404 unknown job, 409 final.
+ */
+export async function cancelJob(db: SqlDatabase, o: { tenantId: string; jobId: string }): Promise<TrainingJob> {
+  const { tenantId, jobId: id } = o;
+  // A few rounds: the state may move (a worker leasing the queued job) between reading and writing.
+  for (let round = 0; round < 5; round++) {
+    const row = await tenantJob(db, tenantId, id);
+    if (!row) throw noJob(id);
+    if (FINAL_JOB_STATES.includes(row.status)) {
+      throw conflict(`Training job ${quoteId(id)} is already ${row.status}; only queued or running jobs can be cancelled.`);
+    }
+    if (row.status === 'cancelling') return jobObject(row);
+    const now = new Date();
+    try {
+      if (row.status === 'queued') {
+        const after = jobObject({ ...row, status: 'cancelled', finished_at: now.toISOString() });
+        await db.batch([
+          db
+            .prepare(`UPDATE training_jobs SET status = 'cancelled', finished_at = ? WHERE id = ? AND tenant_id = ? AND status = 'queued'`)
+            .bind(now.toISOString(), id, tenantId),
+          guardedEventStatement(db, { jobId: id, tenantId, level: 'info', type: 'message', message: 'Job cancelled before it started.', now }),
+          ...(await jobWebhookStatements(db, tenantId, 'training_job.cancelled', webhookData(after), now)),
+        ]);
+      } else {
+        await db.batch([
+          db.prepare(`UPDATE training_jobs SET status = 'cancelling' WHERE id = ? AND tenant_id = ? AND status = 'running'`).bind(id, tenantId),
+          guardedEventStatement(db, { jobId: id, tenantId, level: 'info', type: 'message', message: 'Cancel requested; waiting for the worker to stop.', now }),
+        ]);
+      }
+    } catch (err) {
+      if (!isConstraintError(err)) throw err;
+      continue; // the job moved on: look again
+    }
+    return jobObject((await tenantJob(db, tenantId, id))!);
+  }
+  throw conflict(`Training job ${quoteId(id)} is changing state; retry the cancel.`);
+}
+
+// ---- workers: lease ---------------------------------------------------------------------------
+
+export interface LeaseOptions {
+  workerId: string;
+  /** How long the lease lasts without a heartbeat (default DEFAULT_LEASE_SECONDS). */
+  leaseSeconds?: number;
+  /** config.maxJobAttempts: a job is leased at most this many times. */
+  maxAttempts: number;
+}
+
+/** Leases the next job to a worker (null: nothing to do). */
+export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Lease | null> {
+  const now = new Date();
+  const nowMs = now.getTime();
+  const leaseId = `lse_${randomString(24, '0123456789abcdefghijklmnopqrstuvwxyz')}`;
+  const expires = nowMs + (o.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
+  const { maxAttempts } = o;
+  await retireExhausted(db, { maxAttempts, nowMs });
+  // One UPDATE picks and takes the job, so two workers racing never get the same one; the event is
+  // written in the same transaction from the row that now carries this lease. An expired job that had
+  // its last attempt is never picked (retireExhausted finishes it, here or on the next request).
+  await db.batch([
+    db
+      .prepare(
+        `UPDATE training_jobs
+           SET lease_id = ?, lease_worker = ?, lease_expires_at = ?, attempts = attempts + 1,
+               status = CASE WHEN status = 'queued' THEN 'running' ELSE status END,
+               started_at = COALESCE(started_at, ?)
+         WHERE id = (SELECT id FROM training_jobs
+                      WHERE status = 'queued' OR (status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND attempts < ?)
+                      ORDER BY created_at, id LIMIT 1)`,
+      )
+      .bind(leaseId, o.workerId, expires, now.toISOString(), nowMs, maxAttempts),
+    db
+      .prepare(
+        `INSERT INTO job_events (id, job_id, tenant_id, created_at, level, type, message, data)
+         SELECT ?, id, tenant_id, ?, 'info', 'message',
+                CASE WHEN attempts > 1
+                     THEN 'Resumed by worker ' || lease_worker || ' (attempt ' || attempts || ') after the previous lease expired.'
+                     ELSE 'Started by worker ' || lease_worker || '.' END,
+                NULL
+           FROM training_jobs WHERE lease_id = ?`,
+      )
+      .bind(newId('event'), now.toISOString(), leaseId),
+  ]);
+  const row = await db.prepare('SELECT * FROM training_jobs WHERE lease_id = ?').bind(leaseId).first<JobRow>();
+  if (!row) return null;
+
+  if (row.attempts === 1) {
+    // Optional event; outside the lease transaction (its target rows depend on the job picked).
+    const statements = await jobWebhookStatements(db, row.tenant_id, 'training_job.started', webhookData(jobObject(row)), now);
+    if (statements.length > 0) await db.batch(statements);
+  }
+  return {
+    job: jobObject(row),
+    tenant_id: row.tenant_id,
+    attempts: row.attempts,
+    lease_id: leaseId,
+    lease_expires_at: new Date(expires).toISOString(),
+    storage: jobStorage(row.tenant_id, row.id),
+    dataset: { id: row.dataset_id, images: await storedImagesOf(db, row.tenant_id, row.dataset_id) },
+  };
+}
+
+/**
+ * Finishes the jobs whose lease expired after their last allowed attempt, so no lease starts attempt
+ * maxAttempts + 1: a running job fails with `too_many_attempts`, a cancelling one is cancelled. Each in its
+ * own guarded batch (job, event, webhook rows), conditional on the lease being still the expired one, so a
+ * heartbeat or another edge instance that got there first wins and the job is left alone.
+ */
+export async function retireExhausted(db: SqlDatabase, o: { maxAttempts: number; nowMs: number }): Promise<void> {
+  const { maxAttempts, nowMs } = o;
+  const rows = await db
+    .prepare(
+      `SELECT * FROM training_jobs
+        WHERE status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND attempts >= ?
+        ORDER BY created_at, id LIMIT 10`,
+    )
+    .bind(nowMs, maxAttempts)
+    .all<JobRow>();
+  for (const row of rows) {
+    const guard = { sql: 'lease_expires_at < ? AND attempts = ?', binds: [nowMs, row.attempts] };
+    const times = row.attempts === 1 ? 'once' : `${row.attempts} times`;
+    const leaseId = row.lease_id ?? '';
+    try {
+      if (row.status === 'cancelling') {
+        await finishLeased(db, row, {
+          leaseId,
+          to: 'cancelled',
+          event: { level: 'info', message: `Job cancelled; its worker stopped ${times} without confirming the cancel.` },
+          from: ['cancelling'],
+          guard,
+        });
+      } else {
+        const message =
+          `The job's worker stopped ${times} without finishing (its lease expired with no heartbeat), the most ` +
+          `attempts a job gets; it is not retried again. The job's events show how far each attempt got; create a new job to try again.`;
+        await finishLeased(db, row, {
+          leaseId,
+          to: 'failed',
+          set: { error: JSON.stringify({ code: 'too_many_attempts', message }) },
+          event: { level: 'error', message: `Training failed: ${message}`, data: { code: 'too_many_attempts', attempts: row.attempts } },
+          from: ['running'],
+          guard,
+        });
+      }
+    } catch (err) {
+      // 409 from finishLeased: the job changed meanwhile (heartbeat, cancel, another edge instance); leave it.
+      if (!(err instanceof ApiError && err.status === 409)) throw err;
+    }
+  }
+}
+
+// ---- workers: calls under a lease ---------------------------------------------------------------
+
+/** The job under a lease the caller must still hold: 404 unknown job, 409 lease not current / job not in `allowed`. */
+export async function requireLease(
+  db: SqlDatabase,
+  id: string,
+  leaseId: string,
+  allowed: readonly JobRow['status'][] = ['running', 'cancelling'],
+): Promise<JobRow> {
+  const row = await jobById(db, id);
+  if (!row) throw notFound(`No training job with id ${quoteId(id)}.`, 'id');
+  if (row.lease_id !== leaseId) {
+    throw conflict(`Lease ${quoteId(leaseId)} is not the current lease of job ${row.id} (it expired and the job was leased again, or it never was); stop working on it.`, 'lease_id');
+  }
+  if (!allowed.includes(row.status)) {
+    throw conflict(`Job ${row.id} is ${row.status}; this call needs it to be ${allowed.join(' or ')}.`);
+  }
+  return row;
+}
+
+export interface HeartbeatOptions {
+  jobId: string;
+  leaseId: string;
+  leaseSeconds?: number;
+  /** Merged into the stored progress / metrics (keys given replace stored ones). */
+  progress?: Progress;
+  metrics?: Metrics;
+}
+
+/** Extends the lease and records progress; `cancel_requested` when the job is cancelling. */
+export async function heartbeat(db: SqlDatabase, o: HeartbeatOptions): Promise<HeartbeatResponse> {
+  const { jobId: id, leaseId } = o;
+  const row = await requireLease(db, id, leaseId);
+  const expires = Date.now() + (o.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
+  const { changes } = await db
+    .prepare(
+      `UPDATE training_jobs SET lease_expires_at = ?, progress = ?, metrics = ?
+       WHERE id = ? AND lease_id = ? AND status IN ${LEASED_STATES_SQL}`,
+    )
+    .bind(expires, mergeJson(row.progress, o.progress), mergeJson(row.metrics, o.metrics), id, leaseId)
+    .run();
+  if (changes === 0) await requireLease(db, id, leaseId); // throws the right 404/409
+  const now = await jobById(db, id);
+  return { cancel_requested: now?.status === 'cancelling', lease_expires_at: new Date(expires).toISOString() };
+}
+
+export type AppendEventOptions = { jobId: string; leaseId: string } & Omit<EventRequest, 'lease_id'>;
+
+/** Appends a worker's event to the job log; the job as it is. */
+export async function appendEvent(db: SqlDatabase, o: AppendEventOptions): Promise<TrainingJob> {
+  const row = await requireLease(db, o.jobId, o.leaseId);
+  await eventStatement(db, {
+    jobId: row.id,
+    tenantId: row.tenant_id,
+    level: o.level,
+    type: o.type,
+    message: o.message,
+    data: o.data,
+    now: new Date(),
+  }).run();
+  return jobObject(row);
+}
+
+export interface CompleteOptions {
+  jobId: string;
+  leaseId: string;
+  artifact: CompleteRequest['artifact'];
+  baseModel: string;
+  classes: string[];
+  metrics: Metrics;
+}
+
+/**
+ * Publishes the model: the artifact must be stored at the lease's artifact_key with the stated size (422
+ * otherwise); then the job succeeds, the model row and the webhook deliveries are written in one batch.
+ */
+export async function completeJob(db: SqlDatabase, blobs: BlobStore, o: CompleteOptions): Promise<TrainingJob> {
+  const { artifact } = o;
+  const row = await requireLease(db, o.jobId, o.leaseId);
+  const storage = jobStorage(row.tenant_id, row.id);
+  if (artifact.key !== storage.artifact_key) {
+    throw validationFailed(`Field "artifact.key" must be the artifact_key of the lease (${storage.artifact_key}).`, 'artifact.key');
+  }
+  const head = await blobs.head(artifact.key);
+  if (!head) throw validationFailed(`No object at "${artifact.key}": upload the artifact before completing the job.`, 'artifact.key');
+  if (head.size !== artifact.bytes) {
+    throw validationFailed(`The stored artifact has ${head.size} bytes, not ${artifact.bytes}; upload it again or fix "artifact.bytes".`, 'artifact.bytes');
+  }
+  const modelId = modelIdOf(row.id);
+  const model = insertModelStatement(db, {
+    id: modelId,
+    tenantId: row.tenant_id,
+    jobId: row.id,
+    method: row.method,
+    baseModel: o.baseModel,
+    classes: o.classes,
+    metrics: o.metrics,
+    artifact,
+    createdAt: new Date().toISOString(),
+  });
+  return finishLeased(db, row, {
+    leaseId: o.leaseId,
+    to: 'succeeded',
+    set: { model_id: modelId, metrics: mergeJson(row.metrics, o.metrics), progress: completedProgress(row) },
+    event: { level: 'info', message: `Training succeeded; published model ${modelId}.` },
+    extra: [model],
+    from: ['running', 'cancelling'],
+  });
+}
+
+/** The worker gave up on the job: failed with its error code and message (+ webhooks). */
+export async function failJob(db: SqlDatabase, o: { jobId: string; leaseId: string; code: string; message: string }): Promise<TrainingJob> {
+  const row = await requireLease(db, o.jobId, o.leaseId);
+  return finishLeased(db, row, {
+    leaseId: o.leaseId,
+    to: 'failed',
+    set: { error: JSON.stringify({ code: o.code, message: o.message }) },
+    event: { level: 'error', message: `Training failed: ${o.message}`, data: { code: o.code } },
+    from: ['running', 'cancelling'],
+  });
+}
+
+/** The worker stopped after a cancel request: cancelling → cancelled (+ webhooks); 409 unless cancelling. */
+export async function markCancelled(db: SqlDatabase, o: { jobId: string; leaseId: string }): Promise<TrainingJob> {
+  const row = await requireLease(db, o.jobId, o.leaseId, ['cancelling']);
+  return finishLeased(db, row, {
+    leaseId: o.leaseId,
+    to: 'cancelled',
+    event: { level: 'info', message: 'Job cancelled; the worker stopped.' },
+    from: ['cancelling'],
+  });
+}
+
+// ---- the final transition -----------------------------------------------------------------------
+
+interface Transition {
+  /** The lease the UPDATE requires to be still current. */
+  leaseId: string;
+  to: 'succeeded' | 'failed' | 'cancelled';
+  /** Columns to change besides status and finished_at (JSON text). */
+  set?: { model_id?: string; metrics?: string; error?: string; progress?: string };
+  event: { level: 'info' | 'error'; message: string; data?: unknown };
+  /** More statements of the same batch (the model row). */
+  extra?: SqlStatement[];
+  /** The states the job may be in. */
+  from: readonly JobRow['status'][];
+  /** One more condition of the guarded UPDATE (e.g. the lease still expired), with its binds. */
+  guard?: { sql: string; binds: SqlValue[] };
+}
+
+/**
+ * A final transition of a leased job in one batch: the guarded UPDATE, its event, the extra statements and
+ * the webhook outbox rows. 409 when the lease or state changed meanwhile (nothing is written then).
+ */
+async function finishLeased(db: SqlDatabase, row: JobRow, t: Transition): Promise<TrainingJob> {
+  const { leaseId, to, event } = t;
+  const set = t.set ?? {};
+  const guard = t.guard ?? { sql: '1 = 1', binds: [] };
+  const now = new Date();
+  const after: JobRow = {
+    ...row,
+    status: to,
+    finished_at: now.toISOString(),
+    model_id: set.model_id ?? row.model_id,
+    metrics: set.metrics ?? row.metrics,
+    error: set.error ?? row.error,
+    progress: set.progress ?? row.progress,
+    lease_expires_at: null,
+  };
+  const webhook: JobEventType = `training_job.${to}`;
+  const fromSql = t.from.map((s) => `'${s}'`).join(', ');
+  try {
+    await db.batch([
+      db
+        .prepare(
+          `UPDATE training_jobs SET status = ?, finished_at = ?, model_id = ?, metrics = ?, error = ?, progress = ?, lease_expires_at = NULL
+           WHERE id = ? AND lease_id = ? AND status IN (${fromSql}) AND (${guard.sql})`,
+        )
+        .bind(to, after.finished_at, after.model_id, after.metrics, after.error, after.progress, row.id, leaseId, ...guard.binds),
+      guardedEventStatement(db, { jobId: row.id, tenantId: row.tenant_id, level: event.level, type: 'message', message: event.message, data: event.data, now }),
+      ...(t.extra ?? []),
+      ...(await jobWebhookStatements(db, row.tenant_id, webhook, webhookData(jobObject(after)), now)),
+    ]);
+  } catch (err) {
+    if (!isConstraintError(err)) throw err;
+    const current = await jobById(db, row.id);
+    throw conflict(
+      `Job ${row.id} is ${current?.status ?? 'gone'} and lease ${quoteId(leaseId)} is ${current?.lease_id === leaseId ? 'still' : 'no longer'} current; it was not changed.`,
+      current?.lease_id === leaseId ? undefined : 'lease_id',
+    );
+  }
+  return jobObject(after);
+}
