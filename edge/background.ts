@@ -6,15 +6,12 @@
 // then send due webhook deliveries. Each task runs even when an earlier one failed; failures are logged
 // through config.logger and listed in the summary, never thrown. Web-standard code only.
 import type { EdgeConfig } from './config.ts';
+import { expirePendingUploads } from './datasets/uploads.ts';
 import { purgeExpiredIdempotencyKeys } from './http/idempotency.ts';
+import { purgeOldRateWindows } from './http/rate-limit.ts';
 import type { Ports } from './ports.ts';
 import { type DispatchSummary, dispatchDueWebhooks } from './webhooks/dispatcher.ts';
 import type { WebhookSettings } from './webhooks/settings.ts';
-
-/** Rate-limit windows that started this long ago (or longer than the window, if larger) are history. */
-export const RATE_WINDOW_RETENTION_MS = 60 * 60 * 1000;
-/** Most expired uploads removed per run (the rest go in the next run). */
-export const EXPIRED_UPLOADS_BATCH = 500;
 
 export interface BackgroundSummary {
   /** null when the dispatch failed (see errors). */
@@ -29,31 +26,6 @@ export interface BackgroundSummary {
 
 export interface BackgroundOptions {
   fetchImpl?: typeof fetch;
-}
-
-/** Deletes pending uploads whose expires_at is before `now`: rows first (so a concurrent complete finds nothing), then their objects. */
-export async function expirePendingUploads(ports: Pick<Ports, 'db' | 'blobs'>, now: Date, limit = EXPIRED_UPLOADS_BATCH): Promise<number> {
-  const { db, blobs } = ports;
-  const nowIso = now.toISOString();
-  const rows = await db
-    .prepare("SELECT id, object_key FROM images WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at < ? ORDER BY expires_at LIMIT ?")
-    .bind(nowIso, limit)
-    .all<{ id: string; object_key: string }>();
-  if (rows.length === 0) return 0;
-  const results = await db.batch(
-    rows.map((r) => db.prepare("DELETE FROM images WHERE id = ? AND status = 'pending' AND expires_at < ?").bind(r.id, nowIso)),
-  );
-  const gone = rows.filter((_, i) => results[i].changes === 1);
-  // Objects after rows: an upload completed meanwhile (row now 'stored') keeps its object.
-  if (gone.length > 0) await blobs.delete(gone.map((r) => r.object_key));
-  return gone.length;
-}
-
-/** Deletes rate-limit windows that can no longer be the current one. */
-export async function purgeOldRateWindows(ports: Pick<Ports, 'db'>, config: Pick<EdgeConfig, 'rateLimit'>, now: Date): Promise<number> {
-  const keep = Math.max(RATE_WINDOW_RETENTION_MS, config.rateLimit.windowMs);
-  const { changes } = await ports.db.prepare('DELETE FROM rate_windows WHERE window_start < ?').bind(now.getTime() - keep).run();
-  return changes;
 }
 
 function describe(err: unknown): string {

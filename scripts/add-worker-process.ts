@@ -1,14 +1,15 @@
-// `npm run worker`: one more training worker against a running local stack (`npm start`), to scale out on one
+// `npm run worker`: one more trainer against a running local stack (`npm start`), to scale out on one
 // machine. Reads the stack's settings from ${DATA_DIR}/stack.json and ${DATA_DIR}/worker-token (DATA_DIR default
-// .data; WORKER_TOKEN overrides the file). It leases and trains jobs like the stack's own worker; classification
-// stays with the stack's worker (the edge has one inference URL). Other worker settings pass through (WORKER_ID,
-// POLL_MS, LEASE_SECONDS, HEARTBEAT_MS, TF_BACKEND, WORK_DIR). Stops on Ctrl-C / SIGTERM (the job in hand is
-// resumed by another worker from its last checkpoint) and when the stack that started it stops.
+// .data; WORKER_TOKEN overrides the file). It leases and trains jobs like the trainer of the stack's worker process; classification
+// stays with the stack's worker process (the edge has one inference URL). Other trainer settings pass through
+// (WORKER_ID, POLL_MS, LEASE_SECONDS, HEARTBEAT_MS, COCOOP_TF_BACKEND, WORK_DIR). Stops on Ctrl-C / SIGTERM (the job
+// in hand is resumed by another trainer from its last checkpoint) and when the stack that started it stops.
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { S3BlobStore } from '../shared/storage/s3-blob-store.ts';
-import { configFromEnv, createJobWorker } from '../gpu-worker/trainer/main.ts';
+import { loadModel } from '../gpu-worker/runtime/model.ts';
+import { configFromEnv, createTrainer } from '../gpu-worker/trainer/main.ts';
 import { readStackInfo, readTokenFile } from './local-stack-file.ts';
 
 const log = (line: string) => process.stdout.write(`[worker] ${line}\n`);
@@ -33,14 +34,15 @@ export async function runLocalWorker(env: NodeJS.ProcessEnv = process.env): Prom
     WORK_DIR: env.WORK_DIR || join(dataDir, 'workers', workerId),
   });
   log(`joining the local stack at ${stack.edge_url} as ${workerId} (work dir ${cfg.workDir})`);
-  const { worker, encoders } = await createJobWorker(cfg, new S3BlobStore(cfg.s3), log);
+  const loaded = loadModel(cfg.modelDir, log);
+  const trainer = await createTrainer(cfg, new S3BlobStore(cfg.s3), loaded, log);
 
   let stopping = false;
   const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
     log(`${why}; stopping`);
-    void worker.stop();
+    void trainer.stop();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -56,10 +58,10 @@ export async function runLocalWorker(env: NodeJS.ProcessEnv = process.env): Prom
   }, 2000);
   watch.unref();
   try {
-    await worker.start();
+    await trainer.start();
   } finally {
     clearInterval(watch);
-    await encoders.release();
+    await loaded.encoders.release();
   }
   log('stopped');
 }

@@ -1,10 +1,10 @@
 // The local stack behind `npm start` (API.md "Local mode"): an S3-protocol server on disk (s3rver), the edge on
-// Node with SQLite, and one supervised worker process (job worker + inference server, gpu-worker/worker-process.ts).
+// Node with SQLite, and one supervised worker process (trainer + inference server, gpu-worker/worker-process.ts).
 //
 // Environment: PORT (default 8787; 0 picks a free port), HOST (default 127.0.0.1), ADMIN_TOKEN (if unset: read from
 // or generated into ${DATA_DIR}/admin-token and printed), DATA_DIR (default .data), CLIP_MODEL_DIR (default
 // models/toy-clip), INFERENCE_PORT and S3_PORT (default: free ports). Other edge / worker settings pass through
-// (RATE_LIMIT_*, QUOTA_*, POLL_MS, TF_BACKEND, ...). When ready it writes ${DATA_DIR}/stack.json (URLs, S3 settings)
+// (RATE_LIMIT_*, QUOTA_*, POLL_MS, COCOOP_TF_BACKEND, ...). When ready it writes ${DATA_DIR}/stack.json (URLs, S3 settings)
 // for `npm run worker` and `npm run demo`, and removes it on stop.
 // Logs are prefixed per component: [s3] [edge] [worker] [local]. SIGINT / SIGTERM stop everything, exit 0.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { configFromEnv } from '../edge/config.ts';
 import { adminToken, startEdge, workerToken, webhookSettingsFromEnv, type RunningEdge } from '../edge/node/server.ts';
 import type { S3BlobStoreOptions } from '../shared/storage/s3-blob-store.ts';
+import { portFromEnv } from '../shared/util/env.ts';
 import { removeStackInfo, writeStackInfo } from './local-stack-file.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -70,13 +71,6 @@ function freePort(host: string): Promise<number> {
       srv.close(() => ok(port));
     });
   });
-}
-
-function portFromEnv(name: string, value: string | undefined, dflt: number): number {
-  if (value === undefined || value === '') return dflt;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got ${JSON.stringify(value)}`);
-  return n;
 }
 
 /** Keeps one worker child running: restarts it with a backoff when it dies. */
@@ -142,7 +136,7 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
   // docs/deploy.md): muted in the local stack's logs unless the user set the variable.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const host = env.HOST || '127.0.0.1';
-  const port = portFromEnv('PORT', env.PORT, 8787);
+  const port = portFromEnv(env, 'PORT', 8787);
   const modelDir = resolve(env.CLIP_MODEL_DIR || join(ROOT, 'models/toy-clip'));
   mkdirSync(join(dataDir, 's3'), { recursive: true });
 
@@ -153,7 +147,7 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
   const S3rver = createRequire(import.meta.url)('s3rver') as S3rverCtor;
   const s3server = new S3rver({
     address: '127.0.0.1',
-    port: portFromEnv('S3_PORT', env.S3_PORT, 0),
+    port: portFromEnv(env, 'S3_PORT', 0),
     silent: true,
     directory: join(dataDir, 's3'),
     configureBuckets: [{ name: BUCKET }],
@@ -170,7 +164,7 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
     forcePathStyle: true,
   };
 
-  const inferencePort = env.INFERENCE_PORT ? portFromEnv('INFERENCE_PORT', env.INFERENCE_PORT, 0) : await freePort('127.0.0.1');
+  const inferencePort = env.INFERENCE_PORT ? portFromEnv(env, 'INFERENCE_PORT', 0) : await freePort('127.0.0.1');
   const inferenceUrl = `http://127.0.0.1:${inferencePort}`;
 
   let edge: RunningEdge;

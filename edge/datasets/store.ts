@@ -1,12 +1,16 @@
-// Dataset rows and image rows: tenant-scoped reads, the public dataset view, quota checks, object keys
-// (server-generated, the layout of docs: tenants/{tenant}/datasets/{dataset}/images/{image}.{ext}).
+// Dataset rows and image rows: tenant-scoped reads, the public dataset view, the rules every write of
+// images checks (open dataset, label, quota, pixel limit). The operations are in datasets.ts (create, list,
+// delete, finalize), images.ts (multipart uploads) and uploads.ts (presigned uploads). Object keys are
+// server-generated (shared/storage/keys.ts imageKey).
+import type { LeaseImage } from '../../shared/contracts/worker-api.ts';
+import { quoteId } from '../../shared/util/quote.ts';
 import type { Quotas } from '../config.ts';
-import { conflict, notFound, validationFailed } from '../http/errors.ts';
+import { type ApiError, conflict, notFound, validationFailed } from '../http/errors.ts';
 import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
 import type { SqlDatabase, SqlStatement } from '../ports.ts';
 import { tenantUsage } from '../tenants/usage.ts';
-import { EXTENSIONS, type ImageContentType } from './image-probe.ts';
-import { MAX_LABEL_LENGTH } from './limits.ts';
+import type { ImageContentType, ImageInfo } from './image-probe.ts';
+import { MAX_IMAGE_PIXELS, MAX_LABEL_LENGTH } from './limits.ts';
 
 export interface DatasetRow {
   id: string;
@@ -27,20 +31,16 @@ export interface DatasetView {
   created_at: string;
 }
 
-export function imageObjectKey(tenantId: string, datasetId: string, imageId: string, type: ImageContentType): string {
-  return `tenants/${tenantId}/datasets/${datasetId}/images/${imageId}.${EXTENSIONS[type]}`;
-}
-
-/** An id from the URL for an error message: quoted, and cut when absurdly long. */
-export function quoteId(id: string): string {
-  return JSON.stringify(id.length > 64 ? `${id.slice(0, 64)}…` : id);
-}
-
 /** The tenant's dataset, or 404 (another tenant's dataset is "not found" too). */
 export async function loadDataset(db: SqlDatabase, tenantId: string, id: string): Promise<DatasetRow> {
   const row = await db.prepare('SELECT * FROM datasets WHERE id = ? AND tenant_id = ?').bind(id, tenantId).first<DatasetRow>();
   if (!row) throw notFound(`No dataset with id ${quoteId(id)} in your tenant.`, 'id');
   return row;
+}
+
+/** 409 after a conditional insert/update found the dataset no longer open (finalized or deleted meanwhile). */
+export function changedMeanwhile(id: string): ApiError {
+  return conflict(`Dataset ${id} was finalized or deleted while this request ran; nothing was added.`);
 }
 
 /** 409 unless the dataset still takes images. */
@@ -88,6 +88,14 @@ export async function checkImageQuota(db: SqlDatabase, tenantId: string, quotas:
       `This would exceed your storage quota: ${usage.bytes} of ${quotas.bytes} bytes used, this request adds ${bytes}. Delete datasets or models you no longer need.`,
     );
   }
+}
+
+/** Why an image is over the pixel limit (decompression-bomb guard), or null. */
+export function pixelCheck(info: ImageInfo): string | null {
+  const pixels = info.width * info.height;
+  return pixels > MAX_IMAGE_PIXELS
+    ? `is ${info.width}x${info.height} = ${pixels} pixels, over the limit of ${MAX_IMAGE_PIXELS}; downscale it`
+    : null;
 }
 
 export interface NewImageRow {
@@ -172,4 +180,12 @@ export function datasetView(ds: DatasetRow, counts: Map<string, number> = new Ma
 export async function loadDatasetView(db: SqlDatabase, ds: DatasetRow): Promise<DatasetView> {
   const counts = await classCounts(db, ds.tenant_id, [ds.id]);
   return datasetView(ds, counts.get(ds.id));
+}
+
+/** The stored (verified) images of a dataset, as a lease hands them to a trainer: by label, then id. */
+export function storedImagesOf(db: SqlDatabase, tenantId: string, datasetId: string): Promise<LeaseImage[]> {
+  return db
+    .prepare(`SELECT id, label, object_key, sha256 FROM images WHERE dataset_id = ? AND tenant_id = ? AND status = 'stored' ORDER BY label, id`)
+    .bind(datasetId, tenantId)
+    .all<LeaseImage>();
 }

@@ -1,9 +1,13 @@
 // Per-key fixed-window rate limit on the `rate_windows` table (one upsert per request: works the same
 // on D1 and SQLite). Over the limit: 429 rate_limited with Retry-After (seconds to the next window).
 import type { MiddlewareHandler } from 'hono';
-import type { SqlDatabase } from '../ports.ts';
+import type { EdgeConfig } from '../config.ts';
+import type { Ports, SqlDatabase } from '../ports.ts';
 import type { AppEnv } from './context.ts';
 import { rateLimited } from './errors.ts';
+
+/** Rate-limit windows that started this long ago (or longer than the window, if larger) are history. */
+export const RATE_WINDOW_RETENTION_MS = 60 * 60 * 1000;
 
 export interface WindowCount {
   count: number;
@@ -27,6 +31,13 @@ export async function countRequest(db: SqlDatabase, bucket: string, windowMs: nu
     await db.prepare('DELETE FROM rate_windows WHERE key_id = ? AND window_start < ?').bind(bucket, windowStart).run();
   }
   return { count, windowStart };
+}
+
+/** Deletes rate-limit windows that can no longer be the current one (for the periodic maintenance task). */
+export async function purgeOldRateWindows(ports: Pick<Ports, 'db'>, config: Pick<EdgeConfig, 'rateLimit'>, now: Date): Promise<number> {
+  const keep = Math.max(RATE_WINDOW_RETENTION_MS, config.rateLimit.windowMs);
+  const { changes } = await ports.db.prepare('DELETE FROM rate_windows WHERE window_start < ?').bind(now.getTime() - keep).run();
+  return changes;
 }
 
 /**

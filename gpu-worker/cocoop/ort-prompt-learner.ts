@@ -22,6 +22,7 @@ import type { Linear } from '../clip/weights.ts';
 import type { AdapterMethod, AdapterParams } from './adapter.ts';
 import { l2NormalizeRows, planLengthBuckets } from './ort-inference.ts';
 import type { ClassPrompts } from './prompts.ts';
+import { throwIfAborted } from './view-features.ts';
 
 /** What the learner needs of the text tower on ORT (OrtClipEncoders implements it). */
 export interface TextVjpRunner {
@@ -150,7 +151,7 @@ export class OrtPromptLearner {
   }
 
   /** Loss, logits and gradients of one batch: image features [B, P] (projected, not normalised), labels [B]. */
-  async step(imageFeatures: Float32Array, labels: number[]): Promise<StepResult> {
+  async step(imageFeatures: Float32Array, labels: number[], signal?: AbortSignal): Promise<StepResult> {
     const { m, d, p, numClasses: c, scale } = this;
     const b = labels.length;
     if (b < 1) throw new Error('OrtPromptLearner: empty batch');
@@ -172,6 +173,7 @@ export class OrtPromptLearner {
     const t = new Float32Array(n * c * p);
     const prompts: { cls: number[]; seq: number; embeds: Float32Array; eot: number[] }[] = [];
     for (const cls of this.buckets) {
+      throwIfAborted(signal);
       const seq = Math.max(...cls.map((k) => this.lens[k]));
       const embeds = this.assemble(ctxRows, n, cls, seq);
       const eot = Array.from({ length: n * cls.length }, (_, r) => m + this.lens[cls[r % cls.length]]);
@@ -230,6 +232,7 @@ export class OrtPromptLearner {
     // Backward through the text tower, by bucket: dctxRows [N, M, D].
     const dCtxRows = new Float64Array(n * m * d);
     for (const { cls, seq, embeds, eot } of prompts) {
+      throwIfAborted(signal);
       const rows = n * cls.length;
       const up = new Float32Array(rows * p);
       for (let r = 0; r < rows; r++) {

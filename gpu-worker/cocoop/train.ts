@@ -8,16 +8,17 @@
 // initialisation is derived from (seed, epoch), so a run resumed from the checkpoint of epoch k
 // continues exactly as the uninterrupted run (same seed, same backend → the same final parameters).
 //
-// The TF.js backend is the caller's choice (initTfBackend); this module only uses `tf`.
+// The step runs on a training engine (train-engines.ts): `ort` (default: the text tower and its VJP on
+// ONNX Runtime) or `tfjs` (TF.js autodiff; the backend is the caller's choice via initTfBackend).
+// For checking one implementation against another: `initAdapter` starts from given tensors, `augment:
+// false` trains on the evaluation view of every image, `shuffle: false` keeps the folder order.
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip/model.ts';
 import type { OrtClipEncoders } from '../clip/ort-encoders.ts';
 import { SeededRandom } from '../clip/random.ts';
 import type { HostTensor } from '../clip/safetensors.ts';
-import { TfTextTower } from '../clip/tf/text-tower.ts';
 import { initMetaNet, type AdapterMethod, type AdapterParams } from './adapter.ts';
 import {
   checkpointPath,
@@ -32,8 +33,7 @@ import {
 import { limitShots, type ImageFolderDataset } from './dataset.ts';
 import { learningRate } from './lr-schedule.ts';
 import { classPrompts, ctxFromPhrase } from './prompts.ts';
-import { Sgd } from './sgd.ts';
-import { TfPromptLearner } from './tf-prompt-learner.ts';
+import { createTrainEngine, DEFAULT_TRAIN_ENGINE, parseTrainEngine, type TrainEngine, type TrainEngineName } from './train-engines.ts';
 import { deriveSeed, throwIfAborted, ViewFeatures, type PixelEncoder } from './view-features.ts';
 
 export { AbortError } from './view-features.ts';
@@ -42,6 +42,14 @@ export interface TrainOptions {
   method: AdapterMethod;
   epochs: number; // official 10
   shots: number; // official 16 (images per class; the first ones by file name)
+  /** Where the steps run (default `ort`). */
+  engine?: TrainEngineName;
+  /** Start from these tensors instead of the initialisation (method and shapes must fit the model). */
+  initAdapter?: AdapterParams;
+  /** false: every training view is the evaluation transform (resize + centre crop), every epoch. */
+  augment?: boolean;
+  /** false: images in folder order every epoch (classes sorted by name, files by name), no shuffle. */
+  shuffle?: boolean;
   lr: number; // official 0.002
   batchSize: number; // official 1
   /** Random init N(0, 0.02²) with this many context vectors (ctxInit is then ignored). */
@@ -108,6 +116,8 @@ export interface TrainResult {
   seconds: number; // training time over all sessions of the run
   steps: number; // optimizer steps over all sessions
   epochs: number;
+  /** The engine the steps ran on, e.g. "ort (onnxruntime)". */
+  engine: string;
 }
 
 /** The image encoder training needs: OrtClipEncoders (or anything with its encodePixels). */
@@ -164,6 +174,7 @@ function checkOptions(o: TrainOptions): CheckpointOptions {
   if (!(Number.isFinite(warmupLr) && warmupLr >= 0)) bad(`warmupLr must be ≥ 0, got ${warmupLr}`);
   if (o.nCtx === undefined && o.ctxInit.trim() === '') bad('ctxInit is empty: give a phrase, or nCtx for a random initialisation');
   if (o.resume && !o.checkpointDir) bad('resume needs a checkpointDir');
+  if (o.engine !== undefined) parseTrainEngine(o.engine, 'train: engine');
   return {
     method: o.method,
     epochs: o.epochs,
@@ -202,10 +213,34 @@ export function initialParams(model: ClipModel, o: CheckpointOptions): AdapterPa
   return params;
 }
 
-/** Mean cross-entropy of logits [B, C] against one-hot labels (as TfPromptLearner.loss). */
-function crossEntropy(logits: tf.Tensor2D, onehot: tf.Tensor2D): tf.Scalar {
-  const b = logits.shape[0];
-  return tf.div(tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), onehot))), b) as tf.Scalar;
+/** A copy of an initial adapter given by the caller, checked against the method and the model's shapes. */
+export function checkedInitAdapter(model: ClipModel, method: string, a: AdapterParams): AdapterParams {
+  const d = model.config.text.hiddenSize;
+  const p = model.config.projectionDim;
+  if (a.method !== method) throw new Error(`train: the initial adapter is ${a.method}, the run trains ${method}`);
+  const [m, width] = a.ctx.shape;
+  if (a.ctx.shape.length !== 2 || width !== d || !(m >= 1) || a.ctx.data.length !== m * d) {
+    throw new Error(`train: the initial adapter's ctx has shape [${a.ctx.shape}], this model needs [M, ${d}]`);
+  }
+  if (method === 'cocoop') {
+    const mn = a.metaNet;
+    const h = mn?.linear1.weight.shape[0] ?? 0;
+    const ok =
+      mn &&
+      h >= 1 &&
+      mn.linear1.weight.shape.join() === `${h},${p}` &&
+      mn.linear1.bias.shape.join() === `${h}` &&
+      mn.linear2.weight.shape.join() === `${d},${h}` &&
+      mn.linear2.bias.shape.join() === `${d}`;
+    if (!ok) throw new Error(`train: the initial adapter's meta-net does not fit this model (needs linear1 [H, ${p}], linear2 [${d}, H])`);
+  }
+  const t = (x: HostTensor): HostTensor => ({ shape: [...x.shape], data: x.data.slice() });
+  return {
+    method: a.method,
+    ctx: t(a.ctx),
+    ctxInit: a.ctxInit,
+    metaNet: a.metaNet && { linear1: { weight: t(a.metaNet.linear1.weight), bias: t(a.metaNet.linear1.bias) }, linear2: { weight: t(a.metaNet.linear2.weight), bias: t(a.metaNet.linear2.bias) } },
+  };
 }
 
 function allFinite(p: AdapterParams): boolean {
@@ -231,8 +266,8 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
   const stepsPerEpoch = Math.ceil(n / B);
   const E = options.epochs;
 
-  // Start: fresh, or the latest checkpoint.
-  let params = initialParams(model, options);
+  // Start: fresh (or from the given adapter), or the latest checkpoint.
+  let params = opts.initAdapter ? checkedInitAdapter(model, options.method, opts.initAdapter) : initialParams(model, options);
   let momentum: Float32Array[] | null = null;
   let startEpoch = 0;
   let steps = 0;
@@ -266,24 +301,25 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
     seed: options.seed,
     batchSize: opts.viewBatchSize,
     cropScale: opts.cropScale,
+    augment: opts.augment,
     cacheDir: opts.viewCacheDir ?? (opts.checkpointDir ? join(opts.checkpointDir, 'view-features') : undefined),
   };
   if (opts.viewFeatures && !opts.viewFeatures.matches(paths, viewOpts)) {
     throw new Error('train: the given viewFeatures were made for other images, seed or model');
   }
   const views = opts.viewFeatures ?? new ViewFeatures(encoders, paths, viewOpts);
-  const tower = new TfTextTower(model.weights.text, model.config.text);
-  let learner: TfPromptLearner | null = null;
-  let sgd: Sgd | null = null;
+  let engine: TrainEngine | null = null;
 
   try {
-    learner = new TfPromptLearner(tower, prompts, params, model.weights.logitScale);
-    sgd = new Sgd(learner.trainable, { momentum: options.momentum, weightDecay: options.weightDecay });
-    if (momentum) sgd.setState(momentum);
+    engine = createTrainEngine(opts.engine ?? DEFAULT_TRAIN_ENGINE, model, encoders, prompts, params, {
+      momentum: options.momentum,
+      weightDecay: options.weightDecay,
+    });
+    if (momentum) engine.setMomentum(momentum);
     if (startEpoch < E) {
       log(
         `train: ${options.method}, ${n} images, ${ds.classNames.length} classes, ${stepsPerEpoch} steps/epoch × ${E} epochs ` +
-          `(batch ${B}, lr ${options.lr}, ${nCtx} context vectors), tfjs backend ${tf.getBackend()}`,
+          `(batch ${B}, lr ${options.lr}, ${nCtx} context vectors), engine ${engine.description}`,
       );
     }
 
@@ -296,7 +332,7 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
     for (let epoch = startEpoch; epoch < E; epoch++) {
       throwIfAborted(signal);
       const lr = learningRate(epoch, { baseLr: options.lr, maxEpochs: E, warmupEpochs: options.warmupEpochs, warmupLr: options.warmupLr });
-      const order = epochOrder(n, options.seed, epoch);
+      const order = opts.shuffle === false ? Array.from({ length: n }, (_, i) => i) : epochOrder(n, options.seed, epoch);
 
       const f0 = performance.now();
       const before = { ...views.stats };
@@ -319,36 +355,13 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
         const featsHost = new Float32Array(b * p);
         idx.forEach((i, k) => featsHost.set(epochFeatures.subarray(i * p, (i + 1) * p), k * p));
         const labels = idx.map((i) => items[i].label);
-        const onehotHost = new Float32Array(b * prompts.classNames.length);
-        labels.forEach((y, k) => (onehotHost[k * prompts.classNames.length + y] = 1));
-
-        const feats = tf.tensor2d(featsHost, [b, p]);
-        const onehot = tf.tensor2d(onehotHost, [b, prompts.classNames.length]);
-        const kept: { logits?: tf.Tensor2D; value?: tf.Scalar; grads: tf.Tensor[] } = { grads: [] };
-        let lossValue: number;
-        let logitsHost: Float32Array;
-        try {
-          const lrn = learner;
-          const out = tf.variableGrads(() => {
-            const lg = lrn.logits(feats);
-            kept.logits = tf.keep(lg);
-            return crossEntropy(lg, onehot);
-          }, learner.trainable);
-          kept.value = out.value;
-          kept.grads = learner.trainable.map((v) => out.grads[v.name]);
-          lossValue = (await out.value.data())[0];
-          logitsHost = (await kept.logits!.data()) as Float32Array;
-          if (!Number.isFinite(lossValue)) {
-            throw new Error(
-              `training diverged: loss is ${Number.isNaN(lossValue) ? 'NaN' : lossValue > 0 ? 'Inf' : '-Inf'} at epoch ${epoch + 1} step ${s + 1}; try a lower --lr`,
-            );
-          }
-          sgd.step(kept.grads, lr);
-        } finally {
-          tf.dispose([feats, onehot, ...kept.grads]);
-          if (kept.logits) kept.logits.dispose();
-          if (kept.value) kept.value.dispose();
+        const { loss: lossValue, logits: logitsHost } = await engine.compute(featsHost, labels, signal);
+        if (!Number.isFinite(lossValue)) {
+          throw new Error(
+            `training diverged: loss is ${Number.isNaN(lossValue) ? 'NaN' : lossValue > 0 ? 'Inf' : '-Inf'} at epoch ${epoch + 1} step ${s + 1}; try a lower --lr`,
+          );
         }
+        engine.apply(lr);
         steps++;
 
         // Running accuracy (argmax; the first maximum on ties, as torch.argmax).
@@ -385,11 +398,11 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
       }
 
       last = { loss: lossSum / seen, accuracy: correct / seen };
-      params = learner.toParams();
+      params = engine.params();
       if (!allFinite(params)) throw new Error(`training diverged: parameters are NaN or Inf after epoch ${epoch + 1}; try a lower --lr`);
       if (opts.checkpointDir) {
-        const trainable = learner.trainable;
-        const state = sgd.state().map((data, i): HostTensor => ({ shape: [...trainable[i].shape], data }));
+        const shapes = engine.shapes;
+        const state = engine.momentum().map((data, i): HostTensor => ({ shape: [...shapes[i]], data }));
         const path = checkpointPath(opts.checkpointDir, epoch + 1);
         writeCheckpoint(path, {
           params,
@@ -407,7 +420,7 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
       }
     }
 
-    params = learner.toParams();
+    params = engine.params();
     return {
       params,
       classNames: [...ds.classNames],
@@ -416,11 +429,10 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
       seconds: elapsedBefore + (performance.now() - sessionStart) / 1000,
       steps,
       epochs: E,
+      engine: engine.description,
     };
   } finally {
-    sgd?.dispose();
-    learner?.dispose();
-    tower.dispose();
+    engine?.dispose();
     if (!opts.viewFeatures) views.clear();
   }
 }

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { RGBImage } from '../clip/image-resize.ts';
 import { decodeImageRGB, type PreprocessConfig } from '../clip/preprocess.ts';
 import { SeededRandom } from '../clip/random.ts';
-import { RRC_SCALE, trainView, viewSize } from './augment.ts';
+import { RRC_SCALE, testView, trainView, viewSize } from './augment.ts';
 
 /** What computes image features: OrtClipEncoders (or a stand-in with the same method). */
 export interface PixelEncoder {
@@ -71,6 +71,8 @@ export interface ViewFeatureOptions {
   cropScale?: [number, number];
   /** Optional on-disk cache directory (created on demand). */
   cacheDir?: string;
+  /** false: every view is the evaluation transform (resize + centre crop), the same in every epoch. */
+  augment?: boolean;
 }
 
 export interface ViewFeatureStats {
@@ -120,6 +122,7 @@ export class ViewFeatures {
       o.seed === opts.seed &&
       o.dim === opts.dim &&
       JSON.stringify(this.cropScale) === JSON.stringify(opts.cropScale ?? RRC_SCALE) &&
+      (o.augment ?? true) === (opts.augment ?? true) &&
       JSON.stringify(o.preprocess) === JSON.stringify(opts.preprocess)
     );
   }
@@ -138,6 +141,14 @@ export class ViewFeatures {
   async epoch(epoch: number, signal?: AbortSignal): Promise<Float32Array> {
     const have = this.epochs.get(epoch);
     if (have) return have;
+    if (this.opts.augment === false) {
+      // Evaluation views do not depend on the epoch: any epoch in memory serves.
+      const any = this.epochs.values().next();
+      if (!any.done) {
+        this.epochs.set(epoch, any.value);
+        return any.value;
+      }
+    }
     const n = this.paths.length;
     const p = this.dim;
     const out = new Float32Array(n * p);
@@ -162,8 +173,11 @@ export class ViewFeatures {
         const i = chunk[k];
         const img = await this.image(i);
         this.bytes.delete(i);
-        const rng = new SeededRandom(viewSeed(this.opts.seed, epoch, i));
-        pixels.set(trainView(img, this.opts.preprocess, rng, { scale: this.cropScale }), k * per);
+        const view =
+          this.opts.augment === false
+            ? testView(img, this.opts.preprocess)
+            : trainView(img, this.opts.preprocess, new SeededRandom(viewSeed(this.opts.seed, epoch, i)), { scale: this.cropScale });
+        pixels.set(view, k * per);
       }
       const feats = await this.encoder.encodePixels(pixels, chunk.length);
       this.stats.encoderCalls++;
@@ -235,6 +249,10 @@ export class ViewFeatures {
 
   private async keyOf(epoch: number, i: number): Promise<string> {
     const pre = this.opts.preprocess;
+    if (this.opts.augment === false) {
+      const desc = JSON.stringify(['eval-view/v1', this.opts.modelSha256, await this.contentHash(i), viewSize(pre), pre.mean, pre.std]);
+      return createHash('sha256').update(desc).digest('hex');
+    }
     const crop = this.cropScale[0] === RRC_SCALE[0] && this.cropScale[1] === RRC_SCALE[1] ? [] : [this.cropScale]; // default: same keys as before
     const desc = JSON.stringify([RECIPE, this.opts.modelSha256, await this.contentHash(i), viewSeed(this.opts.seed, epoch, i), viewSize(pre), pre.mean, pre.std, ...crop]);
     return createHash('sha256').update(desc).digest('hex');

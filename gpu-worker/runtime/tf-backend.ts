@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { tfBackendFromEnv } from './tf-backend-env.ts';
 
 export type TfBackendPreference = 'auto' | 'wasm' | 'cpu';
 
@@ -22,9 +23,6 @@ export interface InitTfBackendOptions {
 }
 
 type Candidate = 'node-gpu' | 'node' | 'wasm' | 'cpu';
-
-const ENV_VAR = 'COCOOP_TF_BACKEND';
-const ENV_VALUES: readonly Candidate[] = ['wasm', 'cpu', 'node', 'node-gpu'];
 
 /** One init per resolved request (e.g. 'auto', 'wasm'); a repeated call returns the same promise. */
 const pending = new Map<string, Promise<TfBackendInfo>>();
@@ -167,22 +165,25 @@ async function init(candidates: Candidate[], source: string, log: (line: string)
 
 /**
  * Selects and initialises the TF.js backend. Idempotent: repeated calls with the same effective
- * request return the same result. `COCOOP_TF_BACKEND=wasm|cpu|node|node-gpu` overrides `prefer`;
+ * request return the same result. `COCOOP_TF_BACKEND=node-gpu|node|wasm|cpu` (tf-backend-env.ts; `auto` or unset:
+ * no override) overrides `prefer`;
  * an explicitly requested backend that is unavailable is an error (no silent fallback).
  */
 export function initTfBackend(opts: InitTfBackendOptions = {}): Promise<TfBackendInfo> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const env = process.env[ENV_VAR]?.trim();
+  let forced: ReturnType<typeof tfBackendFromEnv>;
+  try {
+    forced = tfBackendFromEnv(process.env, log);
+  } catch (e) {
+    return Promise.reject(e);
+  }
   let candidates: Candidate[];
   let source = '';
   let key: string;
-  if (env) {
-    if (!(ENV_VALUES as readonly string[]).includes(env)) {
-      return Promise.reject(new Error(`${ENV_VAR}=${env}: expected one of ${ENV_VALUES.join(', ')}`));
-    }
-    candidates = [env as Candidate];
-    source = `${ENV_VAR}=${env}`;
-    key = env;
+  if (forced && forced.choice !== 'auto') {
+    candidates = [forced.choice];
+    source = `${forced.variable}=${forced.choice}`;
+    key = forced.choice;
   } else {
     const prefer = opts.prefer ?? 'auto';
     if (prefer === 'auto') candidates = ['node-gpu', 'node', 'wasm'];

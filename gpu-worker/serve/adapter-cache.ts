@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AdapterRef } from '../../shared/contracts/inference-api.ts';
 import type { ClipModel } from '../clip/model.ts';
-import type { AdapterMethod, AdapterParams } from '../cocoop/adapter.ts';
+import type { AdapterParams } from '../cocoop/adapter.ts';
 import { AdapterError, readAdapter } from '../cocoop/artifact.ts';
 
 /** The blob-store operation the cache needs (edge BlobStore / S3BlobStore fit). */
@@ -16,12 +17,6 @@ export interface BlobReader {
 
 /** A problem with the requested adapter that the caller must fix (HTTP 422). */
 export class AdapterRequestError extends Error {}
-
-export interface AdapterRef {
-  key: string;
-  sha256: string;
-  method: AdapterMethod;
-}
 
 export interface AdapterCacheStats {
   hits: number;

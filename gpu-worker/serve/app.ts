@@ -1,17 +1,19 @@
 // The GPU inference service (docs/API-internal.md): POST /internal/v1/classify and
 // POST /internal/v1/embeddings/text behind the shared worker token, plus /healthz and /metrics.
 import { timingSafeEqual } from 'node:crypto';
-import { basename, resolve } from 'node:path';
 import { Hono, type Context } from 'hono';
+import { type AdapterRef, MAX_IMAGES } from '../../shared/contracts/inference-api.ts';
 import type { ClipModel } from '../clip/model.ts';
 import type { OrtClipEncoders } from '../clip/ort-encoders.ts';
 import { ImageError, preprocessImage } from '../clip/preprocess.ts';
 import { TokenizerError } from '../clip/tokenizer.ts';
 import type { AdapterParams } from '../cocoop/adapter.ts';
 import { CocoopInference, l2NormalizeRows } from '../cocoop/ort-inference.ts';
-import { AdapterCache, AdapterRequestError, type AdapterRef, type BlobReader } from './adapter-cache.ts';
+import { modelName } from '../runtime/model.ts';
+import { AdapterCache, AdapterRequestError, type BlobReader } from './adapter-cache.ts';
 import { MicroBatcher } from './batcher.ts';
 import { InferenceMetrics } from './metrics.ts';
+import { HttpError, bad, invalid, parseClassifyRequest, parseTextEmbeddingsRequest } from './requests.ts';
 
 export interface InferenceAppOptions {
   model: ClipModel;
@@ -27,53 +29,10 @@ export interface InferenceAppOptions {
   inference?: CocoopInference;
 }
 
-export const MAX_LABELS = 1000;
-export const MAX_LABEL_CHARS = 200;
-export const MAX_IMAGES = 32;
+/** Largest decoded image (the edge's limit too). */
 export const MAX_IMAGE_BYTES = 10 * 2 ** 20;
-export const MAX_TEXTS = 256;
-export const MAX_TEXT_CHARS = 1000;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: 400 | 401 | 422,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-const bad = (message: string) => new HttpError(400, 'invalid_request', message);
-const invalid = (message: string) => new HttpError(422, 'validation_failed', message);
-
-/** The model name requests must use: the model directory's basename. */
-export function modelName(model: ClipModel): string {
-  return basename(resolve(model.dir));
-}
-
-function parseAdapter(v: unknown): AdapterRef | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v !== 'object' || Array.isArray(v)) throw bad('adapter must be null or an object {key, sha256, method}');
-  const a = v as Record<string, unknown>;
-  if (typeof a.key !== 'string' || a.key === '' || a.key.length > 1024) throw bad('adapter.key must be a non-empty string');
-  if (typeof a.sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(a.sha256)) throw bad('adapter.sha256 must be 64 hex digits');
-  if (a.method !== 'coop' && a.method !== 'cocoop') throw bad('adapter.method must be "coop" or "cocoop"');
-  return { key: a.key, sha256: a.sha256.toLowerCase(), method: a.method };
-}
-
-function stringList(v: unknown, field: string, max: number, maxChars: number): string[] {
-  if (!Array.isArray(v)) throw bad(`${field} must be an array of strings`);
-  if (v.length === 0) throw invalid(`${field} must not be empty`);
-  if (v.length > max) throw invalid(`at most ${max} ${field} per request (got ${v.length})`);
-  const seen = new Set<string>();
-  for (const [i, s] of v.entries()) {
-    if (typeof s !== 'string') throw bad(`${field}[${i}] must be a string`);
-    if (s.length > maxChars) throw invalid(`${field}[${i}] is longer than ${maxChars} characters`);
-    if (seen.has(s)) throw invalid(`${field} must be distinct ("${s.slice(0, 80)}" appears twice)`);
-    seen.add(s);
-  }
-  return v as string[];
-}
+/** Longest wait of a micro-batch behind a busy model (ms), unless set. */
+export const DEFAULT_MAX_WAIT_MS = 20;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -103,7 +62,7 @@ export function createInferenceApp(opts: InferenceAppOptions) {
 
   const batcher = new MicroBatcher<ClassifyItem, number[][]>({
     maxBatch: opts.maxBatchImages ?? MAX_IMAGES,
-    maxWaitMs: opts.maxWaitMs ?? 20,
+    maxWaitMs: opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
     size: (item) => item.pixels.length,
     run: async (_key, items) => {
       const all = items.flatMap((it) => it.pixels);
@@ -148,18 +107,12 @@ export function createInferenceApp(opts: InferenceAppOptions) {
     await next();
   });
 
-  async function body(c: Context): Promise<Record<string, unknown>> {
-    let v: unknown;
+  async function body(c: Context): Promise<unknown> {
     try {
-      v = await c.req.json();
+      return await c.req.json();
     } catch {
       throw bad('request body must be JSON');
     }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('request body must be a JSON object');
-    const b = v as Record<string, unknown>;
-    if (typeof b.base_model !== 'string') throw bad('base_model must be a string');
-    if (b.base_model !== name) throw invalid(`unknown base_model "${b.base_model.slice(0, 100)}" (this service runs "${name}")`);
-    return b;
   }
 
   async function loadAdapter(ref: AdapterRef | null): Promise<AdapterParams | null> {
@@ -171,17 +124,8 @@ export function createInferenceApp(opts: InferenceAppOptions) {
   app.get('/metrics', (c) => c.text(metrics.render(adapters.stats), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
 
   app.post('/internal/v1/classify', async (c) => {
-    const b = await body(c);
-    const ref = parseAdapter(b.adapter);
-    const labels = stringList(b.labels, 'labels', MAX_LABELS, MAX_LABEL_CHARS);
-    if (labels.some((l) => l.trim() === '')) throw invalid('labels must not be empty');
-    if (!Array.isArray(b.images)) throw bad('images must be an array of base64 strings');
-    if (b.images.length === 0) throw invalid('images must not be empty');
-    if (b.images.length > MAX_IMAGES) throw invalid(`at most ${MAX_IMAGES} images per request (got ${b.images.length})`);
-    const bytes = b.images.map((s, i) => {
-      if (typeof s !== 'string') throw bad(`images[${i}] must be a base64 string`);
-      return decodeBase64(s, i);
-    });
+    const { adapter: ref, labels, images } = parseClassifyRequest(await body(c), name);
+    const bytes = images.map((s, i) => decodeBase64(s, i));
     const pixels: Float32Array[] = [];
     for (const [i, img] of bytes.entries()) pixels.push(await preprocessImage(img, model.preprocess, `images[${i}]`));
     const adapter = await loadAdapter(ref);
@@ -191,10 +135,7 @@ export function createInferenceApp(opts: InferenceAppOptions) {
   });
 
   app.post('/internal/v1/embeddings/text', async (c) => {
-    const b = await body(c);
-    const ref = parseAdapter(b.adapter);
-    if (ref?.method === 'cocoop') throw invalid('text embeddings need a zero-shot or CoOp model (CoCoOp prompts depend on the image)');
-    const texts = stringList(b.texts, 'texts', MAX_TEXTS, MAX_TEXT_CHARS);
+    const { adapter: ref, texts } = parseTextEmbeddingsRequest(await body(c), name);
     const adapter = await loadAdapter(ref);
     let flat: Float32Array;
     if (adapter) {

@@ -1,4 +1,5 @@
-// Stand-alone inference service. Env: MODEL_DIR (default models/toy-clip), PORT (default 8790),
+// The inference server on its own (gpu-worker/worker-process.ts runs one beside a trainer, on the model it loaded
+// for both). Env: MODEL_DIR (default models/toy-clip), PORT (default 8790),
 // HOST (default 127.0.0.1), WORKER_TOKEN (required), ADAPTER_CACHE_SIZE (default 16),
 // INFERENCE_MAX_BATCH (images per micro-batch, default 32; 1 = no batching), INFERENCE_BATCH_WAIT_MS (longest wait
 // for a busy model, default 20),
@@ -8,15 +9,19 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
+import { MAX_IMAGES } from '../../shared/contracts/inference-api.ts';
 import { S3BlobStore, type S3BlobStoreOptions } from '../../shared/storage/s3-blob-store.ts';
-import { loadClipModel } from '../clip/model.ts';
-import { OrtClipEncoders, type OrtEncoderOptions } from '../clip/ort-encoders.ts';
-import type { BlobReader } from './adapter-cache.ts';
-import { createInferenceApp } from './app.ts';
 import { s3OptionsFromEnv } from '../../shared/storage/s3-env.ts';
+import { intFromEnv, portFromEnv } from '../../shared/util/env.ts';
+import type { OrtEncoderOptions } from '../clip/ort-encoders.ts';
+import { type LoadedModel, loadModel, modelDirFromEnv } from '../runtime/model.ts';
+import type { BlobReader } from './adapter-cache.ts';
+import { DEFAULT_MAX_WAIT_MS, createInferenceApp } from './app.ts';
 
 export interface InferenceServerOptions {
-  modelDir: string;
+  /** The model to serve: one already loaded (shared with a trainer; left to its owner on close), or its directory. */
+  model?: LoadedModel;
+  modelDir?: string;
   workerToken: string;
   /** Blob store with the adapters: an existing reader, or S3 options. */
   blobs?: BlobReader;
@@ -26,19 +31,18 @@ export interface InferenceServerOptions {
   cacheSize?: number;
   maxWaitMs?: number;
   maxBatchImages?: number;
+  /** Encoder options when the server loads the model itself. */
   ort?: OrtEncoderOptions;
+  /** The model-load line when the server loads the model itself (default: ort.log, else stderr). */
+  log?: (line: string) => void;
 }
 
 /** Micro-batching settings: INFERENCE_MAX_BATCH (1..32 images; 1 turns batching off), INFERENCE_BATCH_WAIT_MS (0..1000). */
 export function batchingFromEnv(env: NodeJS.ProcessEnv): Pick<InferenceServerOptions, 'maxBatchImages' | 'maxWaitMs'> {
-  const int = (name: string, min: number, max: number): number | undefined => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return undefined;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-    return n;
+  return {
+    maxBatchImages: intFromEnv(env, 'INFERENCE_MAX_BATCH', MAX_IMAGES, 1, MAX_IMAGES),
+    maxWaitMs: intFromEnv(env, 'INFERENCE_BATCH_WAIT_MS', DEFAULT_MAX_WAIT_MS, 0, 1000),
   };
-  return { maxBatchImages: int('INFERENCE_MAX_BATCH', 1, 32), maxWaitMs: int('INFERENCE_BATCH_WAIT_MS', 0, 1000) };
 }
 
 export interface RunningInferenceServer {
@@ -49,16 +53,12 @@ export interface RunningInferenceServer {
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceServerOptions {
   if (!env.WORKER_TOKEN) throw new Error('set WORKER_TOKEN (the token the edge sends as Bearer)');
   if (!env.S3_BUCKET) throw new Error('set S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY for a non-AWS server)');
-  const port = env.PORT ? Number(env.PORT) : 8790;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got ${JSON.stringify(env.PORT)}`);
-  const cacheSize = env.ADAPTER_CACHE_SIZE ? Number(env.ADAPTER_CACHE_SIZE) : 16;
-  if (!Number.isInteger(cacheSize) || cacheSize < 1) throw new Error(`ADAPTER_CACHE_SIZE must be an integer ≥ 1`);
   return {
-    modelDir: resolve(env.MODEL_DIR || 'models/toy-clip'),
+    modelDir: modelDirFromEnv(env),
     workerToken: env.WORKER_TOKEN,
-    port,
+    port: portFromEnv(env, 'PORT', 8790),
     hostname: env.HOST || '127.0.0.1',
-    cacheSize,
+    cacheSize: intFromEnv(env, 'ADAPTER_CACHE_SIZE', 16),
     s3: s3OptionsFromEnv(env),
     ...batchingFromEnv(env),
   };
@@ -67,8 +67,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceSe
 export async function startInferenceServer(opts: InferenceServerOptions): Promise<RunningInferenceServer> {
   const blobs = opts.blobs ?? (opts.s3 ? new S3BlobStore(opts.s3) : undefined);
   if (!blobs) throw new Error('startInferenceServer: give blobs or s3');
-  const model = loadClipModel(opts.modelDir);
-  const encoders = new OrtClipEncoders(model, opts.ort ?? {});
+  if (!opts.model && !opts.modelDir) throw new Error('startInferenceServer: give model or modelDir');
+  const own = opts.model ? null : loadModel(opts.modelDir!, opts.log ?? opts.ort?.log ?? ((line) => process.stderr.write(`${line}\n`)), opts.ort);
+  const { model, encoders } = opts.model ?? own!;
   const { app, inference } = createInferenceApp({ model, encoders, blobs, workerToken: opts.workerToken, cacheSize: opts.cacheSize, maxWaitMs: opts.maxWaitMs, maxBatchImages: opts.maxBatchImages });
   const hostname = opts.hostname ?? '127.0.0.1';
   const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((ok, fail) => {
@@ -87,7 +88,7 @@ export async function startInferenceServer(opts: InferenceServerOptions): Promis
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
       await inference.release();
-      await encoders.release();
+      await own?.encoders.release();
     },
   };
 }

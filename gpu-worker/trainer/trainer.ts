@@ -1,22 +1,26 @@
-// The lease loop: one job at a time per worker. Polls POST /internal/v1/leases every pollMs while
-// there is work, backing off (doubling up to maxPollMs) while idle or while the edge is unreachable.
-// stop() aborts the current job after its current step (no report: its lease expires and another
-// worker resumes it from the last uploaded checkpoint), stops heartbeating, and ends the loop.
+// The trainer's lease loop: one job at a time. Polls POST /internal/v1/leases every pollMs while there is work,
+// backing off (doubling up to maxPollMs) while idle or while the edge is unreachable. stop() aborts the current job
+// after its current step (no report: its lease expires and another trainer resumes it from the last uploaded
+// checkpoint), stops heartbeating, and ends the loop.
+import { sleep } from '../../shared/util/sleep.ts';
 import type { ClipModel } from '../clip/model.ts';
 import type { TrainEncoders } from '../cocoop/train.ts';
-import type { EdgeClient } from './edge-client.ts';
-import { type JobOutcome, type RunJobHooks, type WorkerBlobs, runJob } from './run-job.ts';
+import type { EdgeClient, Lease } from './edge-client.ts';
+import { errorMessage } from './errors.ts';
+import { type JobOutcome, type RunJobHooks, runJob } from './run-job.ts';
+import type { TrainerBlobs } from './storage.ts';
 
-export interface JobWorkerOptions {
+export interface TrainerOptions {
   client: EdgeClient;
-  blobs: WorkerBlobs;
+  blobs: TrainerBlobs;
   model: ClipModel;
   encoders: TrainEncoders;
   workDir: string;
+  /** This trainer's name in leases and job events (the API's worker_id). */
   workerId: string;
   /** Poll interval while busy / the first idle wait (default 2000 ms). */
   pollMs?: number;
-  /** Longest idle wait (default 5 s: a new job waits at most this long for an idle worker). */
+  /** Longest idle wait (default 5 s: a new job waits at most this long for an idle trainer). */
   maxPollMs?: number;
   leaseSeconds?: number;
   heartbeatMs?: number;
@@ -26,15 +30,14 @@ export interface JobWorkerOptions {
   onJobDone?: (jobId: string, outcome: JobOutcome) => void;
 }
 
-export class JobWorker {
+export class Trainer {
   private readonly stopping = new AbortController();
   private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
   /** The id of the job being worked on, or null when idle. */
   current: string | null = null;
   readonly outcomes: { jobId: string; outcome: JobOutcome }[] = [];
 
-  constructor(private readonly opts: JobWorkerOptions) {}
+  constructor(private readonly opts: TrainerOptions) {}
 
   get stopped(): boolean {
     return this.stopping.signal.aborted;
@@ -47,8 +50,7 @@ export class JobWorker {
 
   /** Graceful stop: abandon the current job after its current step; resolves when the loop has ended. */
   async stop(): Promise<void> {
-    if (!this.stopped) this.stopping.abort(new Error('worker stopping'));
-    this.wake?.();
+    if (!this.stopped) this.stopping.abort(new Error('trainer stopping'));
     await this.loop;
   }
 
@@ -56,41 +58,30 @@ export class JobWorker {
     (this.opts.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(line);
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((ok) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        ok();
-      }
-      this.wake = done;
-    }).finally(() => {
-      this.wake = null;
-    });
-  }
-
   private async run(): Promise<void> {
+    const { workerId } = this.opts;
     const pollMs = this.opts.pollMs ?? 2000;
     const maxPollMs = Math.max(pollMs, this.opts.maxPollMs ?? 5000);
+    const signal = this.stopping.signal;
     let wait = pollMs;
-    this.log(`worker ${this.opts.workerId}: polling for jobs`);
+    this.log(`worker ${workerId}: polling for jobs`);
     while (!this.stopped) {
-      let lease;
+      let lease: Lease | null;
       try {
-        lease = await this.opts.client.lease(this.opts.workerId, this.opts.leaseSeconds);
+        lease = await this.opts.client.lease(workerId, this.opts.leaseSeconds, { signal });
       } catch (err) {
-        this.log(`worker ${this.opts.workerId}: lease request failed: ${err instanceof Error ? err.message : String(err)}`);
+        this.log(`worker ${workerId}: lease request failed: ${errorMessage(err)}`);
         lease = null;
       }
       if (this.stopped) break; // a job leased right now simply expires and is resumed elsewhere
       if (!lease) {
-        await this.sleep(wait);
+        await sleep(wait, signal);
         wait = Math.min(maxPollMs, wait * 2);
         continue;
       }
       wait = pollMs;
       this.current = lease.job.id;
-      this.log(`worker ${this.opts.workerId}: leased job ${lease.job.id} (attempt ${lease.attempts})`);
+      this.log(`worker ${workerId}: leased job ${lease.job.id} (attempt ${lease.attempts})`);
       let outcome: JobOutcome;
       try {
         outcome = await runJob(lease, {
@@ -101,19 +92,19 @@ export class JobWorker {
           workDir: this.opts.workDir,
           leaseSeconds: this.opts.leaseSeconds,
           heartbeatMs: this.opts.heartbeatMs,
-          signal: this.stopping.signal,
+          signal,
           log: this.opts.log,
           hooks: this.opts.hooks,
         });
       } catch (err) {
-        this.log(`worker ${this.opts.workerId}: job ${lease.job.id} crashed: ${err instanceof Error ? err.message : String(err)}`);
+        this.log(`worker ${workerId}: job ${lease.job.id} crashed: ${errorMessage(err)}`);
         outcome = 'failed';
       }
       this.current = null;
       this.outcomes.push({ jobId: lease.job.id, outcome });
-      this.log(`worker ${this.opts.workerId}: job ${lease.job.id} ${outcome}`);
+      this.log(`worker ${workerId}: job ${lease.job.id} ${outcome}`);
       this.opts.onJobDone?.(lease.job.id, outcome);
     }
-    this.log(`worker ${this.opts.workerId}: stopped`);
+    this.log(`worker ${workerId}: stopped`);
   }
 }

@@ -1,8 +1,9 @@
 // edge/background.ts: each maintenance task changes exactly the rows it should, and the Node timer runs,
 // stops, and never overlaps runs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RATE_WINDOW_RETENTION_MS, runBackgroundTasks, startBackgroundTimer } from '../../edge/background.ts';
+import { runBackgroundTasks, startBackgroundTimer } from '../../edge/background.ts';
 import { IDEMPOTENCY_TTL_MS } from '../../edge/http/idempotency.ts';
+import { RATE_WINDOW_RETENTION_MS } from '../../edge/http/rate-limit.ts';
 import { newId } from '../../edge/ids.ts';
 import { webhookSettings } from '../../edge/webhooks/settings.ts';
 import { type FakeBlobStore, type TestEdge, jsonHeaders, startTestEdge } from '../helpers/edge.ts';

@@ -1,5 +1,5 @@
 // Fault: the edge stops while a job runs and starts again on the same port with the same SQLite directory
-// (real stack in this process: edge on Node + SQLite + s3rver, background webhook timer, in-process JobWorker on
+// (real stack in this process: edge on Node + SQLite + s3rver, background webhook timer, in-process Trainer on
 // the bundled toy CLIP). Proves:
 //  - mid-training: the worker's heartbeats fail while the edge is gone (it keeps training), reconnect after the
 //    restart, and the job completes once: first attempt, one model, one training_job.succeeded delivery;
@@ -31,22 +31,22 @@ const fx = useInProcessFixture('faults-edge-', CLASSES, 2);
 const logs: string[] = [];
 
 const context = () => logs.slice(-25).join('\n');
+const HEARTBEAT_GAVE_UP = /heartbeat failed: .*gave up after/;
 
 /** Runs one job on a fresh in-process worker; `hooks` stop the edge at the chosen moment, `restartWhen` says when to start it again. */
 async function runWithRestart(t: Tenant, epochs: number, hooks: (stopEdge: () => void) => RunJobHooks, restartWhen: RegExp) {
   const datasetId = await readyDataset(fx.stack, t.key, fx.pngs);
   const job = await createJob(fx.stack, t.key, datasetId, epochs);
-  let stopped: { done: Promise<void> } | null = null;
+  let stopped: { done: Promise<void>; from: number } | null = null;
   const worker = await inProcessWorker(fx.stack, fx.workDir, `w-${t.hookPath.slice(1)}`, logs, {
     hooks: hooks(() => {
-      stopped ??= { done: fx.stack.stopEdge() };
+      stopped ??= { done: fx.stack.stopEdge(), from: logs.length };
     }),
   });
   const loop = worker.start();
   try {
-    const { done: edgeGone } = await waitFor('the edge to be stopped', async () => stopped, 30_000, context);
+    const { done: edgeGone, from } = await waitFor('the edge to be stopped', async () => stopped, 30_000, context);
     await edgeGone;
-    const from = logs.length;
     await waitFor(`a worker line matching ${restartWhen}`, async () => logs.slice(from).some((l) => restartWhen.test(l)), 20_000, context);
     await fx.stack.startEdge();
     const done = await finalJob(fx.stack, t.key, job.id, 30_000, context);
@@ -78,8 +78,18 @@ describe('the edge restarted while a job runs', () => {
     const { job, done, worker } = await runWithRestart(
       t,
       8,
-      (stopEdge) => ({ afterCheckpointUpload: (epoch) => void (epoch === 1 && stopEdge()) }),
-      /heartbeat failed: .*gave up after/,
+      (stopEdge) => ({
+        afterCheckpointUpload: async (epoch) => {
+          if (epoch !== 1) return;
+          const from = logs.length;
+          stopEdge();
+          // Training the toy model hardly yields to the event loop, so its last epoch may be done by the time this
+          // upload finishes; the job waits for its checkpoint uploads before publishing, so holding this one keeps
+          // the job heartbeating (and failing to) while the edge is gone.
+          await waitFor('a failed heartbeat', async () => logs.slice(from).some((l) => HEARTBEAT_GAVE_UP.test(l)), 20_000, context);
+        },
+      }),
+      HEARTBEAT_GAVE_UP,
     );
     await expectCompletedOnce(t, job.id, done);
     expect(worker.outcomes).toEqual([{ jobId: job.id, outcome: 'succeeded' }]);

@@ -1,5 +1,5 @@
 // Fault: the S3-protocol server goes down and comes back (same port, same directory), against the real stack in
-// this process (edge on Node + SQLite + S3 store on s3rver, background webhook timer, in-process JobWorker on the
+// this process (edge on Node + SQLite + S3 store on s3rver, background webhook timer, in-process Trainer on the
 // bundled toy CLIP). Proves:
 //  - mid-upload: a multipart image upload during the outage (S3 cut right after the request's first object was
 //    stored) is a clean `500 internal` asking to try again, adds no image row (the dataset is never half written),

@@ -2,7 +2,7 @@
 // down and come back, test/helpers/s3rver.ts), the edge on Node with SQLite and the real S3 blob store, its
 // background timer sending webhooks to a real loopback receiver — that can be stopped and started again on
 // the same port with the same SQLite directory; plus API helpers (toy-world datasets uploaded multipart,
-// jobs, verified webhook deliveries) and an in-process JobWorker on the bundled toy CLIP.
+// jobs, verified webhook deliveries) and an in-process Trainer on the bundled toy CLIP.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,13 +15,13 @@ import type { WebhookSettings } from '../../edge/webhooks/settings.ts';
 import type { ClipModel } from '../../gpu-worker/clip/model.ts';
 import type { OrtClipEncoders } from '../../gpu-worker/clip/ort-encoders.ts';
 import type { RunJobHooks } from '../../gpu-worker/trainer/run-job.ts';
-import type { JobWorker } from '../../gpu-worker/trainer/trainer.ts';
+import type { Trainer } from '../../gpu-worker/trainer/trainer.ts';
 import { toyImageSet } from '../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../lab/toyworld/png.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN } from '../helpers/edge.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../helpers/s3rver.ts';
 import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
-import { testJobWorker } from '../helpers/jobs.ts';
+import { testTrainer } from '../helpers/jobs.ts';
 import { apiCall } from '../../scripts/lib/api-call.ts';
 
 export { ADMIN_TOKEN, WORKER_TOKEN };
@@ -232,9 +232,9 @@ export async function inProcessWorker(
   workerId: string,
   logs: string[],
   extra: { hooks?: RunJobHooks; leaseSeconds?: number } = {},
-): Promise<JobWorker> {
+): Promise<Trainer> {
   const { model, encoders } = await toyModel();
-  return testJobWorker({ edgeUrl: stack.url, blobs: stack.blobs(), model, encoders, workDir, logs }, workerId, { ...extra, clientTimeoutMs: 5000 });
+  return testTrainer({ edgeUrl: stack.url, blobs: stack.blobs(), model, encoders, workDir, logs }, workerId, { ...extra, clientTimeoutMs: 5000 });
 }
 
 /** What an in-process fault test file works with (set in its beforeAll). */

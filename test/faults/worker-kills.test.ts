@@ -57,7 +57,7 @@ function startWorker(n: number): Launched {
       S3_SECRET_ACCESS_KEY: 'S3RVER',
       S3_FORCE_PATH_STYLE: 'true',
       WORK_DIR: join(workDir, String(n)),
-      TF_BACKEND: 'wasm',
+      COCOOP_TF_BACKEND: 'wasm',
       POLL_MS: '200',
       MAX_POLL_MS: '400',
       LEASE_SECONDS: '1',

@@ -1,12 +1,14 @@
 // Helpers for training-job and model tests: ready datasets written straight into SQLite, a worker client for the
-// internal API, and a real JobWorker with test timings.
+// internal API, and a real Trainer with test timings.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ClipModel } from '../../gpu-worker/clip/model.ts';
 import type { TrainEncoders } from '../../gpu-worker/cocoop/train.ts';
+import type { Lease } from '../../shared/contracts/worker-api.ts';
 import { EdgeClient } from '../../gpu-worker/trainer/edge-client.ts';
-import type { RunJobHooks, WorkerBlobs } from '../../gpu-worker/trainer/run-job.ts';
-import { JobWorker } from '../../gpu-worker/trainer/trainer.ts';
+import type { RunJobHooks } from '../../gpu-worker/trainer/run-job.ts';
+import type { TrainerBlobs } from '../../gpu-worker/trainer/storage.ts';
+import { Trainer } from '../../gpu-worker/trainer/trainer.ts';
 import { newId } from '../../edge/ids.ts';
 import { type TestEdge, WORKER_TOKEN, jsonHeaders } from './edge.ts';
 
@@ -31,15 +33,8 @@ export function insertReadyDataset(edge: TestEdge, tenantId: string, classes = [
   return id;
 }
 
-export interface LeaseBody {
-  job: { id: string; status: string; dataset_id: string; hyperparameters: Record<string, unknown> };
-  tenant_id: string;
-  attempts: number;
-  lease_id: string;
-  lease_expires_at: string;
-  storage: { checkpoint_prefix: string; artifact_key: string };
-  dataset: { id: string; images: { id: string; label: string; object_key: string }[] };
-}
+/** A 200 answer of POST /internal/v1/leases (shared/contracts/worker-api.ts). */
+export type LeaseBody = Lease;
 
 export function workerClient(edge: TestEdge, token = WORKER_TOKEN) {
   const post = (path: string, body: unknown) =>
@@ -77,23 +72,23 @@ export function count(edge: TestEdge, sql: string, ...binds: unknown[]): number 
   return (edge.db.raw.prepare(sql).get(...binds) as { n: number }).n;
 }
 
-/** What a test JobWorker needs: the edge's URL, the blob store, the model and its encoders, and where to work. */
-export interface TestJobWorkerDeps {
+/** What a test Trainer needs: the edge's URL, the blob store, the model and its encoders, and where to work. */
+export interface TestTrainerDeps {
   edgeUrl: string;
-  blobs: WorkerBlobs;
+  blobs: TrainerBlobs;
   model: ClipModel;
   encoders: TrainEncoders;
   workDir: string;
   logs: string[];
 }
 
-/** A JobWorker with test timings (fast polls and heartbeats) whose log lines go to `deps.logs`. */
-export function testJobWorker(
-  deps: TestJobWorkerDeps,
+/** A Trainer with test timings (fast polls and heartbeats) whose log lines go to `deps.logs`. */
+export function testTrainer(
+  deps: TestTrainerDeps,
   workerId: string,
   extra: { leaseSeconds?: number; hooks?: RunJobHooks; clientTimeoutMs?: number } = {},
-): JobWorker {
-  return new JobWorker({
+): Trainer {
+  return new Trainer({
     client: new EdgeClient({ baseUrl: deps.edgeUrl, token: WORKER_TOKEN, backoffMs: 50, ...(extra.clientTimeoutMs ? { timeoutMs: extra.clientTimeoutMs } : {}) }),
     blobs: deps.blobs,
     model: deps.model,

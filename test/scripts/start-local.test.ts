@@ -1,5 +1,6 @@
 // `npm start` (bin/start.mjs → scripts/start-local.ts): the local stack comes up, serves the API and inference,
-// restarts a killed worker, stops cleanly on SIGTERM, and keeps its data across restarts.
+// loads the model once per worker process, restarts a killed worker process, stops cleanly on SIGTERM, and keeps
+// its data across restarts.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +46,8 @@ describe('npm start (local stack)', () => {
 
     // The worker's inference server, reached through the edge.
     await first.waitFor(/^\[worker\] inference server listening/, 30_000);
+    // The worker process loads the model once for its trainer and its inference server.
+    expect(first.lines.filter((l) => /^\[worker\] model \S+ loaded from /.test(l))).toHaveLength(1);
     const emb = await fetch(`${url}/v1/embeddings/text`, {
       method: 'POST',
       headers: { authorization: `Bearer ${tenant.api_key}`, 'content-type': 'application/json' },

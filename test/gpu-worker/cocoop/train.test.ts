@@ -291,6 +291,87 @@ describe('trainAdapter on a tiny CLIP', () => {
     expect(maxDiff(a.params, c.params)).toBeGreaterThan(1e-4);
   });
 
+  /** Final parameters minus initial ones, flattened. */
+  const update = (after: AdapterParams, before: AdapterParams) => {
+    const a = flat(after);
+    const b = flat(before);
+    return Float32Array.from(a.flatMap((x, i) => Array.from(x, (v, j) => v - b[i][j])));
+  };
+  const relDiff = (a: Float32Array, b: Float32Array) => {
+    let num = 0;
+    let den = 0;
+    a.forEach((v, i) => {
+      num = Math.max(num, Math.abs(v - b[i]));
+      den = Math.max(den, Math.abs(b[i]));
+    });
+    return num / den;
+  };
+
+  for (const method of ['cocoop', 'coop'] as const) {
+    it(`${method}: the ORT and TF.js engines, from the same initial adapter without augmentation or shuffling, end 2 epochs with updates within 1e-3`, async () => {
+      // The initial adapter: one short TF.js run (any adapter of the right shapes would do).
+      const init = (await run({ method, epochs: 1, lr: 0.05, warmupEpochs: 0, engine: 'tfjs', ...(method === 'coop' ? { nCtx: 2 } : {}) })).params;
+      const common: Partial<TrainOptions> = { method, epochs: 2, lr: 0.05, batchSize: 2, initAdapter: init, augment: false, shuffle: false };
+      const lines: string[] = [];
+      const viaOrt = await run({ ...common, engine: 'ort', log: (l) => lines.push(l) });
+      const viaTf = await run({ ...common, engine: 'tfjs' });
+      expect(viaOrt.engine).toMatch(/^ort /);
+      expect(viaTf.engine).toMatch(/^tfjs /);
+      expect(lines.some((l) => / engine ort /.test(l))).toBe(true);
+      const u = update(viaOrt.params, init);
+      const v = update(viaTf.params, init);
+      expect(Math.max(...v.map(Math.abs))).toBeGreaterThan(1e-4); // the runs moved the parameters
+      expect(relDiff(u, v)).toBeLessThan(1e-3);
+      expect(Math.abs(viaOrt.finalLoss - viaTf.finalLoss)).toBeLessThan(1e-3 * viaTf.finalLoss);
+      // The context length comes from the initial adapter.
+      expect(viaOrt.params.ctx.shape).toEqual(init.ctx.shape);
+    });
+  }
+
+  it('without augmentation every epoch trains on the same evaluation views; without shuffling in folder order', async () => {
+    const seen: number[][] = [];
+    const calls: number[] = [];
+    const fake: PixelEncoder & Pick<OrtClipEncoders, 'encodeEmbeddings' | 'textVjp'> = {
+      encodePixels: async (pixels, n) => {
+        calls.push(n);
+        return enc.encodePixels(pixels, n);
+      },
+      encodeEmbeddings: (e, n, l, eot) => enc.encodeEmbeddings(e, n, l, eot),
+      textVjp: (e, n, l, eot, up) => enc.textVjp(e, n, l, eot, up),
+    };
+    const r = await trainAdapter(model, fake, data, { ...base, epochs: 3, augment: false, shuffle: false, onProgress: (p) => seen.push([p.epoch, p.step]) });
+    expect(calls.reduce((a, b) => a + b, 0)).toBe(12); // 12 images, views computed once for 3 epochs
+    expect(r.steps).toBe(36);
+    // Same views, same order, same initial parameters: a second run is identical.
+    const again = await trainAdapter(model, fake, data, { ...base, epochs: 3, augment: false, shuffle: false });
+    expect(maxDiff(r.params, again.params)).toBe(0);
+  });
+
+  it('an abort during a step stops inside that step: its update is not applied, no progress is reported for it', async () => {
+    const controller = new AbortController();
+    const progress: TrainProgress[] = [];
+    let forwardCalls = 0;
+    const aborting: PixelEncoder & Pick<OrtClipEncoders, 'encodeEmbeddings' | 'textVjp'> = {
+      encodePixels: (pixels, n) => enc.encodePixels(pixels, n),
+      encodeEmbeddings: async (e, n, l, eot) => {
+        forwardCalls++;
+        if (forwardCalls === 3) controller.abort(); // during the third step's text forward
+        return enc.encodeEmbeddings(e, n, l, eot);
+      },
+      textVjp: (e, n, l, eot, up) => enc.textVjp(e, n, l, eot, up),
+    };
+    await expect(trainAdapter(model, aborting, data, { ...base, signal: controller.signal, onProgress: (p) => progress.push(p) })).rejects.toThrow(/aborted/);
+    expect(progress.map((p) => p.step)).toEqual([1, 2]);
+  });
+
+  it('refuses an initial adapter of another method or shape, and an unknown engine, with one clear line', async () => {
+    const init = (await run({ epochs: 1 })).params;
+    await expect(run({ method: 'coop', initAdapter: init })).rejects.toThrow(/^train: the initial adapter is cocoop, the run trains coop$/);
+    const wide = { ...init, ctx: { shape: [4, 33], data: new Float32Array(4 * 33) } };
+    await expect(run({ initAdapter: wide })).rejects.toThrow(/^train: the initial adapter's ctx has shape \[4,33\], this model needs \[M, 32\]$/);
+    await expect(run({ engine: 'jax' as never })).rejects.toThrow(/engine must be one of ort, tfjs, got "jax"/);
+  });
+
   it('view features: computed once per epoch in batches, each image decoded once, reused from memory and disk', async () => {
     const calls: number[] = [];
     const fake: PixelEncoder = {

@@ -12,13 +12,13 @@ import { loadClipModel, type ClipModel } from '../../../gpu-worker/clip/model.ts
 import { OrtClipEncoders } from '../../../gpu-worker/clip/ort-encoders.ts';
 import { readAdapter } from '../../../gpu-worker/cocoop/artifact.ts';
 import type { RunJobHooks } from '../../../gpu-worker/trainer/run-job.ts';
-import type { JobWorker } from '../../../gpu-worker/trainer/trainer.ts';
+import type { Trainer } from '../../../gpu-worker/trainer/trainer.ts';
 import { toyImageSet } from '../../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../../lab/toyworld/png.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN, bearer, jsonHeaders } from '../../helpers/edge.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
 import { useTfWasm } from '../../helpers/tf-wasm.ts';
-import { testJobWorker } from '../../helpers/jobs.ts';
+import { testTrainer } from '../../helpers/jobs.ts';
 
 useTfWasm();
 
@@ -117,8 +117,8 @@ async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined |
   }
 }
 
-function newWorker(workerId: string, extra: { leaseSeconds?: number; hooks?: RunJobHooks } = {}): JobWorker {
-  return testJobWorker({ edgeUrl: edge.url, blobs, model, encoders, workDir, logs }, workerId, extra);
+function newWorker(workerId: string, extra: { leaseSeconds?: number; hooks?: RunJobHooks } = {}): Trainer {
+  return testTrainer({ edgeUrl: edge.url, blobs, model, encoders, workDir, logs }, workerId, extra);
 }
 
 function modelCount(jobId: string): number {
@@ -220,7 +220,7 @@ describe('training worker', () => {
   it('a job abandoned after its first checkpoint is resumed by another worker from that checkpoint', async () => {
     const { key, datasetId } = await tenantWithDataset();
     const job = await createJob(key, datasetId, { epochs: 3 });
-    const first: JobWorker = newWorker('w-c1', {
+    const first: Trainer = newWorker('w-c1', {
       leaseSeconds: 1,
       hooks: {
         afterCheckpointUpload: (epoch) => {

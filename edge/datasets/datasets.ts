@@ -1,0 +1,120 @@
+// Datasets as a whole: create (within the datasets quota), list, read, delete (objects, then rows; refused
+// while a job needs the images), finalize (open → ready: drops unfinished presigned uploads, then checks
+// the dataset can be trained on). Every query filters on the caller's tenant.
+import type { BlobStore, SqlDatabase } from '../ports.ts';
+import { conflict, validationFailed } from '../http/errors.ts';
+import { type Pagination, listPage } from '../http/pagination.ts';
+import { newId } from '../ids.ts';
+import { type DatasetRow, type DatasetView, classCounts, datasetView, loadDataset, loadDatasetView, requireOpen } from './store.ts';
+
+/** Job states that still need the dataset's images. */
+const ACTIVE_JOB_STATES_SQL = "('queued', 'running', 'cancelling')";
+
+/** A new open dataset; 409 over the tenant's datasets quota. */
+export async function createDataset(db: SqlDatabase, o: { tenantId: string; name: string; classes: string[]; maxDatasets: number }): Promise<DatasetView> {
+  const { tenantId, maxDatasets: quota } = o;
+  // API.md has no quota code: over a quota is a 409 conflict (the account's state), naming the quota.
+  const row = await db.prepare('SELECT COUNT(*) AS n FROM datasets WHERE tenant_id = ?').bind(tenantId).first<{ n: number }>();
+  if (Number(row?.n ?? 0) >= quota) {
+    throw conflict(`You have reached your datasets quota (${quota}); delete a dataset you no longer need first.`);
+  }
+  const ds: DatasetRow = {
+    id: newId('dataset'),
+    tenant_id: tenantId,
+    name: o.name,
+    status: 'open',
+    declared_classes: JSON.stringify(o.classes),
+    created_at: new Date().toISOString(),
+    finalized_at: null,
+  };
+  await db
+    .prepare('INSERT INTO datasets (id, tenant_id, name, status, declared_classes, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+    .bind(ds.id, ds.tenant_id, ds.name, ds.status, ds.declared_classes, ds.created_at)
+    .run();
+  return datasetView(ds);
+}
+
+/** A page of the tenant's datasets, newest first, with their class counts. */
+export async function listDatasets(db: SqlDatabase, tenantId: string, page: Pagination): Promise<{ data: DatasetView[]; has_more: boolean }> {
+  const rows = await listPage<DatasetRow>(db, { from: 'datasets', where: 'tenant_id = ?', binds: [tenantId], order: 'desc' }, page);
+  const counts = await classCounts(
+    db,
+    tenantId,
+    rows.data.map((d) => d.id),
+  );
+  return { data: rows.data.map((d) => datasetView(d, counts.get(d.id))), has_more: rows.has_more };
+}
+
+/** The tenant's dataset as the API shows it; 404 when it is not there. */
+export async function getDataset(db: SqlDatabase, tenantId: string, id: string): Promise<DatasetView> {
+  return loadDatasetView(db, await loadDataset(db, tenantId, id));
+}
+
+/** Deletes the dataset, its image objects and rows; 409 while a training job of it is queued, running or cancelling. */
+export async function deleteDataset(db: SqlDatabase, blobs: BlobStore, tenantId: string, id: string): Promise<void> {
+  const ds = await loadDataset(db, tenantId, id);
+  // A job still training (or about to) reads these images: refuse rather than pull them from under it.
+  const active = await db
+    .prepare(`SELECT id, status FROM training_jobs WHERE tenant_id = ? AND dataset_id = ? AND status IN ${ACTIVE_JOB_STATES_SQL} ORDER BY id LIMIT 1`)
+    .bind(tenantId, ds.id)
+    .first<{ id: string; status: string }>();
+  if (active) {
+    throw conflict(
+      `Dataset ${ds.id} is used by training job ${active.id}, which is ${active.status}; cancel it or wait until it finishes, then delete the dataset. Nothing was deleted.`,
+    );
+  }
+  const keys = await db
+    .prepare('SELECT object_key FROM images WHERE dataset_id = ? AND tenant_id = ?')
+    .bind(ds.id, tenantId)
+    .all<{ object_key: string }>();
+  // Objects first: if this fails, the rows remain and a retry deletes everything.
+  await blobs.delete(keys.map((k) => k.object_key));
+  await db.batch([
+    db.prepare('DELETE FROM images WHERE dataset_id = ? AND tenant_id = ?').bind(ds.id, tenantId),
+    db.prepare('DELETE FROM datasets WHERE id = ? AND tenant_id = ?').bind(ds.id, tenantId),
+  ]);
+}
+
+/**
+ * Makes the dataset ready (immutable) after dropping its unfinished presigned uploads. 422 with every reason
+ * when it cannot be trained on (no images, a declared class without images, fewer than 2 classes with
+ * images); 409 when it is already ready or changed meanwhile.
+ */
+export async function finalizeDataset(db: SqlDatabase, blobs: BlobStore, tenantId: string, id: string): Promise<DatasetView> {
+  const ds = await loadDataset(db, tenantId, id);
+  requireOpen(ds);
+
+  // Unfinished presigned uploads are dropped (objects first, then rows).
+  const pending = await db
+    .prepare("SELECT id, object_key FROM images WHERE dataset_id = ? AND tenant_id = ? AND status = 'pending'")
+    .bind(ds.id, tenantId)
+    .all<{ id: string; object_key: string }>();
+  if (pending.length > 0) {
+    await blobs.delete(pending.map((p) => p.object_key));
+    await db.batch(pending.map((p) => db.prepare("DELETE FROM images WHERE id = ? AND status = 'pending'").bind(p.id)));
+  }
+
+  const view = await loadDatasetView(db, ds);
+  const reasons: { message: string; param?: string }[] = [];
+  if (view.image_count === 0) reasons.push({ message: 'the dataset has no images' });
+  const empty = view.classes.filter((k) => k.image_count === 0).map((k) => JSON.stringify(k.name));
+  if (empty.length > 0 && view.image_count > 0) {
+    reasons.push({ message: `declared class${empty.length === 1 ? '' : 'es'} ${empty.slice(0, 20).join(', ')} ha${empty.length === 1 ? 's' : 've'} no images`, param: 'classes' });
+  }
+  const withImages = view.classes.filter((k) => k.image_count > 0).length;
+  if (withImages < 2) reasons.push({ message: `training needs images of at least 2 classes, this dataset has ${withImages}` });
+  if (reasons.length > 0) {
+    throw validationFailed(
+      `Dataset ${ds.id} cannot be finalized: ${reasons.map((r) => r.message).join('; ')}. Upload the missing images, then finalize again.`,
+      reasons.find((r) => r.param)?.param,
+    );
+  }
+
+  const finalizedAt = new Date().toISOString();
+  const { changes } = await db
+    .prepare("UPDATE datasets SET status = 'ready', finalized_at = ? WHERE id = ? AND tenant_id = ? AND status = 'open'")
+    .bind(finalizedAt, ds.id, tenantId)
+    .run();
+  if (changes === 0) throw conflict(`Dataset ${ds.id} was finalized or deleted while this request ran.`);
+  return loadDatasetView(db, { ...ds, status: 'ready', finalized_at: finalizedAt });
+}

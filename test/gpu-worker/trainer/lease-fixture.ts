@@ -1,0 +1,32 @@
+// A lease as the edge sends it (it parses with shared/contracts/worker-api.ts Lease), for the trainer's unit tests.
+import type { Lease } from '../../../shared/contracts/worker-api.ts';
+
+/** A valid lease of job_1 with `job` fields and top-level fields overridden. */
+export function testLease(job: Partial<Lease['job']> = {}, extra: Partial<Omit<Lease, 'job'>> = {}): Lease {
+  const now = new Date().toISOString();
+  return {
+    job: {
+      id: 'job_1',
+      dataset_id: 'ds_1',
+      method: 'cocoop',
+      status: 'running',
+      hyperparameters: { epochs: 2, learning_rate: 0.002, batch_size: 1, n_ctx: null, ctx_init: 'a photo of a', shots: 16, seed: 1, crop_scale: [0.08, 1] },
+      metadata: {},
+      progress: { epoch: 0, epochs: 2, step: 0, steps: 0 },
+      metrics: {},
+      model_id: null,
+      error: null,
+      created_at: now,
+      started_at: now,
+      finished_at: null,
+      ...job,
+    },
+    tenant_id: 'ten_1',
+    attempts: 1,
+    lease_id: 'lse_1',
+    lease_expires_at: now,
+    storage: { checkpoint_prefix: 'tenants/ten_1/jobs/job_1/checkpoints/', artifact_key: 'tenants/ten_1/models/mdl_1/adapter.safetensors' },
+    dataset: { id: 'ds_1', images: [] },
+    ...extra,
+  };
+}
