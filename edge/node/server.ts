@@ -19,6 +19,7 @@ import type { S3BlobStoreOptions } from '../../shared/storage/s3-blob-store.ts';
 import type { BlobStore, KeyValueCache, Ports } from '../ports.ts';
 import { type WebhookSettings, webhookSettings } from '../webhooks/settings.ts';
 import { s3OptionsFromEnv } from '../../shared/storage/s3-env.ts';
+import { portFromEnv } from '../../shared/util/env.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../infra/migrations/', import.meta.url));
 
@@ -220,7 +221,7 @@ async function main(): Promise<void> {
   if (!s3) throw new Error('set S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY for a non-AWS server)');
   const edge = await startEdge({
     dataDir,
-    port: env.PORT ? Number(env.PORT) : 8787,
+    port: portFromEnv(env, 'PORT', 8787),
     hostname: env.HOST || '127.0.0.1',
     config,
     s3,
