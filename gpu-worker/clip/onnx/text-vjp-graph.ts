@@ -17,65 +17,12 @@
 //   MatMul x·W    dx = dy · Wᵀ (Transpose of a constant weight: folded by ORT when the session loads)
 //   EOT pooling   the pooled row's gradient lands at eot[b]; every other row starts at zero
 // Positions after the EOT get zero gradient (the causal mask keeps them out of the EOT row).
-import type { HiddenAct, TextConfig } from '../config.ts';
+// The rules are implemented in backward-ops.ts (shared with the prefix-shared VJP, text-prefix-vjp-graphs.ts).
+import type { TextConfig } from '../config.ts';
 import { causalMask, MASKED_FLOAT32_MIN } from '../causal-mask.ts';
 import type { TextWeights } from '../weights.ts';
-import { type EncoderLayerParams, type EncoderLayerValues, encoderLayerForward, encoderLayerParams, GraphBuilder } from './graph-builder.ts';
-
-/** dy·Wᵀ for a [in, out] weight initializer: y = x·W. */
-function matMulT(g: GraphBuilder, dy: string, weight: string): string {
-  return g.op('MatMul', [dy, g.op('Transpose', [weight], { perm: [1, 0] })]);
-}
-
-/** LayerNorm backward over the last axis. x, dy: [..., D]; mean, invStd: [..., 1]; gamma: [D]. */
-function layerNormBackward(g: GraphBuilder, dy: string, x: string, mean: string, invStd: string, gamma: string): string {
-  const xhat = g.op('Mul', [g.op('Sub', [x, mean]), invStd]);
-  const gy = g.op('Mul', [dy, gamma]);
-  const meanG = g.op('ReduceMean', [gy], { axes: [-1], keepdims: 1 });
-  const meanGX = g.op('ReduceMean', [g.op('Mul', [gy, xhat])], { axes: [-1], keepdims: 1 });
-  return g.op('Mul', [invStd, g.op('Sub', [g.op('Sub', [gy, meanG]), g.op('Mul', [xhat, meanGX])])]);
-}
-
-/** d act(f) / df · da. */
-function activationBackward(g: GraphBuilder, da: string, f: string, act: HiddenAct): string {
-  if (act === 'quick_gelu') {
-    const s = g.op('Sigmoid', [g.op('Mul', [f, g.scalar(1.702, 'quick_gelu_alpha')])]);
-    const oneMinusS = g.op('Sub', [g.scalar(1, 'one'), s]);
-    const inner = g.op('Add', [g.scalar(1, 'one'), g.op('Mul', [g.op('Mul', [f, g.scalar(1.702, 'quick_gelu_alpha')]), oneMinusS])]);
-    return g.op('Mul', [da, g.op('Mul', [s, inner])]);
-  }
-  const cdf = g.op('Mul', [g.op('Add', [g.op('Erf', [g.op('Div', [f, g.scalar(Math.SQRT2, 'sqrt2')])]), g.scalar(1, 'one')]), g.scalar(0.5, 'half')]);
-  const pdf = g.op('Mul', [g.op('Exp', [g.op('Mul', [g.op('Mul', [f, f]), g.scalar(-0.5, 'minus_half')])]), g.scalar(1 / Math.sqrt(2 * Math.PI), 'inv_sqrt_2pi')]);
-  return g.op('Mul', [da, g.op('Add', [cdf, g.op('Mul', [f, pdf])])]);
-}
-
-/** The gradient at a layer's input from the gradient at its output. */
-function encoderLayerBackward(g: GraphBuilder, dOut: string, w: EncoderLayerParams, v: EncoderLayerValues): string {
-  const { d, heads } = w;
-  const dh = d / heads;
-  // --- MLP: h2 = h1 + fc2(act(fc1(LN2(h1)))) ---
-  const da = matMulT(g, dOut, w.fc2Weight); // [B, L, I]
-  const df = activationBackward(g, da, v.fc1Out, w.act);
-  const dy = matMulT(g, df, w.fc1Weight); // [B, L, D]
-  const dMid = g.op('Add', [dOut, layerNormBackward(g, dy, v.mid, v.ln2Mean, v.ln2InvStd, w.ln2.weight)]);
-
-  // --- attention: h1 = h + out_proj(merge(softmax(q·kᵀ + mask) · v)) ---
-  const dMerged = matMulT(g, dMid, w.outWeight); // [B, L, D]
-  const headShape = g.int64([0, 0, heads, dh], 'head_shape');
-  const dc = g.op('Transpose', [g.op('Reshape', [dMerged, headShape])], { perm: [0, 2, 1, 3] }); // [B, H, L, dh]
-  const swap = { perm: [0, 1, 3, 2] };
-  const dp = g.op('MatMul', [dc, g.op('Transpose', [v.vh], swap)]); // [B, H, L, L]
-  const dvh = g.op('MatMul', [g.op('Transpose', [v.probs], swap), dc]); // [B, H, L, dh]
-  const rowDot = g.op('ReduceSum', [g.op('Mul', [dp, v.probs]), g.int64([-1], 'last_axis')], { keepdims: 1 }); // [B, H, L, 1]
-  const ds = g.op('Mul', [v.probs, g.op('Sub', [dp, rowDot])]); // [B, H, L, L]
-  const dqh = g.op('MatMul', [ds, g.op('Transpose', [v.khT], swap)]); // [B, H, L, dh]
-  const dkh = g.op('MatMul', [g.op('Transpose', [ds], swap), v.qh]); // [B, H, L, dh]
-  const modelShape = g.int64([0, 0, d], 'model_shape');
-  const merge = (t: string) => g.op('Reshape', [g.op('Transpose', [t], { perm: [0, 2, 1, 3] }), modelShape]); // [B, L, D]
-  const dqkv = g.op('Concat', [merge(dqh), merge(dkh), merge(dvh)], { axis: -1 }); // [B, L, 3D]
-  const dx = matMulT(g, dqkv, w.qkvWeight); // [B, L, D]
-  return g.op('Add', [dMid, layerNormBackward(g, dx, v.input, v.ln1Mean, v.ln1InvStd, w.ln1.weight)]);
-}
+import { encoderLayerBackward, layerNormBackward, matMulT } from './backward-ops.ts';
+import { type EncoderLayerValues, encoderLayerForward, encoderLayerParams, GraphBuilder } from './graph-builder.ts';
 
 export function buildTextVjpGraph(weights: TextWeights, cfg: TextConfig): Uint8Array {
   const d = cfg.hiddenSize;
