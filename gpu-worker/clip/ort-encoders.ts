@@ -3,12 +3,11 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { createOrtSession, runTextGraph, runVisionGraph } from '../runtime/ort.ts';
 import type { ClipModel } from './model.ts';
 import { getOrBuildGraph, type GraphKind } from './onnx/graph-cache.ts';
 import { buildTextGraph } from './onnx/text-graph.ts';
-import { buildTextVjpGraph } from './onnx/text-vjp-graph.ts';
 import { buildVisionGraph } from './onnx/vision-graph.ts';
 import { embedTokenIds } from './prompt-embeddings.ts';
 
@@ -53,16 +52,9 @@ export interface OrtEncoderOptions {
   log?: (line: string) => void;
 }
 
-/** The text tower's forward output and vector-Jacobian product (onnx/text-vjp-graph.ts). */
-export interface TextVjp {
-  features: Float32Array; // [n, P] projected, un-normalised
-  grad: Float32Array; // [n, length, D] gradient w.r.t. the prompt embeddings
-}
-
 export class OrtClipEncoders {
   private text?: Promise<ort.InferenceSession>;
   private vision?: Promise<ort.InferenceSession>;
-  private vjp?: Promise<ort.InferenceSession>;
 
   constructor(
     readonly model: ClipModel,
@@ -95,26 +87,6 @@ export class OrtClipEncoders {
     return this.encodeEmbeddings(batch.embeds, batch.n, batch.length, batch.eot);
   }
 
-  /**
-   * Prompt embeddings [n, length, D], EOT indices and the upstream gradient on the text features [n, P]
-   * → the features and the gradient w.r.t. the embeddings (zero after each EOT).
-   */
-  async textVjp(embeds: Float32Array, n: number, length: number, eot: number[], upstream: Float32Array): Promise<TextVjp> {
-    const d = this.model.config.text.hiddenSize;
-    const p = this.model.config.projectionDim;
-    if (embeds.length !== n * length * d) throw new Error(`textVjp: ${embeds.length} values for [${n}, ${length}, ${d}]`);
-    if (upstream.length !== n * p) throw new Error(`textVjp: upstream gradient has ${upstream.length} values for [${n}, ${p}]`);
-    if (eot.length !== n) throw new Error(`textVjp: ${eot.length} EOT indices for ${n} prompts`);
-    for (const e of eot) if (!Number.isInteger(e) || e < 0 || e >= length) throw new Error(`textVjp: EOT index ${e} outside [0, ${length})`);
-    const session = await (this.vjp ??= openGraphSession(this.model, 'text-vjp', this.opts, () => buildTextVjpGraph(this.model.weights.text, this.model.config.text)));
-    const out = await session.run({
-      inputs_embeds: new ort.Tensor('float32', embeds, [n, length, d]),
-      eot_index: new ort.Tensor('int64', BigInt64Array.from(eot, BigInt), [n]),
-      grad_text_embeds: new ort.Tensor('float32', upstream, [n, p]),
-    });
-    return { features: out.text_embeds.data as Float32Array, grad: out.grad_inputs_embeds.data as Float32Array };
-  }
-
   /** Preprocessed pixels [n, C, S, S] → projected, un-normalised image features [n, P]. */
   async encodePixels(pixels: Float32Array, n: number): Promise<Float32Array> {
     const v = this.model.config.vision;
@@ -122,7 +94,7 @@ export class OrtClipEncoders {
   }
 
   async release(): Promise<void> {
-    for (const s of [this.text, this.vision, this.vjp]) if (s) await (await s).release();
+    for (const s of [this.text, this.vision]) if (s) await (await s).release();
   }
 }
 

@@ -10,25 +10,23 @@
 //   logits   = exp(logit_scale) · ⟨x̂_b, t_{b,c} / ‖t_{b,c}‖⟩   [B, C]
 //   loss     = mean over the batch of the cross-entropy
 //
-// Backward (host, then the VJP graph):
+// The prompts share their prefix [SOT][ctx + π(x)] per image (one prefix per image for CoCoOp, one in all
+// for CoOp): the prefix runs once, the class suffixes run in length buckets against its keys/values
+// (ort-text-training.ts), in the forward pass and in the backward pass.
+//
+// Backward (host, then the VJP graphs):
 //   dlogits = (softmax(logits) − onehot) / B
 //   dt̂     = dlogits · scale · x̂            dt = (dt̂ − t̂ ⟨t̂, dt̂⟩) / ‖t‖
-//   dprompt = VJP(prompt, dt)   → dctx_rows[b] = Σ_c dprompt[b, c, 1..M]
-//   dctx    = Σ_b dctx_rows[b];  dπ[b] = Σ_m dctx_rows[b, m]
+//   suffix VJP(dt) → gradients on the prefix keys/values (summed over buckets) → prefix VJP → dprefix [N, 1+M, D]
+//   dctx_rows[b] = dprefix[b, 1..M];  dctx = Σ_b dctx_rows[b];  dπ[b] = Σ_m dctx_rows[b, m]
 //   dW2 = Σ_b dπ[b] ⊗ r[b], db2 = Σ_b dπ[b];  dr = dπ · W2 ⊙ [h1 > 0];  dW1 = Σ_b dr[b] ⊗ x̂[b], db1 = Σ_b dr[b]
-// Prompts run in length buckets (classes of similar suffix length together, padded to the longest).
 import type { HostTensor } from '../clip/safetensors.ts';
 import type { Linear } from '../clip/weights.ts';
 import type { AdapterMethod, AdapterParams } from './adapter.ts';
 import { l2NormalizeRows, planLengthBuckets } from './ort-inference.ts';
+import type { PrefixGrads, TextTrainingRunner } from './ort-text-training.ts';
 import type { ClassPrompts } from './prompts.ts';
 import { throwIfAborted } from './view-features.ts';
-
-/** What the learner needs of the text tower on ORT (OrtClipEncoders implements it). */
-export interface TextVjpRunner {
-  encodeEmbeddings(embeds: Float32Array, n: number, length: number, eot: number[]): Promise<Float32Array>;
-  textVjp(embeds: Float32Array, n: number, length: number, eot: number[], upstream: Float32Array): Promise<{ features: Float32Array; grad: Float32Array }>;
-}
 
 export interface StepResult {
   loss: number;
@@ -58,7 +56,7 @@ export class OrtPromptLearner {
   private readonly ctxInit: string;
 
   constructor(
-    private readonly tower: TextVjpRunner,
+    private readonly tower: TextTrainingRunner,
     private readonly prompts: ClassPrompts,
     params: AdapterParams,
     logitScale: number,
@@ -134,20 +132,20 @@ export class OrtPromptLearner {
     return { h1, r, pi };
   }
 
-  /** Full prompts [rows, 1+M+seq, D] for `images` context rows [N, M, D] × classes `cls`, image-major. */
-  private assemble(ctxRows: Float32Array, n: number, cls: number[], seq: number): Float32Array {
-    const { m, d } = this;
-    const len = 1 + m + seq;
-    const out = new Float32Array(n * cls.length * len * d); // rows after each EOT stay zero (masked)
+  /** Suffix rows [N·|cls|, seq, D] (image-major) for the classes `cls`, each padded with zeros after its EOT. */
+  private suffixRows(n: number, cls: number[], seq: number): { embeds: Float32Array; eot: number[]; rowPrefix: number[] } {
+    const d = this.d;
+    const embeds = new Float32Array(n * cls.length * seq * d);
+    const eot: number[] = [];
+    const rowPrefix: number[] = [];
     for (let i = 0; i < n; i++) {
       cls.forEach((k, kk) => {
-        const base = (i * cls.length + kk) * len * d;
-        out.set(this.prompts.prefix, base);
-        out.set(ctxRows.subarray(i * m * d, (i + 1) * m * d), base + d);
-        out.set(this.prompts.suffixes[k], base + (1 + m) * d);
+        embeds.set(this.prompts.suffixes[k], (i * cls.length + kk) * seq * d);
+        eot.push(this.lens[k] - 1);
+        rowPrefix.push(i);
       });
     }
-    return out;
+    return { embeds, eot, rowPrefix };
   }
 
   /** Loss, logits and gradients of one batch: image features [B, P] (projected, not normalised), labels [B]. */
@@ -169,20 +167,23 @@ export class OrtPromptLearner {
       for (let k = 0; k < m * d; k++) ctxRows[i * m * d + k] = ctx[k] + (meta ? meta.pi[i * d + (k % d)] : 0);
     }
 
-    // Forward: text features t [N, C, P] by bucket.
+    // Forward: the N prefixes once, then the class suffixes by bucket → text features t [N, C, P].
+    const p0 = 1 + m;
+    const prefixEmbeds = new Float32Array(n * p0 * d);
+    for (let i = 0; i < n; i++) {
+      prefixEmbeds.set(this.prompts.prefix, i * p0 * d);
+      prefixEmbeds.set(ctxRows.subarray(i * m * d, (i + 1) * m * d), (i * p0 + 1) * d);
+    }
+    const state = await this.tower.prefix(prefixEmbeds, n, p0);
     const t = new Float32Array(n * c * p);
-    const prompts: { cls: number[]; seq: number; embeds: Float32Array; eot: number[] }[] = [];
-    for (const cls of this.buckets) {
-      throwIfAborted(signal);
+    const buckets = this.buckets.map((cls) => {
       const seq = Math.max(...cls.map((k) => this.lens[k]));
-      const embeds = this.assemble(ctxRows, n, cls, seq);
-      const eot = Array.from({ length: n * cls.length }, (_, r) => m + this.lens[cls[r % cls.length]]);
-      const feats = await this.tower.encodeEmbeddings(embeds, n * cls.length, 1 + m + seq, eot);
-      for (let r = 0; r < n * cls.length; r++) {
-        const i = Math.floor(r / cls.length);
-        t.set(feats.subarray(r * p, (r + 1) * p), (i * c + cls[r % cls.length]) * p);
-      }
-      prompts.push({ cls, seq, embeds, eot });
+      return { cls, seq, ...this.suffixRows(n, cls, seq) };
+    });
+    for (const { cls, seq, embeds, eot, rowPrefix } of buckets) {
+      throwIfAborted(signal);
+      const feats = await this.tower.suffixFeatures(state, embeds, n * cls.length, seq, eot, rowPrefix);
+      for (let r = 0; r < n * cls.length; r++) t.set(feats.subarray(r * p, (r + 1) * p), (rowPrefix[r] * c + cls[r % cls.length]) * p);
     }
 
     // Logits, loss and the gradient on the text features.
@@ -229,24 +230,27 @@ export class OrtPromptLearner {
       }
     }
 
-    // Backward through the text tower, by bucket: dctxRows [N, M, D].
-    const dCtxRows = new Float64Array(n * m * d);
-    for (const { cls, seq, embeds, eot } of prompts) {
+    // Backward: suffix VJP by bucket (key/value gradients summed), then the prefix VJP → dctxRows [N, M, D].
+    let kv: PrefixGrads | null = null;
+    for (const { cls, seq, embeds, eot, rowPrefix } of buckets) {
       throwIfAborted(signal);
       const rows = n * cls.length;
       const up = new Float32Array(rows * p);
       for (let r = 0; r < rows; r++) {
-        const i = Math.floor(r / cls.length);
-        up.set(dt.subarray((i * c + cls[r % cls.length]) * p, (i * c + cls[r % cls.length] + 1) * p), r * p);
+        const from = (rowPrefix[r] * c + cls[r % cls.length]) * p;
+        up.set(dt.subarray(from, from + p), r * p);
       }
-      const len = 1 + m + seq;
-      const { grad } = await this.tower.textVjp(embeds, rows, len, eot, up);
-      for (let r = 0; r < rows; r++) {
-        const i = Math.floor(r / cls.length);
-        const src = r * len * d + d; // positions 1..M
-        for (let k = 0; k < m * d; k++) dCtxRows[i * m * d + k] += grad[src + k];
+      const g = await this.tower.suffixVjp(state, embeds, rows, seq, eot, rowPrefix, up);
+      if (!kv) kv = { keys: g.keys.slice(), values: g.values.slice() };
+      else {
+        for (let j = 0; j < kv.keys.length; j++) kv.keys[j] += g.keys[j];
+        for (let j = 0; j < kv.values.length; j++) kv.values[j] += g.values[j];
       }
     }
+    throwIfAborted(signal);
+    const dPrefix = await this.tower.prefixVjp(prefixEmbeds, n, p0, kv!);
+    const dCtxRows = new Float64Array(n * m * d);
+    for (let i = 0; i < n; i++) for (let k = 0; k < m * d; k++) dCtxRows[i * m * d + k] = dPrefix[(i * p0 + 1) * d + k];
 
     const grads: Float32Array[] = [new Float32Array(m * d)];
     for (let i = 0; i < n; i++) for (let k = 0; k < m * d; k++) grads[0][k] += dCtxRows[i * m * d + k];

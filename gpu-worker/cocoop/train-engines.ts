@@ -11,7 +11,9 @@ import type { HostTensor } from '../clip/safetensors.ts';
 import { TfTextTower } from '../clip/tf/text-tower.ts';
 import type { AdapterParams } from './adapter.ts';
 import { HostSgd } from './host-sgd.ts';
-import { OrtPromptLearner, type TextVjpRunner } from './ort-prompt-learner.ts';
+import type { OrtEncoderOptions } from '../clip/ort-encoders.ts';
+import { OrtPromptLearner } from './ort-prompt-learner.ts';
+import { OrtTextTraining, type TextTrainingRunner } from './ort-text-training.ts';
 import type { ClassPrompts } from './prompts.ts';
 import { Sgd, type SgdOptions } from './sgd.ts';
 import { TfPromptLearner } from './tf-prompt-learner.ts';
@@ -48,7 +50,7 @@ export interface TrainEngine {
   params(): AdapterParams;
   momentum(): Float32Array[];
   setMomentum(bufs: Float32Array[] | null): void;
-  dispose(): void;
+  dispose(): Promise<void>;
 }
 
 class TfTrainEngine implements TrainEngine {
@@ -111,7 +113,7 @@ class TfTrainEngine implements TrainEngine {
     this.sgd.setState(bufs);
   }
 
-  dispose(): void {
+  async dispose(): Promise<void> {
     tf.dispose(this.grads);
     this.sgd.dispose();
     this.learner.dispose();
@@ -127,7 +129,13 @@ class OrtTrainEngine implements TrainEngine {
   private readonly sgd: HostSgd;
   private grads: Float32Array[] = [];
 
-  constructor(model: ClipModel, runner: TextVjpRunner & { provider?: string }, prompts: ClassPrompts, params: AdapterParams, sgd: SgdOptions) {
+  constructor(
+    model: ClipModel,
+    private readonly runner: TextTrainingRunner & { release?: () => Promise<void> },
+    prompts: ClassPrompts,
+    params: AdapterParams,
+    sgd: SgdOptions,
+  ) {
     this.learner = new OrtPromptLearner(runner, prompts, params, model.weights.logitScale, model.config.projectionDim);
     this.sgd = new HostSgd(
       this.learner.trainable.map((t: HostTensor) => t.data),
@@ -160,26 +168,27 @@ class OrtTrainEngine implements TrainEngine {
     this.sgd.setState(bufs);
   }
 
-  dispose(): void {
+  async dispose(): Promise<void> {
     this.grads = [];
+    await this.runner.release?.();
   }
 }
 
-/** Whether `x` can run the ORT engine's text work (OrtClipEncoders can). */
-export function isTextVjpRunner(x: unknown): x is TextVjpRunner {
-  const r = x as Partial<TextVjpRunner> | null;
-  return typeof r?.textVjp === 'function' && typeof r?.encodeEmbeddings === 'function';
+export interface TrainEngineOptions {
+  /** ONNX Runtime settings of the ort engine (provider, threads, log). */
+  ort?: OrtEncoderOptions;
+  /** Replaces the ort engine's text runner (tests). */
+  runner?: TextTrainingRunner;
 }
 
 export function createTrainEngine(
   name: TrainEngineName,
   model: ClipModel,
-  encoders: unknown,
   prompts: ClassPrompts,
   params: AdapterParams,
   sgd: SgdOptions,
+  opts: TrainEngineOptions = {},
 ): TrainEngine {
   if (name === 'tfjs') return new TfTrainEngine(model, prompts, params, sgd);
-  if (!isTextVjpRunner(encoders)) throw new TrainEngineError('the ort training engine needs ONNX Runtime encoders (OrtClipEncoders)');
-  return new OrtTrainEngine(model, encoders, prompts, params, sgd);
+  return new OrtTrainEngine(model, opts.runner ?? new OrtTextTraining(model, opts.ort), prompts, params, sgd);
 }

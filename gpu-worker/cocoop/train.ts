@@ -16,7 +16,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { ClipModel } from '../clip/model.ts';
-import type { OrtClipEncoders } from '../clip/ort-encoders.ts';
+import type { OrtClipEncoders, OrtEncoderOptions } from '../clip/ort-encoders.ts';
+import type { TextTrainingRunner } from './ort-text-training.ts';
 import { SeededRandom } from '../clip/random.ts';
 import type { HostTensor } from '../clip/safetensors.ts';
 import { initMetaNet, type AdapterMethod, type AdapterParams } from './adapter.ts';
@@ -50,6 +51,10 @@ export interface TrainOptions {
   augment?: boolean;
   /** false: images in folder order every epoch (classes sorted by name, files by name), no shuffle. */
   shuffle?: boolean;
+  /** ONNX Runtime settings of the ort engine's text graphs (provider, threads). */
+  ort?: OrtEncoderOptions;
+  /** Replaces the ort engine's text runner (tests that count or interrupt its calls). */
+  textRunner?: TextTrainingRunner;
   lr: number; // official 0.002
   batchSize: number; // official 1
   /** Random init N(0, 0.02²) with this many context vectors (ctxInit is then ignored). */
@@ -311,10 +316,14 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
   let engine: TrainEngine | null = null;
 
   try {
-    engine = createTrainEngine(opts.engine ?? DEFAULT_TRAIN_ENGINE, model, encoders, prompts, params, {
-      momentum: options.momentum,
-      weightDecay: options.weightDecay,
-    });
+    engine = createTrainEngine(
+      opts.engine ?? DEFAULT_TRAIN_ENGINE,
+      model,
+      prompts,
+      params,
+      { momentum: options.momentum, weightDecay: options.weightDecay },
+      { ort: { ...opts.ort, log }, runner: opts.textRunner },
+    );
     if (momentum) engine.setMomentum(momentum);
     if (startEpoch < E) {
       log(
@@ -432,7 +441,7 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
       engine: engine.description,
     };
   } finally {
-    engine?.dispose();
+    await engine?.dispose();
     if (!opts.viewFeatures) views.clear();
   }
 }

@@ -1,25 +1,22 @@
-// The ONNX Runtime learner (text tower + its VJP as graphs, the rest on the host) against the Float64
+// The ONNX Runtime learner (prefix-shared text tower + its VJPs as graphs, the rest on the host) against the Float64
 // official-style reference (test/reference/cocoop-plain.ts: 77-token prompts, straight loops): loss,
 // logits, and gradients by central differences; and against the TF.js learner, step for step.
 import * as tf from '@tensorflow/tfjs';
-import type * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initMetaNet, type AdapterMethod, type AdapterParams } from '../../../gpu-worker/cocoop/adapter.ts';
 import { HostSgd } from '../../../gpu-worker/cocoop/host-sgd.ts';
-import { OrtPromptLearner, type TextVjpRunner } from '../../../gpu-worker/cocoop/ort-prompt-learner.ts';
+import { OrtPromptLearner } from '../../../gpu-worker/cocoop/ort-prompt-learner.ts';
+import { OrtTextTraining } from '../../../gpu-worker/cocoop/ort-text-training.ts';
 import { classPrompts, ctxFromPhrase, type ClassPrompts } from '../../../gpu-worker/cocoop/prompts.ts';
 import { Sgd } from '../../../gpu-worker/cocoop/sgd.ts';
 import { TfPromptLearner } from '../../../gpu-worker/cocoop/tf-prompt-learner.ts';
 import { parseClipConfig, type TextConfig } from '../../../gpu-worker/clip/config.ts';
-import { getOrBuildGraph } from '../../../gpu-worker/clip/onnx/graph-cache.ts';
-import { buildTextGraph } from '../../../gpu-worker/clip/onnx/text-graph.ts';
-import { buildTextVjpGraph } from '../../../gpu-worker/clip/onnx/text-vjp-graph.ts';
+import type { ClipModel } from '../../../gpu-worker/clip/model.ts';
 import { randomClipTensors } from '../../../gpu-worker/clip/random-weights.ts';
 import { TfTextTower } from '../../../gpu-worker/clip/tf/text-tower.ts';
 import { buildTinyVocab } from '../../../gpu-worker/clip/tiny-vocab.ts';
 import { ClipTokenizer } from '../../../gpu-worker/clip/tokenizer.ts';
 import { clipWeightsFromTensors, type ClipWeights } from '../../../gpu-worker/clip/weights.ts';
-import { createOrtSession, runTextGraph } from '../../../gpu-worker/runtime/ort.ts';
 import { makePlainModel, type PlainModel } from '../../reference/clip-plain.ts';
 import { plainCocoopLogits, plainCocoopLoss, type PlainLearner } from '../../reference/cocoop-plain.ts';
 import { relErr } from '../../helpers/numeric.ts';
@@ -45,14 +42,13 @@ interface Setup {
   prompts: ClassPrompts;
   promptIds: number[][];
   params: AdapterParams;
-  runner: TextVjpRunner;
-  sessions: ort.InferenceSession[];
+  runner: OrtTextTraining;
   textConfig: TextConfig;
 }
 
 const open: Setup[] = [];
 afterAll(async () => {
-  for (const s of open) for (const x of s.sessions) await x.release();
+  for (const s of open) await s.runner.release();
 });
 
 async function setup(seed: number, method: AdapterMethod): Promise<Setup> {
@@ -67,22 +63,10 @@ async function setup(seed: number, method: AdapterMethod): Promise<Setup> {
   const promptIds = NAMES.map((n) => tokenizer.encode(`${CTX_INIT} ${n.replace(/_/g, ' ')}.`));
   const d = config.text.hiddenSize;
   const params: AdapterParams = { method, ctx, ctxInit: CTX_INIT, metaNet: method === 'cocoop' ? initMetaNet(new SeededRandom(seed + 100), P, d) : undefined };
-  const key = `seed${seed}`;
-  const text = await createOrtSession(getOrBuildGraph('text', key, dir, () => buildTextGraph(weights.text, config.text)), { provider: 'cpu', threads: 1 });
-  const vjp = await createOrtSession(getOrBuildGraph('text-vjp', key, dir, () => buildTextVjpGraph(weights.text, config.text)), { provider: 'cpu', threads: 1 });
-  const ortModule = await import('onnxruntime-node');
-  const runner: TextVjpRunner = {
-    encodeEmbeddings: (embeds, n, length, eot) => runTextGraph(text, embeds, n, length, d, eot),
-    async textVjp(embeds, n, length, eot, upstream) {
-      const out = await vjp.run({
-        inputs_embeds: new ortModule.Tensor('float32', embeds, [n, length, d]),
-        eot_index: new ortModule.Tensor('int64', BigInt64Array.from(eot, BigInt), [n]),
-        grad_text_embeds: new ortModule.Tensor('float32', upstream, [n, P]),
-      });
-      return { features: out.text_embeds.data as Float32Array, grad: out.grad_inputs_embeds.data as Float32Array };
-    },
-  };
-  const s = { weights, plain, prompts, promptIds, params, runner, sessions: [text, vjp], textConfig: config.text };
+  // The runner builds its graphs from the weights, cached under the model's directory by the hash given here.
+  const model = { dir, config, weights, tokenizer, weightsSha256: () => `tiny-${method}-${seed}` } as unknown as ClipModel;
+  const runner = new OrtTextTraining(model, { provider: 'cpu', threads: 1, log: () => {} });
+  const s = { weights, plain, prompts, promptIds, params, runner, textConfig: config.text };
   open.push(s);
   return s;
 }

@@ -26,6 +26,7 @@ import { CheckpointError, latestCheckpoint, readCheckpoint, writeCheckpoint } fr
 import { readImageFolder, type ImageFolderDataset } from '../../../gpu-worker/cocoop/dataset.ts';
 import { epochOrder, trainAdapter, type TrainOptions, type TrainProgress } from '../../../gpu-worker/cocoop/train.ts';
 import { ViewFeatures, type PixelEncoder } from '../../../gpu-worker/cocoop/view-features.ts';
+import { OrtTextTraining, type TextTrainingRunner } from '../../../gpu-worker/cocoop/ort-text-training.ts';
 import { useTfWasm } from '../../helpers/tf-wasm.ts';
 import { useTmpDirs } from '../../helpers/tmp.ts';
 
@@ -331,13 +332,11 @@ describe('trainAdapter on a tiny CLIP', () => {
   it('without augmentation every epoch trains on the same evaluation views; without shuffling in folder order', async () => {
     const seen: number[][] = [];
     const calls: number[] = [];
-    const fake: PixelEncoder & Pick<OrtClipEncoders, 'encodeEmbeddings' | 'textVjp'> = {
+    const fake: PixelEncoder = {
       encodePixels: async (pixels, n) => {
         calls.push(n);
         return enc.encodePixels(pixels, n);
       },
-      encodeEmbeddings: (e, n, l, eot) => enc.encodeEmbeddings(e, n, l, eot),
-      textVjp: (e, n, l, eot, up) => enc.textVjp(e, n, l, eot, up),
     };
     const r = await trainAdapter(model, fake, data, { ...base, epochs: 3, augment: false, shuffle: false, onProgress: (p) => seen.push([p.epoch, p.step]) });
     expect(calls.reduce((a, b) => a + b, 0)).toBe(12); // 12 images, views computed once for 3 epochs
@@ -350,17 +349,24 @@ describe('trainAdapter on a tiny CLIP', () => {
   it('an abort during a step stops inside that step: its update is not applied, no progress is reported for it', async () => {
     const controller = new AbortController();
     const progress: TrainProgress[] = [];
-    let forwardCalls = 0;
-    const aborting: PixelEncoder & Pick<OrtClipEncoders, 'encodeEmbeddings' | 'textVjp'> = {
-      encodePixels: (pixels, n) => enc.encodePixels(pixels, n),
-      encodeEmbeddings: async (e, n, l, eot) => {
-        forwardCalls++;
-        if (forwardCalls === 3) controller.abort(); // during the third step's text forward
-        return enc.encodeEmbeddings(e, n, l, eot);
+    let prefixCalls = 0;
+    const real = new OrtTextTraining(model, { provider: 'cpu', log: () => {} });
+    const aborting: TextTrainingRunner = {
+      prefix: (e, n, l) => {
+        prefixCalls++;
+        if (prefixCalls === 3) controller.abort(); // during the third step's text forward
+        return real.prefix(e, n, l);
       },
-      textVjp: (e, n, l, eot, up) => enc.textVjp(e, n, l, eot, up),
+      suffixFeatures: (...a) => real.suffixFeatures(...a),
+      suffixVjp: (...a) => real.suffixVjp(...a),
+      prefixVjp: (...a) => real.prefixVjp(...a),
     };
-    await expect(trainAdapter(model, aborting, data, { ...base, signal: controller.signal, onProgress: (p) => progress.push(p) })).rejects.toThrow(/aborted/);
+    try {
+      await expect(trainAdapter(model, enc, data, { ...base, signal: controller.signal, textRunner: aborting, onProgress: (p) => progress.push(p) })).rejects.toThrow(/aborted/);
+    } finally {
+      await real.release();
+    }
+    expect(prefixCalls).toBe(3);
     expect(progress.map((p) => p.step)).toEqual([1, 2]);
   });
 
