@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { GraphBuilder } from '../gpu-worker/clip/onnx/graph-builder.ts';
+import { ortMatmulCeiling } from '../gpu-worker/clip/onnx/matmul-ceiling.ts';
 import { buildTextGraph } from '../gpu-worker/clip/onnx/text-graph.ts';
 import { buildVisionGraph } from '../gpu-worker/clip/onnx/vision-graph.ts';
 import { presetConfig, PRESET_NAMES, type PresetName } from '../gpu-worker/clip/presets.ts';
@@ -127,20 +127,12 @@ export async function runClipBench(opts: ClipBenchOptions): Promise<ClipBenchRes
       [4 * ((cfg.vision.imageSize / cfg.vision.patchSize) ** 2 + 1), cfg.vision.hiddenSize, cfg.vision.intermediateSize],
       [opts.textBatch * 10, cfg.text.hiddenSize, cfg.text.intermediateSize],
     ];
-    let ortBest = { gflops: 0, shape: shapes[0] };
+    const ortBest = await ortMatmulCeiling(shapes, budget, { threads: opts.threads, provider: 'cpu' });
     let tfBest = { gflops: 0, shape: shapes[0] };
     for (const [m, k, nOut] of shapes) {
       const flops = 2 * m * k * nOut;
       const a = randn(m * k, 1);
       const b = randn(k * nOut, 1);
-      const g = new GraphBuilder('matmul');
-      const ain = g.input('a', 'float', [m, k]);
-      g.output(g.op('MatMul', [ain, g.floatInit('b', b, [k, nOut])]), 'c', 'float', [m, nOut]);
-      const mm = await session('matmul', g.toBytes());
-      const feed = { a: new ort.Tensor('float32', a, [m, k]) };
-      const ortGflops = flops / (await bestWithin(() => mm.run(feed), budget)) / 1e9;
-      await mm.release();
-      if (ortGflops > ortBest.gflops) ortBest = { gflops: ortGflops, shape: [m, k, nOut] };
       const ta = tf.tensor2d(a, [m, k]);
       const tb = tf.tensor2d(b, [k, nOut]);
       const tfGflops = flops / (await bestWithin(() => tf.tidy(() => tf.matMul(ta, tb)).data(), budget)) / 1e9;

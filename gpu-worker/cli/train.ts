@@ -1,9 +1,10 @@
 // `cocoop train --model DIR --data DIR --method cocoop|coop [...] --out FILE.safetensors`: few-shot
 // training of an adapter (the official CoCoOp recipe by default), progress on stderr.
-import { writeAdapter } from '../cocoop/artifact.ts';
+import { readAdapter, writeAdapter } from '../cocoop/artifact.ts';
 import { DEFAULT_CTX_INIT } from '../cocoop/adapter.ts';
 import { limitShots, readImageFolder } from '../cocoop/dataset.ts';
 import { trainAdapter } from '../cocoop/train.ts';
+import { DEFAULT_TRAIN_ENGINE, parseTrainEngine, TRAIN_ENGINES } from '../cocoop/train-engines.ts';
 import { decodeImageRGB } from '../clip/preprocess.ts';
 import { initTfBackend } from '../runtime/tf-backend.ts';
 import { MODEL_OPTION } from './common-options.ts';
@@ -30,8 +31,15 @@ export const trainSpec: CommandSpec = {
     'checkpoint-dir': { type: 'string', value: 'DIR', help: 'write a checkpoint after every epoch there' },
     resume: { type: 'boolean', help: 'continue from the latest checkpoint in --checkpoint-dir (refused if model, data or options differ)' },
     'crop-scale': { type: 'string', value: 'MIN,MAX', help: 'RandomResizedCrop area range of the training views (default 0.08,1; 0.5,1 suits small images)' },
+    engine: { type: 'string', value: TRAIN_ENGINES.join('|'), default: DEFAULT_TRAIN_ENGINE, help: 'ort: text tower and its gradient on ONNX Runtime (CUDA when it loads); tfjs: TF.js autodiff' },
+    'init-adapter': { type: 'string', value: 'FILE', help: 'start from this adapter\'s tensors (same base model and method; its context length and init are used)' },
+    'no-augment': { type: 'boolean', help: 'train on the evaluation view of each image (resize + centre crop), no random crops or flips' },
+    'no-shuffle': { type: 'boolean', help: 'images in folder order (classes by name, files by name) every epoch' },
   },
-  notes: ['Output: {"out", "method", "classes", "images", "epochs", "steps", "train_accuracy", "final_loss", "seconds"}'],
+  notes: [
+    '--init-adapter with --no-augment --no-shuffle makes a run deterministic for comparing engines or implementations step for step.',
+    'Output: {"out", "method", "engine", "classes", "images", "epochs", "steps", "train_accuracy", "final_loss", "seconds"}',
+  ],
 };
 
 export async function trainCommand(argv: string[]): Promise<unknown> {
@@ -49,6 +57,16 @@ export async function trainCommand(argv: string[]): Promise<unknown> {
   const ctxInit = nCtx !== undefined ? '' : (optionalString(values, 'ctx-init') ?? DEFAULT_CTX_INIT);
   if (values.resume && !values['checkpoint-dir']) throw new UsageError('train: --resume needs --checkpoint-dir');
   const cropScale = parseCropScale(optionalString(values, 'crop-scale'));
+  let engine;
+  try {
+    engine = parseTrainEngine(String(values.engine), 'train: --engine');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const initPath = optionalString(values, 'init-adapter');
+  if (initPath !== undefined && (values['n-ctx'] !== undefined || values['ctx-init'] !== undefined)) {
+    throw new UsageError('train: --init-adapter sets the context; give it without --n-ctx or --ctx-init');
+  }
   const dir = modelDirOption(values, 'train');
   const out = outFileOption(values, 'out', 'train');
   const checkpointDir = values['checkpoint-dir'] === undefined ? undefined : outDirOption(values, 'checkpoint-dir', 'train');
@@ -58,7 +76,11 @@ export async function trainCommand(argv: string[]): Promise<unknown> {
   try {
     // Every image must decode before any work starts: a bad file is one clear error, not a failure mid-run.
     for (const item of data.items) await decodeImageRGB(item.path);
-    await initTfBackend();
+    const init = initPath === undefined ? undefined : readAdapter(initPath, { config: ctx.model.config, sha256: ctx.model.weightsSha256() });
+    if (init && init.params.method !== method) {
+      throw new UsageError(`train: ${initPath} is a ${init.params.method} adapter; --method is ${method}`);
+    }
+    if (engine === 'tfjs') await initTfBackend();
     const result = await trainAdapter(ctx.model, ctx.encoders, data, {
       method,
       epochs,
@@ -75,15 +97,20 @@ export async function trainCommand(argv: string[]): Promise<unknown> {
       checkpointDir,
       resume: values.resume === true,
       cropScale,
+      engine,
+      initAdapter: init?.params,
+      augment: values['no-augment'] !== true,
+      shuffle: values['no-shuffle'] !== true,
     });
     writeAdapter(out, result.params, {
       baseModelSha256: ctx.model.weightsSha256(),
       classNames: result.classNames,
-      metrics: { train_accuracy: result.trainAccuracy, final_loss: result.finalLoss, epochs: result.epochs, shots, seconds: result.seconds },
+      metrics: { train_accuracy: result.trainAccuracy, final_loss: result.finalLoss, epochs: result.epochs, shots, seconds: result.seconds, engine: result.engine },
     });
     return {
       out,
       method,
+      engine: result.engine,
       classes: result.classNames,
       images: data.items.length,
       epochs: result.epochs,
