@@ -10,6 +10,7 @@ import { runBackgroundTasks } from '../background.ts';
 import { type EdgeConfig, configFromEnv } from '../config.ts';
 import type { Ports } from '../ports.ts';
 import { webhookSettings } from '../webhooks/settings.ts';
+import { s3OptionsFromEnv } from '../../shared/storage/s3-env.ts';
 import { Aws4fetchBlobStore } from '../../shared/storage/aws4fetch-blob-store.ts';
 import type { D1Database, ExecutionContext, KVNamespace, ScheduledController } from './bindings.ts';
 import { D1SqlDatabase } from './d1-database.ts';
@@ -36,16 +37,10 @@ export function buildPorts(env: WorkerEnv): Ports {
   const vars = stringVars(env);
   if (!env.DB) throw new Error('missing D1 binding DB');
   if (!env.CACHE) throw new Error('missing KV binding CACHE');
-  if (!vars.S3_BUCKET) throw new Error('set S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)');
-  const pathStyle = vars.S3_FORCE_PATH_STYLE?.trim().toLowerCase();
-  const blobs = new Aws4fetchBlobStore({
-    endpoint: vars.S3_ENDPOINT || undefined,
-    region: vars.S3_REGION || 'auto',
-    bucket: vars.S3_BUCKET,
-    accessKeyId: vars.S3_ACCESS_KEY_ID ?? '',
-    secretAccessKey: vars.S3_SECRET_ACCESS_KEY ?? '',
-    forcePathStyle: pathStyle ? pathStyle === 'true' : undefined,
-  });
+  // The same reading of the S3 settings as on Node (R2's region is "auto").
+  const s3 = s3OptionsFromEnv(vars, 'auto');
+  if (!s3) throw new Error('set S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)');
+  const blobs = new Aws4fetchBlobStore(s3);
   return { db: new D1SqlDatabase(env.DB), blobs, cache: new KvCache(env.CACHE) };
 }
 
