@@ -1,0 +1,74 @@
+// The layout's rules (docs/ARCHITECTURE.md, "Dependency rules"), checked on every source file's imports:
+// a change that makes the edge import the GPU side (or the reverse), puts SQL in a route file, or grows a
+// source file past 500 lines fails here with the file named.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const SOURCE_DIRS = ['edge', 'gpu-worker', 'shared', 'lab', 'scripts', 'bin'];
+
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? walk(path) : /\.(ts|mjs)$/.test(name) ? [path] : [];
+  });
+}
+
+const files = SOURCE_DIRS.flatMap((d) => walk(join(ROOT, d))).map((abs) => relative(ROOT, abs));
+
+/** Repo-relative targets of the file's relative imports (static and dynamic). */
+function importsOf(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"](\.{1,2}\/[^'"]+)['"]/g)) {
+    out.push(relative(ROOT, resolve(ROOT, dirname(file), m[1])));
+  }
+  return out;
+}
+
+const top = (path: string) => path.split('/')[0];
+
+/** Which top-level folders each folder may import from (itself always). */
+const ALLOWED: Record<string, string[]> = {
+  shared: [],
+  edge: ['shared'],
+  'gpu-worker': ['shared'],
+  lab: ['gpu-worker', 'shared'],
+  scripts: ['edge', 'gpu-worker', 'shared', 'lab', 'scripts'],
+  bin: ['gpu-worker', 'scripts', 'edge'],
+};
+
+describe('the layout', () => {
+  it('finds the source tree (the checks below have files to check)', () => {
+    expect(files.filter((f) => f.startsWith('edge/')).length).toBeGreaterThan(30);
+    expect(files.filter((f) => f.startsWith('gpu-worker/')).length).toBeGreaterThan(30);
+    expect(files.filter((f) => f.startsWith('shared/')).length).toBeGreaterThan(5);
+  });
+
+  it('imports follow the dependency rules: edge and gpu-worker meet only in shared/, shared/ imports neither, the lab is not imported by the product', () => {
+    const broken: string[] = [];
+    for (const file of files) {
+      const from = top(file);
+      for (const target of importsOf(file)) {
+        const to = top(target);
+        if (to !== from && !ALLOWED[from].includes(to)) broken.push(`${file} imports ${target}`);
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  it('route files hold no SQL (queries live in the domain modules)', () => {
+    const withSql = files.filter((f) => f.startsWith('edge/routes/') && /\.prepare\(/.test(readFileSync(join(ROOT, f), 'utf8')));
+    expect(withSql).toEqual([]);
+  });
+
+  it('no source file is over 500 lines', () => {
+    const long = files
+      .map((f) => ({ f, lines: readFileSync(join(ROOT, f), 'utf8').split('\n').length }))
+      .filter((x) => x.lines > 500)
+      .map((x) => `${x.f}: ${x.lines} lines`);
+    expect(long).toEqual([]);
+  });
+});
