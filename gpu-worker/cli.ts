@@ -2,6 +2,7 @@
 // exactly one JSON document on stdout; logs go to stderr. Errors: one line on stderr, exit 1
 // (2 for usage errors); COCOOP_DEBUG=1 adds the stack trace. `cocoop --help` and
 // `cocoop <command> --help` are made from the commands' option specs (cli/help.ts).
+import { checkOrtProviderSetting } from './runtime/ort.ts';
 import { benchCommand, benchSpec } from './cli/bench.ts';
 import { classifyCommand, classifySpec } from './cli/classify.ts';
 import { embedCommand, embedSpec } from './cli/embed.ts';
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
+    checkOrtProviderSetting();
     const result = await command.run(rest);
     process.stdout.write(JSON.stringify(result) + '\n');
     return 0;

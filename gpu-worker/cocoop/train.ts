@@ -39,6 +39,11 @@ import { deriveSeed, throwIfAborted, ViewFeatures, type PixelEncoder } from './v
 
 export { AbortError } from './view-features.ts';
 
+/** The loss or the parameters became NaN or Inf: the run cannot continue (a lower learning rate may help). */
+export class TrainingDivergedError extends Error {
+  override name = 'TrainingDivergedError';
+}
+
 export interface TrainOptions {
   method: AdapterMethod;
   epochs: number; // official 10
@@ -366,7 +371,7 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
         const labels = idx.map((i) => items[i].label);
         const { loss: lossValue, logits: logitsHost } = await engine.compute(featsHost, labels, signal);
         if (!Number.isFinite(lossValue)) {
-          throw new Error(
+          throw new TrainingDivergedError(
             `training diverged: loss is ${Number.isNaN(lossValue) ? 'NaN' : lossValue > 0 ? 'Inf' : '-Inf'} at epoch ${epoch + 1} step ${s + 1}; try a lower --lr`,
           );
         }
@@ -408,7 +413,7 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
 
       last = { loss: lossSum / seen, accuracy: correct / seen };
       params = engine.params();
-      if (!allFinite(params)) throw new Error(`training diverged: parameters are NaN or Inf after epoch ${epoch + 1}; try a lower --lr`);
+      if (!allFinite(params)) throw new TrainingDivergedError(`training diverged: parameters are NaN or Inf after epoch ${epoch + 1}; try a lower --lr`);
       if (opts.checkpointDir) {
         const shapes = engine.shapes;
         const state = engine.momentum().map((data, i): HostTensor => ({ shape: [...shapes[i]], data }));

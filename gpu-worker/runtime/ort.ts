@@ -7,9 +7,22 @@ import * as ort from 'onnxruntime-node';
 
 export type OrtProvider = 'auto' | 'cpu' | 'cuda';
 
+/** The execution provider asked for cannot be used here (e.g. ORT_EP=cuda without CUDA). */
+export class OrtProviderError extends Error {
+  override name = 'OrtProviderError';
+}
+
+/** ORT_EP=cpu|cuda forces an execution provider; unset or empty: auto (CUDA when it loads, else CPU). */
+export function ortProviderFromEnv(env: Record<string, string | undefined>): OrtProvider {
+  const v = env.ORT_EP?.trim().toLowerCase();
+  if (!v || v === 'auto') return 'auto';
+  if (v === 'cpu' || v === 'cuda') return v;
+  throw new OrtProviderError(`ORT_EP must be cpu or cuda (or unset for auto), got ${JSON.stringify(env.ORT_EP)}`);
+}
+
 export interface OrtSessionOptions {
   threads?: number; // intra-op threads; default os.availableParallelism()
-  provider?: OrtProvider; // default 'auto': CUDA when it loads, else CPU
+  provider?: OrtProvider; // default: ORT_EP, else 'auto' (CUDA when it loads, else CPU)
   log?: (line: string) => void; // default: one line to stderr
 }
 
@@ -47,13 +60,40 @@ function logFallbackOnce(log: (line: string) => void, reason: string): void {
   log(`onnxruntime: CUDA provider unavailable (${reason}), using CPU`);
 }
 
+/**
+ * Checks ORT_EP before any work: a bad value, or cuda where its provider library is missing, is an
+ * OrtProviderError now rather than after a graph build.
+ */
+export function checkOrtProviderSetting(env: Record<string, string | undefined> = process.env): OrtProvider {
+  const provider = ortProviderFromEnv(env);
+  const missing = provider === 'cuda' ? cudaMissingReason() : undefined;
+  if (missing) {
+    throw new OrtProviderError(
+      `the CUDA execution provider was asked for (ORT_EP=cuda) but ${missing}: install onnxruntime-node with its CUDA provider (docs/deploy.md) or set ORT_EP=cpu`,
+    );
+  }
+  return provider;
+}
+
 export async function createOrtSession(modelPath: string, opts: OrtSessionOptions = {}): Promise<ort.InferenceSession> {
   const threads = opts.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`onnxruntime: threads must be a positive integer, got ${threads}`);
-  const provider = opts.provider ?? 'auto';
+  const provider = opts.provider ?? ortProviderFromEnv(process.env);
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (provider === 'cpu') return ort.InferenceSession.create(modelPath, sessionOptions(threads, 'cpu'));
-  if (provider === 'cuda') return ort.InferenceSession.create(modelPath, sessionOptions(threads, 'cuda'));
+  if (provider === 'cuda') {
+    const missing = cudaMissingReason();
+    if (missing) {
+      throw new OrtProviderError(
+        `the CUDA execution provider was asked for (ORT_EP=cuda) but ${missing}: install onnxruntime-node with its CUDA provider (docs/deploy.md) or set ORT_EP=cpu`,
+      );
+    }
+    try {
+      return await ort.InferenceSession.create(modelPath, { ...sessionOptions(threads, 'cuda'), logSeverityLevel: 4 });
+    } catch (e) {
+      throw new OrtProviderError(`the CUDA execution provider was asked for (ORT_EP=cuda) but failed to start: ${((e as Error).message ?? String(e)).split('\n')[0]}`);
+    }
+  }
   const missing = cudaMissingReason();
   if (missing) {
     logFallbackOnce(log, missing);

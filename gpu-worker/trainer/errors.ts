@@ -2,9 +2,11 @@
 // job's error.code). Each place that can fail a job throws a JobError subclass carrying its code; anything else is
 // internal_error.
 import { CheckpointError } from '../cocoop/checkpoint.ts';
+import { TrainingDivergedError } from '../cocoop/train.ts';
+import { OrtProviderError } from '../runtime/ort.ts';
 
 export type DatasetFailureCode = 'invalid_dataset' | 'dataset_download_failed' | 'dataset_changed' | 'invalid_image';
-export type TrainingFailureCode = 'training_diverged' | 'checkpoint_invalid' | 'training_failed';
+export type TrainingFailureCode = 'training_diverged' | 'checkpoint_invalid' | 'runtime_unavailable' | 'training_failed';
 export type FailureCode = DatasetFailureCode | TrainingFailureCode | 'artifact_upload_failed' | 'internal_error';
 
 /** A failure of the job with the code reported to /fail. */
@@ -37,15 +39,17 @@ export class ArtifactUploadError extends JobError<'artifact_upload_failed'> {
   }
 }
 
-// gpu-worker/cocoop/train.ts reports a non-finite loss or parameters with a plain Error whose message starts so
-// (the training engine has no error class for it); its checkpoint problems are CheckpointErrors.
-const DIVERGED = /^training diverged:/;
-
 /** A failure of trainAdapter as the job's TrainingError. */
 export function trainingError(err: unknown): TrainingError {
   const message = errorMessage(err);
   const code: TrainingFailureCode =
-    err instanceof CheckpointError ? 'checkpoint_invalid' : err instanceof Error && DIVERGED.test(err.message) ? 'training_diverged' : 'training_failed';
+    err instanceof CheckpointError
+      ? 'checkpoint_invalid'
+      : err instanceof TrainingDivergedError
+        ? 'training_diverged'
+        : err instanceof OrtProviderError
+          ? 'runtime_unavailable'
+          : 'training_failed';
   return new TrainingError(code, message, { cause: err });
 }
 

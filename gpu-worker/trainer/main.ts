@@ -17,8 +17,10 @@
 //   MAX_POLL_MS            longest idle wait between lease requests (default 5000)
 //   LEASE_SECONDS          lease length asked for (default 120)
 //   HEARTBEAT_MS           heartbeat period (default 5000)
+//   TRAIN_ENGINE           ort | tfjs (default ort: the text tower and its gradient on ONNX Runtime)
+//   ORT_EP                 cpu | cuda: force ONNX Runtime's execution provider (default: CUDA when it loads, else CPU)
 //   COCOOP_TF_BACKEND      auto | node-gpu | node | wasm | cpu (default auto; gpu-worker/runtime/tf-backend-env.ts;
-//                          TF_BACKEND is a deprecated alias)
+//                          TF_BACKEND is a deprecated alias; used by the tfjs engine)
 // SIGTERM / SIGINT: the current job is abandoned after its current step (its lease expires and
 // another trainer resumes it from the last checkpoint) and the process exits.
 import { hostname, tmpdir } from 'node:os';
@@ -28,6 +30,8 @@ import { S3BlobStore, type S3BlobStoreOptions } from '../../shared/storage/s3-bl
 import { s3OptionsFromEnv } from '../../shared/storage/s3-env.ts';
 import { intFromEnv } from '../../shared/util/env.ts';
 import { type LoadedModel, loadModel, modelDirFromEnv } from '../runtime/model.ts';
+import { DEFAULT_TRAIN_ENGINE, parseTrainEngine, type TrainEngineName } from '../cocoop/train-engines.ts';
+import { ortProviderFromEnv } from '../runtime/ort.ts';
 import { initTfBackend } from '../runtime/tf-backend.ts';
 import { EdgeClient } from './edge-client.ts';
 import { errorMessage } from './errors.ts';
@@ -44,6 +48,7 @@ export interface TrainerConfig {
   maxPollMs: number;
   leaseSeconds: number;
   heartbeatMs: number;
+  trainEngine: TrainEngineName;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TrainerConfig {
@@ -60,6 +65,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TrainerConf
     maxPollMs: intFromEnv(env, 'MAX_POLL_MS', 5000),
     leaseSeconds: intFromEnv(env, 'LEASE_SECONDS', 120),
     heartbeatMs: intFromEnv(env, 'HEARTBEAT_MS', 5000),
+    trainEngine: parseTrainEngine(env.TRAIN_ENGINE || DEFAULT_TRAIN_ENGINE, 'TRAIN_ENGINE'),
   };
 }
 
@@ -67,6 +73,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TrainerConf
 export async function createTrainer(cfg: TrainerConfig, blobs: BlobStore, loaded: LoadedModel, log: (line: string) => void): Promise<Trainer> {
   const tf = await initTfBackend({ log });
   log(`trainer ${cfg.workerId}: tfjs backend ${tf.backend}`);
+  const where = cfg.trainEngine === 'ort' ? `onnxruntime, execution provider ${ortProviderFromEnv(process.env)}` : `tfjs ${tf.backend}`;
+  log(`trainer ${cfg.workerId}: training engine ${cfg.trainEngine} (${where})`);
   return new Trainer({
     client: new EdgeClient({ baseUrl: cfg.edgeUrl, token: cfg.workerToken }),
     blobs,
@@ -78,6 +86,7 @@ export async function createTrainer(cfg: TrainerConfig, blobs: BlobStore, loaded
     maxPollMs: cfg.maxPollMs,
     leaseSeconds: cfg.leaseSeconds,
     heartbeatMs: cfg.heartbeatMs,
+    engine: cfg.trainEngine,
     log,
   });
 }

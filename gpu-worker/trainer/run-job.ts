@@ -16,6 +16,7 @@ import type { Lease } from '../../shared/contracts/worker-api.ts';
 import type { ClipModel } from '../clip/model.ts';
 import { DEFAULT_CTX_INIT } from '../cocoop/adapter.ts';
 import { writeAdapter } from '../cocoop/artifact.ts';
+import type { TrainEngineName } from '../cocoop/train-engines.ts';
 import { trainAdapter, type TrainEncoders, type TrainOptions, type TrainResult } from '../cocoop/train.ts';
 import { modelName } from '../runtime/model.ts';
 import { CheckpointSync } from './checkpoint-sync.ts';
@@ -56,6 +57,8 @@ export interface RunJobDeps {
   storageRetryMs?: number;
   /** How long /complete, /fail, /cancelled are retried while the edge is unreachable (default 300 s). */
   reportRetryMs?: number;
+  /** The training engine (default: trainAdapter's, `ort`). */
+  engine?: TrainEngineName;
 }
 
 /** trainAdapter options from the job's method and hyperparameters. */
@@ -117,6 +120,7 @@ export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome
     try {
       result = await trainAdapter(deps.model, deps.encoders, data, {
         ...trainOptionsOf(lease),
+        engine: deps.engine,
         checkpointDir: ckptDir,
         resume: resumedFrom !== null,
         signal: stop.signal,
@@ -158,7 +162,7 @@ export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome
 /** Writes the adapter, uploads it where the lease says (retried within the storage budget) and returns the /complete report. */
 async function publishArtifact(lease: Lease, result: TrainResult, model: ClipModel, path: string, blobs: TrainerBlobs, storage: StorageRetry): Promise<CompleteReport> {
   const metrics = { train_accuracy: result.trainAccuracy, train_loss: result.finalLoss, epochs: result.epochs, steps: result.steps, seconds: result.seconds };
-  writeAdapter(path, result.params, { baseModelSha256: model.weightsSha256(), classNames: result.classNames, metrics });
+  writeAdapter(path, result.params, { baseModelSha256: model.weightsSha256(), classNames: result.classNames, metrics: { ...metrics, engine: result.engine } });
   const bytes = readFileSync(path);
   const key = lease.storage.artifact_key;
   try {

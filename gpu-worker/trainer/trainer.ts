@@ -5,6 +5,7 @@
 import { sleep } from '../../shared/util/sleep.ts';
 import type { ClipModel } from '../clip/model.ts';
 import type { TrainEncoders } from '../cocoop/train.ts';
+import type { TrainEngineName } from '../cocoop/train-engines.ts';
 import type { EdgeClient, Lease } from './edge-client.ts';
 import { errorMessage } from './errors.ts';
 import { type JobOutcome, type RunJobHooks, runJob } from './run-job.ts';
@@ -26,6 +27,8 @@ export interface TrainerOptions {
   heartbeatMs?: number;
   log?: (line: string) => void;
   hooks?: RunJobHooks;
+  /** The training engine (default `ort`). */
+  engine?: TrainEngineName;
   /** Called after every job with its outcome. */
   onJobDone?: (jobId: string, outcome: JobOutcome) => void;
 }
@@ -95,6 +98,7 @@ export class Trainer {
           signal,
           log: this.opts.log,
           hooks: this.opts.hooks,
+          engine: this.opts.engine,
         });
       } catch (err) {
         this.log(`worker ${workerId}: job ${lease.job.id} crashed: ${errorMessage(err)}`);
