@@ -1,5 +1,6 @@
 // Backward (vector-Jacobian product) rules of the CLIP encoder blocks as ONNX subgraphs of standard
-// opset-17 ops, shared by the text-tower VJP graphs (text-vjp-graph.ts, text-prefix-vjp-graphs.ts).
+// opset-17 ops, shared by the text-tower VJP graphs (text-vjp-graph.ts, text-prefix-vjp-graphs.ts) and the
+// one-call training step (cocoop-step-graph.ts).
 // CLIP is frozen: only gradients with respect to activations, never to weights.
 //
 // Rules (x̂ = (x − mean)·invstd):
@@ -86,7 +87,23 @@ export function qkvBackward(
   const modelShape = g.int64([0, 0, w.d], 'model_shape');
   const merge = (t: string) => g.op('Reshape', [g.op('Transpose', [t], { perm: [0, 2, 1, 3] }), modelShape]); // [B, L, D]
   const dqkv = g.op('Concat', [merge(grads.dq), merge(grads.dk), merge(grads.dv)], { axis: -1 }); // [B, L, 3D]
-  const dx = matMulT(g, dqkv, w.qkvWeight); // [B, L, D]
+  return qkvInputBackward(g, dMid, dqkv, w, v);
+}
+
+/**
+ * The gradient at a layer's input h from the gradient at the fused projection [q | k | v] of x = LN1(h)
+ * (model layout, q scaled as in the forward) and the residual branch dMid:
+ *   dh = dMid + LN1ᵀ(dqkv · W_qkvᵀ)
+ * dMid, v.input: [..., D]; dqkv: [..., 3D]; v.ln1Mean/ln1InvStd: [..., 1] → [..., D]
+ */
+export function qkvInputBackward(
+  g: GraphBuilder,
+  dMid: string,
+  dqkv: string,
+  w: EncoderLayerParams,
+  v: Pick<EncoderLayerValues, 'input' | 'ln1Mean' | 'ln1InvStd'>,
+): string {
+  const dx = matMulT(g, dqkv, w.qkvWeight); // [..., D]
   return g.op('Add', [dMid, layerNormBackward(g, dx, v.input, v.ln1Mean, v.ln1InvStd, w.ln1.weight)]);
 }
 

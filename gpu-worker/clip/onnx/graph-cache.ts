@@ -7,7 +7,7 @@ import { join } from 'node:path';
 /** Bump whenever the graphs change (ops, layout, semantics): old cache files are then ignored. */
 export const GRAPH_BUILDER_VERSION = 1;
 
-export type GraphKind = 'text' | 'vision' | 'text-prefix' | 'text-suffix' | 'text-vjp' | 'text-suffix-vjp' | 'text-prefix-vjp';
+export type GraphKind = 'text' | 'vision' | 'text-prefix' | 'text-suffix' | 'text-vjp' | 'text-suffix-vjp' | 'text-prefix-vjp' | 'cocoop-step';
 
 export function graphFileName(kind: GraphKind, weightsSha256: string): string {
   if (!/^[A-Za-z0-9_-]+$/.test(weightsSha256)) throw new Error(`graph cache: invalid weights hash ${JSON.stringify(weightsSha256)}`);

@@ -40,14 +40,14 @@ import type { EncoderLayer, TextWeights } from '../weights.ts';
 import { attentionBackward, encoderLayerBackward, layerNormBackward, matMulT, mlpBackward, qkvBackward } from './backward-ops.ts';
 import { activation, type EncoderLayerParams, type EncoderLayerValues, encoderLayerForward, encoderLayerParams, GraphBuilder } from './graph-builder.ts';
 
-interface Shapes {
+export interface Shapes {
   d: number;
   heads: number;
   hd: number;
   nLayers: number;
 }
 
-function shapes(weights: TextWeights, cfg: TextConfig): Shapes {
+export function shapes(weights: TextWeights, cfg: TextConfig): Shapes {
   const d = cfg.hiddenSize;
   const heads = cfg.numAttentionHeads;
   if (d % heads !== 0) throw new Error('text tower: hidden size is not a multiple of the heads');
@@ -56,23 +56,23 @@ function shapes(weights: TextWeights, cfg: TextConfig): Shapes {
 }
 
 /** [B, L, D] → [B, H, L, hd] */
-function toHeads(g: GraphBuilder, t: string, s: Shapes): string {
+export function toHeads(g: GraphBuilder, t: string, s: Shapes): string {
   return g.op('Transpose', [g.op('Reshape', [t, g.int64([0, 0, s.heads, s.hd], 'head_shape')])], { perm: [0, 2, 1, 3] });
 }
 
 /** [B, H, L, hd] → [B, L, D] */
-function fromHeads(g: GraphBuilder, t: string, s: Shapes): string {
+export function fromHeads(g: GraphBuilder, t: string, s: Shapes): string {
   return g.op('Reshape', [g.op('Transpose', [t], { perm: [0, 2, 1, 3] }), g.int64([0, 0, s.d], 'model_shape')]);
 }
 
 /** LN1 with its statistics. h: [..., D] → x [..., D], mean [..., 1], invStd [..., 1] */
-function layerNormWithStats(g: GraphBuilder, h: string, ln: { weight: string; bias: string }, eps: number): [string, string, string] {
+export function layerNormWithStats(g: GraphBuilder, h: string, ln: { weight: string; bias: string }, eps: number): [string, string, string] {
   const [x, mean, invStd] = g.opMulti('LayerNormalization', [h, ln.weight, ln.bias], 3, { axis: -1, epsilon: { float: eps } });
   return [x, mean, invStd];
 }
 
 /** h2 = mid + fc2(act(fc1(LN2(mid)))), keeping LN2's statistics and fc1's output. mid: [..., D] */
-function mlpForward(g: GraphBuilder, mid: string, w: EncoderLayerParams): Pick<EncoderLayerValues, 'mid' | 'ln2Mean' | 'ln2InvStd' | 'fc1Out' | 'output'> {
+export function mlpForward(g: GraphBuilder, mid: string, w: EncoderLayerParams): Pick<EncoderLayerValues, 'mid' | 'ln2Mean' | 'ln2InvStd' | 'fc1Out' | 'output'> {
   const [y, ln2Mean, ln2InvStd] = layerNormWithStats(g, mid, w.ln2, w.eps); // [..., D], [..., 1] ×2
   const fc1Out = g.op('Add', [g.op('MatMul', [y, w.fc1Weight]), w.fc1Bias]); // [..., I]
   const hidden = activation(g, fc1Out, w.act); // [..., I]
