@@ -5,6 +5,14 @@ import { parseArgs } from 'node:util';
 import { toyImageSet, TOY_DOMAINS, writeImageFolder, type ToyDomain, type ToySplit } from '../lab/toyworld/image-sets.ts';
 import { baseNewSplit, CLASS_NAMES } from '../lab/toyworld/world.ts';
 
+const USAGE = `npm run toyworld -- --out DIR [--domain raster|night|sticker] [--split train|test]
+                    [--classes base|new|all|"red star,blue ring"] [--per-class N] [--seed S] [--size 48]
+Writes toy-world images as an image folder DIR/<class name>/NNN.png (what \`cocoop train --data\` reads).
+  --domain     raster (the pretraining renderer), sticker (the held-out renderer), night (default: the shifted domain)
+  --split      train (default) or test: independent random streams
+  --classes    all (default), base, new, or a comma-separated list of "<color> <shape>" names
+  --per-class  images per class (default 16); --seed (default 1); --size in pixels (default 48)`;
+
 function fail(msg: string): never {
   console.error(`toyworld: ${msg}`);
   process.exit(1);
@@ -21,12 +29,17 @@ try {
       'per-class': { type: 'string', default: '16' },
       seed: { type: 'string', default: '1' },
       size: { type: 'string', default: '48' },
+      help: { type: 'boolean', short: 'h' },
     },
   }));
 } catch (e) {
   fail((e as Error).message);
 }
-if (!values.out) fail('--out DIR is required');
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (!values.out) fail('--out DIR is required (npm run toyworld -- --help)');
 if (!TOY_DOMAINS.includes(values.domain as ToyDomain)) fail(`--domain must be one of ${TOY_DOMAINS.join(', ')}`);
 if (values.split !== 'train' && values.split !== 'test') fail('--split must be train or test');
 const int = (name: string, v: string, max: number) => {
