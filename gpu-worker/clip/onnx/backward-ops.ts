@@ -9,13 +9,23 @@
 //   gelu          a = ½ f (1 + erf(f/√2)):  df = da · (½ (1 + erf(f/√2)) + f · φ(f)),  φ = N(0, 1) density
 //   softmax       ds = p · (dp − Σ_j dp · p)
 //   attention     dp = dc · vᵀ, dv = pᵀ · dc, dq = ds · k, dk = dsᵀ · q   (q pre-scaled, as in the forward)
-//   MatMul x·W    dx = dy · Wᵀ (Transpose of a constant weight: folded by ORT when the session loads)
+//   MatMul x·W    dx = dy · Wᵀ (Transpose of a constant weight: folded by ORT when the session loads; for 2-D
+//                 rows Gemm(transB) instead, which reads the weight itself: matMulT2d)
 import type { HiddenAct } from '../config.ts';
 import type { EncoderLayerParams, EncoderLayerValues, GraphBuilder } from './graph-builder.ts';
 
 /** dy·Wᵀ for a [in, out] weight initializer: y = x·W. dy: [..., out] → [..., in] */
 export function matMulT(g: GraphBuilder, dy: string, weight: string): string {
   return g.op('MatMul', [dy, g.op('Transpose', [weight], { perm: [1, 0] })]);
+}
+
+/**
+ * dy·Wᵀ for a [in, out] weight initializer and a 2-D dy, as Gemm(transB): the session reads the forward
+ * weight itself (matMulT's Transpose is folded into a second, transposed copy of the weight when the
+ * session loads). dy: [M, out] → [M, in]
+ */
+export function matMulT2d(g: GraphBuilder, dy: string, weight: string): string {
+  return g.op('Gemm', [dy, weight], { transB: 1 });
 }
 
 /** LayerNorm backward over the last axis. x, dy: [..., D]; mean, invStd: [..., 1]; gamma: [D] → dx [..., D] */
@@ -43,11 +53,18 @@ export function activationBackward(g: GraphBuilder, da: string, f: string, act: 
 /**
  * The MLP half of a layer, h2 = h1 + fc2(act(fc1(LN2(h1)))): the gradient at h1 from the gradient at h2.
  * dOut, v.mid: [..., D]; v.ln2Mean/ln2InvStd: [..., 1]; v.fc1Out: [..., I] → dMid [..., D]
+ * (`matT`: matMulT2d for 2-D rows).
  */
-export function mlpBackward(g: GraphBuilder, dOut: string, w: EncoderLayerParams, v: Pick<EncoderLayerValues, 'mid' | 'ln2Mean' | 'ln2InvStd' | 'fc1Out'>): string {
-  const da = matMulT(g, dOut, w.fc2Weight); // [..., I]
+export function mlpBackward(
+  g: GraphBuilder,
+  dOut: string,
+  w: EncoderLayerParams,
+  v: Pick<EncoderLayerValues, 'mid' | 'ln2Mean' | 'ln2InvStd' | 'fc1Out'>,
+  matT: typeof matMulT = matMulT,
+): string {
+  const da = matT(g, dOut, w.fc2Weight); // [..., I]
   const df = activationBackward(g, da, v.fc1Out, w.act); // [..., I]
-  const dy = matMulT(g, df, w.fc1Weight); // [..., D]
+  const dy = matT(g, df, w.fc1Weight); // [..., D]
   return g.op('Add', [dOut, layerNormBackward(g, dy, v.mid, v.ln2Mean, v.ln2InvStd, w.ln2.weight)]);
 }
 
@@ -94,7 +111,7 @@ export function qkvBackward(
  * The gradient at a layer's input h from the gradient at the fused projection [q | k | v] of x = LN1(h)
  * (model layout, q scaled as in the forward) and the residual branch dMid:
  *   dh = dMid + LN1ᵀ(dqkv · W_qkvᵀ)
- * dMid, v.input: [..., D]; dqkv: [..., 3D]; v.ln1Mean/ln1InvStd: [..., 1] → [..., D]
+ * dMid, v.input: [..., D]; dqkv: [..., 3D]; v.ln1Mean/ln1InvStd: [..., 1] → [..., D]  (`matT`: matMulT2d for 2-D rows)
  */
 export function qkvInputBackward(
   g: GraphBuilder,
@@ -102,8 +119,9 @@ export function qkvInputBackward(
   dqkv: string,
   w: EncoderLayerParams,
   v: Pick<EncoderLayerValues, 'input' | 'ln1Mean' | 'ln1InvStd'>,
+  matT: typeof matMulT = matMulT,
 ): string {
-  const dx = matMulT(g, dqkv, w.qkvWeight); // [..., D]
+  const dx = matT(g, dqkv, w.qkvWeight); // [..., D]
   return g.op('Add', [dMid, layerNormBackward(g, dx, v.input, v.ln1Mean, v.ln1InvStd, w.ln1.weight)]);
 }
 

@@ -25,12 +25,17 @@
 // Prefix queries see the prefix keys up to themselves; suffix queries see every key of their own prefix
 // and the suffix keys up to themselves. t_{r} = projection(final LN(h_last[P0 + eot[r]])).
 //
-// Packing: the residual stream is ONE matrix h [T, D] of the T = N·P0 + N·C·S rows (prefix rows first,
-// then the suffix rows), so each LayerNorm, the q|k|v, out_proj, fc1 and fc2 MatMuls run once per layer
-// over all tokens; the rows split only for attention:
+// Packing: the residual stream is ONE matrix h [T, D] of the T = N·P0 + K rows: the prefix rows, then
+// the K = Σ_r (eot[r] + 1) suffix tokens up to each EOT (the padding after an EOT is dropped at the input,
+// so it costs no MatMul and cannot affect anything). Each LayerNorm and the q|k|v, out_proj, fc1 and fc2
+// MatMuls run once per layer over all tokens (backward: Gemm(transB) on the same weights); the rows split
+// only for attention:
 //   prefix rows  [N, H, P0, hd]: causal self-attention;
-//   suffix rows  [R, H, S, hd]:  attention to [own prefix's keys ‖ own keys], the prefix keys/values
-//                                broadcast to the rows by Expand ([N, 1, …] → [N, C, …] → [R, …]).
+//   suffix rows  [R, H, S, hd]:  padded again (Gather; zero rows after each EOT) and attending to
+//                                [own prefix's keys ‖ own keys], the prefix keys/values broadcast to the rows
+//                                by Expand ([N, 1, …] → [N, C, …] → [R, …]); the outputs are unpadded.
+// Pad and unpad are Gathers with two index vectors (valid = position ≤ eot): unpad = rows NonZero(valid) of
+// [R·S, ·]; pad = rows CumSum(valid) − 1 of [K+1, ·] (row K: zeros) — each the other's backward.
 // The last layer runs q|k|v on every row (the prefix and suffix keys/values), attention, out_proj and the
 // MLP for the R EOT rows only.
 //
@@ -44,12 +49,13 @@
 // and joins the prefix rows' own key/value gradient at that layer. In the last layer the prefix rows get
 // gradient only through their keys/values, the suffix rows only at the EOT (query, residual) and through
 // their keys/values. Layer 0 computes the input gradient of the prefix rows only (the only output).
-// Rows after an EOT get exactly zero gradient (masked probabilities are exactly 0) and never reach an
-// output. The position embeddings are an addition: the gradient passes through unchanged.
+// The padded slots after an EOT hold zeros in the forward and get zero gradient in the backward (masked
+// probabilities are exactly 0; unpad drops them). The position embeddings are an addition: the gradient
+// passes through unchanged.
 import type { TextConfig } from '../config.ts';
 import { causalMask, MASKED_FLOAT32_MIN } from '../causal-mask.ts';
 import type { TextWeights } from '../weights.ts';
-import { type AttentionGrads, attentionBackward, layerNormBackward, matMulT, mlpBackward, qkvInputBackward } from './backward-ops.ts';
+import { type AttentionGrads, attentionBackward, layerNormBackward, matMulT2d, mlpBackward, qkvInputBackward } from './backward-ops.ts';
 import { type EncoderLayerParams, encoderLayerParams, GraphBuilder } from './graph-builder.ts';
 import { fromHeads, layerNormWithStats, mlpForward, shapes, toHeads } from './text-prefix-vjp-graphs.ts';
 
@@ -61,7 +67,7 @@ interface AttentionValues {
   probs: string; // [B, H, Lq, Lk]
 }
 
-/** One packed layer's forward values. Rows: T = N·P0 + R·S (packed), or R (the last layer's EOT rows). */
+/** One packed layer's forward values. Rows: T = N·P0 + K (packed), or R (the last layer's EOT rows). */
 interface PackedLayerValues {
   input: string; // h [T, D]
   ln1Mean: string; // [T, 1]
@@ -98,7 +104,6 @@ export function buildCocoopStepGraph(weights: TextWeights, cfg: TextConfig): Uin
   const bVec = dim(image, 0); // [1] = [B]
   const cVec = dim(labels, 1); // [1] = [C]
   const npVec = g.op('Mul', [nVec, p0Vec]); // [1] = [N·P0]
-  const rsVec = g.op('Mul', [rVec, sVec]); // [1] = [R·S]
   const scalarOf = (v: string) => g.op('Squeeze', [v, g.int64([0], 'axis0')]); // [1] → []
   const zero = g.int64([0], 'zero', []);
   const one = g.int64([1], 'one_i', []);
@@ -110,7 +115,6 @@ export function buildCocoopStepGraph(weights: TextWeights, cfg: TextConfig): Uin
   const preQkv = dims([-1], p0Vec, [3 * d]); // [3] = [N, P0, 3D]
   const sufModel = dims([-1], sVec, [d]); // [3] = [R, S, D]
   const sufQkv = dims([-1], sVec, [3 * d]); // [3] = [R, S, 3D]
-  const splitRows = g.op('Concat', [npVec, rsVec], { axis: 0 }); // [2] = [N·P0, R·S]
   const splitKeys = g.op('Concat', [p0Vec, sVec], { axis: 0 }); // [2] = [P0, S]
   const expandPast = dims(nVec, cVec, [heads], p0Vec, [hd]); // [5] = [N, C, H, P0, hd]
   const perPrefixPast = dims([-1], cVec, [heads], p0Vec, [hd]); // [5] = [N, C, H, P0, hd]
@@ -122,12 +126,27 @@ export function buildCocoopStepGraph(weights: TextWeights, cfg: TextConfig): Uin
   /** Σ over the C rows of each prefix. [R, H, P0, hd] → [N, H, P0, hd] */
   const perPrefix = (t: string) => g.op('ReduceSum', [g.op('Reshape', [t, perPrefixPast]), g.int64([1], 'axis1')], { keepdims: 0 });
 
-  // ---- embeddings: h = [prefix_embeds + pos[0:P0] ; suffix_embeds + pos[P0:P0+S]] ----
+  // ---- the suffix tokens up to each EOT: unpad [R·S, ·] → [K, ·] and pad back ----
+  const positions = g.op('Range', [zero, scalarOf(sVec), one]); // [S]
+  const validRS = g.op('LessOrEqual', [g.op('Unsqueeze', [positions, g.int64([0], 'axis0')]), g.op('Unsqueeze', [eot, g.int64([1], 'axis1')])]); // [R, S] bool
+  const valid = g.op('Reshape', [validRS, g.int64([-1], 'flat1')]); // [R·S] bool
+  const validIdx = g.op('Reshape', [g.op('NonZero', [valid]), g.int64([-1], 'flat1')]); // [K] int64: rows of [R·S, ·]
+  const kVec = g.op('Shape', [validIdx]); // [1] = [K]
+  const padIdx = g.op('Where', [valid, g.op('Sub', [g.op('CumSum', [g.op('Cast', [valid], { to: 7 }), zero]), one]), scalarOf(kVec)]); // [R·S] int64: rows of [K+1, ·]
+  const zeroRow = g.floatInit('zero_row', new Float32Array(3 * d), [1, 3 * d]); // [1, 3D]
+  const zeroRowD = g.floatInit('zero_row_d', new Float32Array(d), [1, d]); // [1, D]
+  /** [K, w] → [R·S, w], zeros after each EOT (w = D or 3D). */
+  const pad = (t: string, width: number) => g.op('Gather', [g.op('Concat', [t, width === d ? zeroRowD : zeroRow], { axis: 0 }), padIdx], { axis: 0 });
+  /** [R·S, w] → [K, w] */
+  const unpad = (t: string) => g.op('Gather', [t, validIdx], { axis: 0 });
+  const splitRows = g.op('Concat', [npVec, kVec], { axis: 0 }); // [2] = [N·P0, K]
+
+  // ---- embeddings: h = [prefix_embeds + pos[0:P0] ; (suffix_embeds + pos[P0:P0+S]) up to each EOT] ----
   const posTable = g.tensor(weights.positionEmbedding, 'position_embedding'); // [77, D]
   const posPre = g.op('Slice', [posTable, g.int64([0]), p0Vec, g.int64([0])]); // [P0, D]
   const posSuf = g.op('Slice', [posTable, p0Vec, g.op('Add', [p0Vec, sVec]), g.int64([0])]); // [S, D]
   const hPre = g.op('Reshape', [g.op('Add', [prefixEmbeds, posPre]), flatD]); // [N·P0, D]
-  const hSuf = g.op('Reshape', [g.op('Add', [suffixEmbeds, posSuf]), flatD]); // [R·S, D]
+  const hSuf = unpad(g.op('Reshape', [g.op('Add', [suffixEmbeds, posSuf]), flatD])); // [K, D]
   let h = g.op('Concat', [hPre, hSuf], { axis: 0 }); // [T, D]
 
   // ---- masks ----
@@ -139,9 +158,8 @@ export function buildCocoopStepGraph(weights: TextWeights, cfg: TextConfig): Uin
 
   // ---- EOT rows ----
   const eotSuf = g.op('Add', [g.op('Mul', [g.op('Range', [zero, scalarOf(rVec), one]), scalarOf(sVec)]), eot]); // [R]: r·S + eot[r] (rows of [R·S, ·])
-  const eotPacked = g.op('Add', [eotSuf, scalarOf(npVec)]); // [R]: rows of the packed [T, ·]
+  const eotPacked = g.op('Add', [g.op('Gather', [padIdx, eotSuf], { axis: 0 }), scalarOf(npVec)]); // [R]: rows of the packed [T, ·]
   const eotMask = g.op('Unsqueeze', [g.op('Gather', [sufMask, eot], { axis: 0 }), g.int64([1, 2], 'axes12')]); // [R, 1, 1, P0+S]
-  const positions = g.op('Range', [zero, scalarOf(sVec), one]); // [S]
   const eotHit = g.op('Cast', [g.op('Equal', [g.op('Unsqueeze', [positions, g.int64([0], 'axis0')]), g.op('Unsqueeze', [eot, g.int64([1], 'axis1')])])], { to: 1 }); // [R, S] float
   const eotHitRows = g.op('Unsqueeze', [eotHit, g.int64([2], 'axis2')]); // [R, S, 1]
   const eotHitHeads = g.op('Unsqueeze', [eotHit, g.int64([1, 3], 'axes13')]); // [R, 1, S, 1]
@@ -154,7 +172,8 @@ export function buildCocoopStepGraph(weights: TextWeights, cfg: TextConfig): Uin
   const layerForward = (h: string, w: EncoderLayerParams, last: boolean): PackedLayerValues => {
     const [x, ln1Mean, ln1InvStd] = layerNormWithStats(g, h, w.ln1, w.eps); // [T, D], [T, 1] ×2
     const qkv = g.op('Add', [g.op('MatMul', [x, w.qkvWeight]), w.qkvBias]); // [T, 3D]
-    const [qkvPre, qkvSuf] = g.opMulti('Split', [qkv, splitRows], 2, { axis: 0 }); // [N·P0, 3D], [R·S, 3D]
+    const [qkvPre, qkvValid] = g.opMulti('Split', [qkv, splitRows], 2, { axis: 0 }); // [N·P0, 3D], [K, 3D]
+    const qkvSuf = pad(qkvValid, 3 * d); // [R·S, 3D]
     const [qP, kP, vP] = g.opMulti('Split', [g.op('Reshape', [qkvPre, preQkv])], 3, { axis: -1 }); // 3 × [N, P0, D]
     const [qS, kS, vS] = g.opMulti('Split', [g.op('Reshape', [qkvSuf, sufQkv])], 3, { axis: -1 }); // 3 × [R, S, D]
     const khP = toHeads(g, kP, s); // [N, H, P0, hd]
@@ -179,7 +198,7 @@ export function buildCocoopStepGraph(weights: TextWeights, cfg: TextConfig): Uin
     const ctxP = g.op('Reshape', [fromHeads(g, g.op('MatMul', [probsP, vhP]), s), flatD]); // [N·P0, D]
     const qhS = toHeads(g, qS, s); // [R, H, S, hd]
     const probsS = g.op('Softmax', [g.op('Add', [g.op('MatMul', [qhS, khTS]), sufMask])], { axis: -1 }); // [R, H, S, P0+S]
-    const ctxS = g.op('Reshape', [fromHeads(g, g.op('MatMul', [probsS, vhS]), s), flatD]); // [R·S, D]
+    const ctxS = unpad(g.op('Reshape', [fromHeads(g, g.op('MatMul', [probsS, vhS]), s), flatD])); // [K, D]
     const ctx = g.op('Concat', [ctxP, ctxS], { axis: 0 }); // [T, D]
     const mid = g.op('Add', [h, g.op('Add', [g.op('MatMul', [ctx, w.outWeight]), w.outBias])]); // [T, D]
     return {
@@ -225,7 +244,7 @@ export function buildCocoopStepGraph(weights: TextWeights, cfg: TextConfig): Uin
   const dtn = g.op('Reshape', [g.op('MatMul', [g.op('Transpose', [dcos], { perm: [0, 2, 1] }), xSets]), g.int64([-1, p], 'feature_shape')]); // [R, P]
   const radial = g.op('ReduceSum', [g.op('Mul', [tn, dtn]), lastAxis], { keepdims: 1 }); // [R, 1] ⟨t̂, dt̂⟩
   const dt = g.op('Div', [g.op('Sub', [dtn, g.op('Mul', [tn, radial])]), norm]); // [R, P]
-  const dPooled = layerNormBackward(g, matMulT(g, dt, proj), pooled, lnMean, lnInvStd, lnW); // [R, D]
+  const dPooled = layerNormBackward(g, matMulT2d(g, dt, proj), pooled, lnMean, lnInvStd, lnW); // [R, D]
 
   // ---- backward: layers ----
   /** The suffix attention's prefix-key/value gradients summed per prefix, and the suffix rows' own. */
@@ -239,8 +258,8 @@ export function buildCocoopStepGraph(weights: TextWeights, cfg: TextConfig): Uin
     g.op('Reshape', [g.op('Concat', [fromHeads(g, dq, s), fromHeads(g, dk, s), fromHeads(g, dv, s)], { axis: -1 }), flat3D]);
 
   const layerBackward = (dOut: string, w: EncoderLayerParams, v: PackedLayerValues, last: boolean, first: boolean): string => {
-    const dMid = mlpBackward(g, dOut, w, v); // [T, D] | [R, D]
-    const dMerged = matMulT(g, dMid, w.outWeight); // [T, D] | [R, D]
+    const dMid = mlpBackward(g, dOut, w, v, matMulT2d); // [T, D] | [R, D]
+    const dMerged = matMulT2d(g, dMid, w.outWeight); // [T, D] | [R, D]
     if (last) {
       const dc = g.op('Reshape', [dMerged, g.int64([0, heads, 1, hd], 'eot_head_shape')]); // [R, H, 1, hd]
       const att = attentionBackward(g, dc, v.suf.qh, v.suf.khT, v.suf.vh, v.suf.probs); // dq [R, H, 1, hd]; dk, dv [R, H, P0+S, hd]
@@ -248,14 +267,14 @@ export function buildCocoopStepGraph(weights: TextWeights, cfg: TextConfig): Uin
       const flatPast = (t: string) => g.op('Reshape', [fromHeads(g, t, s), flatD]); // [N, H, P0, hd] → [N·P0, D]
       const dqkvPre = g.op('Concat', [zerosPre, flatPast(sp.dkPast), flatPast(sp.dvPast)], { axis: -1 }); // [N·P0, 3D]
       const dqS = g.op('Mul', [eotHitHeads, att.dq]); // [R, H, S, hd]: the query sat at eot[r]
-      const dqkv = g.op('Concat', [dqkvPre, mergeQkv(dqS, sp.dkS, sp.dvS)], { axis: 0 }); // [T, 3D]
-      const dResS = g.op('Reshape', [g.op('Mul', [eotHitRows, g.op('Unsqueeze', [dMid, g.int64([1], 'axis1')])]), flatD]); // [R·S, D]: residual at eot[r]
+      const dqkv = g.op('Concat', [dqkvPre, unpad(mergeQkv(dqS, sp.dkS, sp.dvS))], { axis: 0 }); // [T, 3D]
+      const dResS = unpad(g.op('Reshape', [g.op('Mul', [eotHitRows, g.op('Unsqueeze', [dMid, g.int64([1], 'axis1')])]), flatD])); // [K, D]: residual at eot[r]
       const dResidual = g.op('Concat', [zerosPre, dResS], { axis: 0 }); // [T, D]
-      return qkvInputBackward(g, dResidual, dqkv, w, v); // [T, D]
+      return qkvInputBackward(g, dResidual, dqkv, w, v, matMulT2d); // [T, D]
     }
-    const [dmP, dmS] = g.opMulti('Split', [dMerged, splitRows], 2, { axis: 0 }); // [N·P0, D], [R·S, D]
+    const [dmP, dmS] = g.opMulti('Split', [dMerged, splitRows], 2, { axis: 0 }); // [N·P0, D], [K, D]
     const dcP = toHeads(g, g.op('Reshape', [dmP, preModel]), s); // [N, H, P0, hd]
-    const dcS = toHeads(g, g.op('Reshape', [dmS, sufModel]), s); // [R, H, S, hd]
+    const dcS = toHeads(g, g.op('Reshape', [pad(dmS, d), sufModel]), s); // [R, H, S, hd]
     const attP = attentionBackward(g, dcP, v.pre.qh, v.pre.khT, v.pre.vh, v.pre.probs); // 3 × [N, H, P0, hd]
     const attS = attentionBackward(g, dcS, v.suf.qh, v.suf.khT, v.suf.vh, v.suf.probs); // dq [R, H, S, hd]; dk, dv [R, H, P0+S, hd]
     const sp = splitPast(attS);
@@ -266,10 +285,10 @@ export function buildCocoopStepGraph(weights: TextWeights, cfg: TextConfig): Uin
       // Only the prefix rows' input gradient is an output.
       const rowsPre = (t: string) => g.op('Slice', [t, g.int64([0]), npVec, g.int64([0])]); // [T, ·] → [N·P0, ·]
       const vPre = { input: rowsPre(v.input), ln1Mean: rowsPre(v.ln1Mean), ln1InvStd: rowsPre(v.ln1InvStd) };
-      return qkvInputBackward(g, rowsPre(dMid), dqkvPre, w, vPre); // [N·P0, D]
+      return qkvInputBackward(g, rowsPre(dMid), dqkvPre, w, vPre, matMulT2d); // [N·P0, D]
     }
-    const dqkv = g.op('Concat', [dqkvPre, mergeQkv(attS.dq, sp.dkS, sp.dvS)], { axis: 0 }); // [T, 3D]
-    return qkvInputBackward(g, dMid, dqkv, w, v); // [T, D]
+    const dqkv = g.op('Concat', [dqkvPre, unpad(mergeQkv(attS.dq, sp.dkS, sp.dvS))], { axis: 0 }); // [T, 3D]
+    return qkvInputBackward(g, dMid, dqkv, w, v, matMulT2d); // [T, D]
   };
 
   let dh = dPooled; // [R, D] at the last layer's output

@@ -7,7 +7,8 @@
 //       each prefix's rows at positions 0..P0-1;
 //   (c) Float64 central differences of the plain reference (test/reference/clip-plain.ts) and a Float64
 //       host loss: directional derivatives along random unit directions of prefix_embeds;
-//   (d) junk after each EOT (instead of zeros) changes no output bit;
+//   (d) junk after each EOT (instead of zeros) changes no output bit; a longer S (more zero padding)
+//       changes nothing beyond rounding (1e-5);
 //   and the graph holds standard opset-17 ops only.
 import onnxProto from 'onnx-proto';
 import type * as ort from 'onnxruntime-node';
@@ -151,10 +152,10 @@ describe.each(CASES)('cocoop-step graph: $name', (tc) => {
   let want: ReturnType<typeof hostLoss>; // from the full text graph's features
   let fullGrad: Float32Array; // the full VJP graph's grad_inputs_embeds [R, P0+S, D] for upstream dt
 
-  const runStep = async (suffix: Float32Array) => {
+  const runStep = async (suffix: Float32Array, len = seq) => {
     const out = await step.run({
       prefix_embeds: f32(prefixEmbeds, [n, p0, d]),
-      suffix_embeds: f32(suffix, [nRows, seq, d]),
+      suffix_embeds: f32(suffix, [nRows, len, d]),
       eot_index: i64(eot),
       image_features: f32(imageFeatures, [b, p]),
       labels_onehot: f32(onehot, [b, c]),
@@ -230,6 +231,16 @@ describe.each(CASES)('cocoop-step graph: $name', (tc) => {
     expect(junk.loss).toBe(mine.loss);
     expect(Array.from(junk.logits)).toEqual(Array.from(mine.logits));
     expect(Array.from(junk.grad)).toEqual(Array.from(mine.grad));
+  });
+
+  it('(d) a longer S (zeros up to S + 3) gives the same outputs within 1e-5 (attention sums of other shapes)', async () => {
+    const longer = seq + 3;
+    const padded = new Float32Array(nRows * longer * d);
+    for (let r = 0; r < nRows; r++) padded.set(suffixEmbeds.subarray(r * seq * d, (r + 1) * seq * d), r * longer * d);
+    const out = await runStep(padded, longer);
+    expect(Math.abs(out.loss - mine.loss) / mine.loss).toBeLessThan(1e-5);
+    expect(relErr(out.logits, mine.logits)).toBeLessThan(1e-5);
+    expect(relErr(out.grad, mine.grad)).toBeLessThan(1e-5);
   });
 
   it('holds standard opset-17 ops only', () => {
