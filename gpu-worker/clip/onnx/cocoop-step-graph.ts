@@ -7,8 +7,9 @@
 //
 //   prefix_embeds      [N, P0, D]    float32  SOT + context rows of each prefix, before the position embeddings
 //   suffix_embeds      [N·C, S, D]   float32  class tokens + EOT, image-major (row r continues prefix ⌊r/C⌋,
-//                                              class r mod C); rows after each EOT are ignored (zeros expected)
-//   eot_index          [N·C]         int64    EOT position relative to the suffix (< S)
+//                                              class r mod C); positions after each EOT are never read
+//   eot_index          [N·C]         int64    EOT position relative to the suffix, in [0, S) (the caller's to
+//                                              check: an index ≥ S would select a token of the next row)
 //   image_features     [B, P]        float32  L2-normalised image features x̂ (not normalised here)
 //   labels_onehot      [B, C]        float32  one-hot labels (any rows: loss = −Σ_c y·log softmax, exact gradient)
 //   logit_scale        []            float32  the multiplier exp(logit_scale)
@@ -27,7 +28,8 @@
 //
 // Packing: the residual stream is ONE matrix h [T, D] of the T = N·P0 + K rows: the prefix rows, then
 // the K = Σ_r (eot[r] + 1) suffix tokens up to each EOT (the padding after an EOT is dropped at the input,
-// so it costs no MatMul and cannot affect anything). Each LayerNorm and the q|k|v, out_proj, fc1 and fc2
+// so it costs no MatMul and cannot affect anything: one call takes every class, no length buckets needed;
+// S only sizes the attention). Each LayerNorm and the q|k|v, out_proj, fc1 and fc2
 // MatMuls run once per layer over all tokens (backward: Gemm(transB) on the same weights); the rows split
 // only for attention:
 //   prefix rows  [N, H, P0, hd]: causal self-attention;
