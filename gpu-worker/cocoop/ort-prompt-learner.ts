@@ -1,30 +1,24 @@
-// The trainable part of CoCoOp / CoOp on ONNX Runtime: the frozen text tower's forward and its
-// vector-Jacobian product run as ONNX graphs; the meta-net, normalisation, logits, loss and every
-// gradient outside the text tower are computed on the host (they are tiny). The same function as
-// tf-prompt-learner.ts:
+// The trainable part of CoCoOp / CoOp on ONNX Runtime: the frozen text tower's forward pass, the loss and
+// the backward pass to the prompt prefixes run as ONE ONNX graph call per step (ort-text-training.ts,
+// clip/onnx/cocoop-step-graph.ts); the meta-net and its gradient run on the host (they are tiny). The same
+// function as tf-prompt-learner.ts:
 //
 //   x̂        = f(x) / ‖f(x)‖                                   image features [B, P], given
 //   π(x)     = linear2(relu(linear1(x̂)))                      meta-net [B, D] (CoCoOp; CoOp: none)
-//   prompt   = [SOT] [ctx_1 + π(x)] … [ctx_M + π(x)] [suffix_c]                  [B·C, L_c, D]
+//   prompt   = [SOT] [ctx_1 + π(x)] … [ctx_M + π(x)] [suffix_c]                  (prefix ‖ class suffix)
 //   t_{b,c}  = text tower(prompt) at its EOT                   [B·C, P]   (CoOp: [C, P], shared)
 //   logits   = exp(logit_scale) · ⟨x̂_b, t_{b,c} / ‖t_{b,c}‖⟩   [B, C]
 //   loss     = mean over the batch of the cross-entropy
 //
-// The prompts share their prefix [SOT][ctx + π(x)] per image (one prefix per image for CoCoOp, one in all
-// for CoOp): the prefix runs once, the class suffixes run in length buckets against its keys/values
-// (ort-text-training.ts), in the forward pass and in the backward pass.
-//
-// Backward (host, then the VJP graphs):
-//   dlogits = (softmax(logits) − onehot) / B
-//   dt̂     = dlogits · scale · x̂            dt = (dt̂ − t̂ ⟨t̂, dt̂⟩) / ‖t‖
-//   suffix VJP(dt) → gradients on the prefix keys/values (summed over buckets) → prefix VJP → dprefix [N, 1+M, D]
-//   dctx_rows[b] = dprefix[b, 1..M];  dctx = Σ_b dctx_rows[b];  dπ[b] = Σ_m dctx_rows[b, m]
+// The prefix [SOT][ctx + π(x)] is one per image for CoCoOp (N = B), one for all images for CoOp (N = 1).
+// Backward on the host from the graph's dprefix [N, 1+M, D]:
+//   dctx_rows[n] = dprefix[n, 1..M];  dctx = Σ_n dctx_rows[n];  dπ[b] = Σ_m dctx_rows[b, m]
 //   dW2 = Σ_b dπ[b] ⊗ r[b], db2 = Σ_b dπ[b];  dr = dπ · W2 ⊙ [h1 > 0];  dW1 = Σ_b dr[b] ⊗ x̂[b], db1 = Σ_b dr[b]
 import type { HostTensor } from '../clip/safetensors.ts';
 import type { Linear } from '../clip/weights.ts';
 import type { AdapterMethod, AdapterParams } from './adapter.ts';
-import { l2NormalizeRows, planLengthBuckets } from './ort-inference.ts';
-import type { PrefixGrads, TextTrainingRunner } from './ort-text-training.ts';
+import { l2NormalizeRows } from './ort-inference.ts';
+import type { TextTrainingRunner } from './ort-text-training.ts';
 import type { ClassPrompts } from './prompts.ts';
 import { throwIfAborted } from './view-features.ts';
 
@@ -33,9 +27,6 @@ export interface StepResult {
   logits: Float32Array; // [B, C]
   grads: Float32Array[]; // in `trainable` order
 }
-
-/** Prompt tokens a bucket's call costs beyond its rows (the per-call overhead, in token-equivalents). */
-const CALL_OVERHEAD_TOKENS = 8;
 
 function copy(t: HostTensor): HostTensor {
   return { shape: [...t.shape], data: t.data.slice() };
@@ -52,7 +43,7 @@ export class OrtPromptLearner {
   private readonly hidden: number; // H (0 for CoOp)
   private readonly scale: number;
   private readonly lens: number[]; // suffix rows per class
-  private readonly buckets: number[][];
+  private readonly suffixLength: number; // S = the longest suffix
   private readonly ctxInit: string;
 
   constructor(
@@ -75,7 +66,7 @@ export class OrtPromptLearner {
     if (!Number.isFinite(logitScale)) throw new Error(`OrtPromptLearner: logit scale ${logitScale} is not finite`);
     this.scale = Math.exp(logitScale);
     this.lens = prompts.suffixes.map((s) => s.length / d);
-    this.buckets = planLengthBuckets(this.lens, CALL_OVERHEAD_TOKENS);
+    this.suffixLength = Math.max(...this.lens);
     this.ctxInit = params.ctxInit;
     if (params.method === 'cocoop') {
       const mn = params.metaNet;
@@ -132,22 +123,6 @@ export class OrtPromptLearner {
     return { h1, r, pi };
   }
 
-  /** Suffix rows [N·|cls|, seq, D] (image-major) for the classes `cls`, each padded with zeros after its EOT. */
-  private suffixRows(n: number, cls: number[], seq: number): { embeds: Float32Array; eot: number[]; rowPrefix: number[] } {
-    const d = this.d;
-    const embeds = new Float32Array(n * cls.length * seq * d);
-    const eot: number[] = [];
-    const rowPrefix: number[] = [];
-    for (let i = 0; i < n; i++) {
-      cls.forEach((k, kk) => {
-        embeds.set(this.prompts.suffixes[k], (i * cls.length + kk) * seq * d);
-        eot.push(this.lens[k] - 1);
-        rowPrefix.push(i);
-      });
-    }
-    return { embeds, eot, rowPrefix };
-  }
-
   /** Loss, logits and gradients of one batch: image features [B, P] (projected, not normalised), labels [B]. */
   async step(imageFeatures: Float32Array, labels: number[], signal?: AbortSignal): Promise<StepResult> {
     const { m, d, p, numClasses: c, scale } = this;
@@ -157,105 +132,40 @@ export class OrtPromptLearner {
     labels.forEach((y) => {
       if (!Number.isInteger(y) || y < 0 || y >= c) throw new Error(`OrtPromptLearner: label ${y} outside [0, ${c})`);
     });
+    throwIfAborted(signal);
     const xn = l2NormalizeRows(imageFeatures, b, p);
     const cocoop = this.method === 'cocoop';
     const n = cocoop ? b : 1; // prompt sets: one per image (CoCoOp) or one shared (CoOp)
     const ctx = this.trainable[0].data;
     const meta = cocoop ? this.metaNet(xn, b) : null;
-    const ctxRows = new Float32Array(n * m * d);
-    for (let i = 0; i < n; i++) {
-      for (let k = 0; k < m * d; k++) ctxRows[i * m * d + k] = ctx[k] + (meta ? meta.pi[i * d + (k % d)] : 0);
-    }
 
-    // Forward: the N prefixes once, then the class suffixes by bucket → text features t [N, C, P].
+    // Prefixes [N, 1+M, D] = [SOT][ctx + π(x)]; suffixes [N·C, S, D] image-major, zero after each EOT.
     const p0 = 1 + m;
-    const prefixEmbeds = new Float32Array(n * p0 * d);
+    const s = this.suffixLength;
+    const prefixes = new Float32Array(n * p0 * d);
     for (let i = 0; i < n; i++) {
-      prefixEmbeds.set(this.prompts.prefix, i * p0 * d);
-      prefixEmbeds.set(ctxRows.subarray(i * m * d, (i + 1) * m * d), (i * p0 + 1) * d);
+      prefixes.set(this.prompts.prefix, i * p0 * d);
+      for (let k = 0; k < m * d; k++) prefixes[(i * p0 + 1) * d + k] = ctx[k] + (meta ? meta.pi[i * d + (k % d)] : 0);
     }
-    const state = await this.tower.prefix(prefixEmbeds, n, p0);
-    const t = new Float32Array(n * c * p);
-    const buckets = this.buckets.map((cls) => {
-      const seq = Math.max(...cls.map((k) => this.lens[k]));
-      return { cls, seq, ...this.suffixRows(n, cls, seq) };
-    });
-    for (const { cls, seq, embeds, eot, rowPrefix } of buckets) {
-      throwIfAborted(signal);
-      const feats = await this.tower.suffixFeatures(state, embeds, n * cls.length, seq, eot, rowPrefix);
-      for (let r = 0; r < n * cls.length; r++) t.set(feats.subarray(r * p, (r + 1) * p), (rowPrefix[r] * c + cls[r % cls.length]) * p);
-    }
-
-    // Logits, loss and the gradient on the text features.
-    const norm = new Float64Array(n * c);
-    for (let r = 0; r < n * c; r++) {
-      let s = 0;
-      for (let j = 0; j < p; j++) s += t[r * p + j] * t[r * p + j];
-      norm[r] = Math.sqrt(s);
-    }
-    const logits = new Float32Array(b * c);
-    let loss = 0;
-    const dlogits = new Float64Array(b * c);
-    for (let i = 0; i < b; i++) {
-      const set = cocoop ? i : 0;
-      let max = -Infinity;
+    const suffixes = new Float32Array(n * c * s * d);
+    const eot: number[] = [];
+    for (let i = 0; i < n; i++) {
       for (let k = 0; k < c; k++) {
-        const r = set * c + k;
-        let dot = 0;
-        for (let j = 0; j < p; j++) dot += xn[i * p + j] * t[r * p + j];
-        const z = (scale * dot) / norm[r];
-        logits[i * c + k] = z;
-        if (z > max) max = z;
-      }
-      let sum = 0;
-      for (let k = 0; k < c; k++) sum += Math.exp(logits[i * c + k] - max);
-      const logSum = max + Math.log(sum);
-      loss += (logSum - logits[i * c + labels[i]]) / b;
-      for (let k = 0; k < c; k++) dlogits[i * c + k] = (Math.exp(logits[i * c + k] - logSum) - (k === labels[i] ? 1 : 0)) / b;
-    }
-    // dt̂ = Σ_images dlogits · scale · x̂, then dt = (dt̂ − t̂⟨t̂, dt̂⟩) / ‖t‖.
-    const dt = new Float32Array(n * c * p);
-    const dtn = new Float64Array(p);
-    for (let set = 0; set < n; set++) {
-      for (let k = 0; k < c; k++) {
-        const r = set * c + k;
-        dtn.fill(0);
-        for (let i = cocoop ? set : 0; i < (cocoop ? set + 1 : b); i++) {
-          const g = dlogits[i * c + k] * scale;
-          for (let j = 0; j < p; j++) dtn[j] += g * xn[i * p + j];
-        }
-        let dot = 0;
-        for (let j = 0; j < p; j++) dot += (t[r * p + j] / norm[r]) * dtn[j];
-        for (let j = 0; j < p; j++) dt[r * p + j] = (dtn[j] - (t[r * p + j] / norm[r]) * dot) / norm[r];
+        suffixes.set(this.prompts.suffixes[k], (i * c + k) * s * d);
+        eot.push(this.lens[k] - 1);
       }
     }
+    const onehot = new Float32Array(b * c);
+    labels.forEach((y, i) => (onehot[i * c + y] = 1));
+    const out = await this.tower.step({ prefixes, n, prefixLength: p0, suffixes, suffixLength: s, eot, images: xn, labels: onehot, scale });
+    throwIfAborted(signal); // a stop during the graph call: this step's update is not applied
 
-    // Backward: suffix VJP by bucket (key/value gradients summed), then the prefix VJP → dctxRows [N, M, D].
-    let kv: PrefixGrads | null = null;
-    for (const { cls, seq, embeds, eot, rowPrefix } of buckets) {
-      throwIfAborted(signal);
-      const rows = n * cls.length;
-      const up = new Float32Array(rows * p);
-      for (let r = 0; r < rows; r++) {
-        const from = (rowPrefix[r] * c + cls[r % cls.length]) * p;
-        up.set(dt.subarray(from, from + p), r * p);
-      }
-      const g = await this.tower.suffixVjp(state, embeds, rows, seq, eot, rowPrefix, up);
-      if (!kv) kv = { keys: g.keys.slice(), values: g.values.slice() };
-      else {
-        for (let j = 0; j < kv.keys.length; j++) kv.keys[j] += g.keys[j];
-        for (let j = 0; j < kv.values.length; j++) kv.values[j] += g.values[j];
-      }
-    }
-    throwIfAborted(signal);
-    const dPrefix = await this.tower.prefixVjp(prefixEmbeds, n, p0, kv!);
     const dCtxRows = new Float64Array(n * m * d);
-    for (let i = 0; i < n; i++) for (let k = 0; k < m * d; k++) dCtxRows[i * m * d + k] = dPrefix[(i * p0 + 1) * d + k];
-
+    for (let i = 0; i < n; i++) for (let k = 0; k < m * d; k++) dCtxRows[i * m * d + k] = out.gradPrefixes[(i * p0 + 1) * d + k];
     const grads: Float32Array[] = [new Float32Array(m * d)];
     for (let i = 0; i < n; i++) for (let k = 0; k < m * d; k++) grads[0][k] += dCtxRows[i * m * d + k];
     if (meta) grads.push(...this.metaNetGrads(dCtxRows, meta, xn, b));
-    return { loss, logits, grads };
+    return { loss: out.loss, logits: out.logits, grads };
   }
 
   /** Gradients of W1, b1, W2, b2 from dctxRows [B, M, D] (dπ[b] = Σ_m dctxRows[b, m]). */

@@ -1,93 +1,80 @@
-// The text tower work of one training step on ONNX Runtime, with the shared prefix of CoCoOp prompts
-// (docs/model.md, speed-up 3) in the forward and in the backward pass:
+// The text tower's part of one CoCoOp / CoOp training step on ONNX Runtime: ONE call of the 'cocoop-step'
+// graph (clip/onnx/cocoop-step-graph.ts) does the forward pass of the shared prefixes and the class suffixes,
+// the loss, and the backward pass down to the prefix embeddings:
 //
-//   prefix(embeds [N, P0, D])                          → per-layer keys/values of the N prefixes
-//   suffixFeatures(state, suffixes [R, S, D], …)       → text features [R, P] (row r continues prefix row_prefix[r])
-//   suffixVjp(state, suffixes, …, upstream [R, P])     → gradients on the prefixes' keys/values, summed per prefix
-//   prefixVjp(embeds [N, P0, D], grad keys, grad values) → gradient on the prefix embeddings [N, P0, D]
+//   step({prefixes [N, P0, D], suffixes [N·C, S, D], eot [N·C], images x̂ [B, P], labels [B, C], scale})
+//     → loss, logits [B, C], gradient on the prefixes [N, P0, D]
 //
-// The four graphs: text-prefix / text-suffix (clip/onnx/text-prefix-graphs.ts) and their VJPs
-// (clip/onnx/text-prefix-vjp-graphs.ts), built from the model's weights and cached by their hash.
+// The graph is built from the model's weights on first use and cached by their hash.
 import * as ort from 'onnxruntime-node';
 import type { ClipModel } from '../clip/model.ts';
-import { buildTextPrefixVjpGraph, buildTextSuffixVjpGraph } from '../clip/onnx/text-prefix-vjp-graphs.ts';
+import { buildCocoopStepGraph } from '../clip/onnx/cocoop-step-graph.ts';
 import { openGraphSession, type OrtEncoderOptions } from '../clip/ort-encoders.ts';
-import { type PrefixState, PrefixSharedTextTower } from './ort-inference.ts';
 
-export type { PrefixState };
-
-/** Gradients on every layer's prefix keys and values, [layers, N, heads, P0, head_dim] each. */
-export interface PrefixGrads {
-  keys: Float32Array;
-  values: Float32Array;
+export interface TextStepInput {
+  prefixes: Float32Array; // [N, P0, D]
+  n: number; // N
+  prefixLength: number; // P0
+  suffixes: Float32Array; // [N·C, S, D], image-major, zero after each EOT
+  suffixLength: number; // S
+  eot: number[]; // [N·C], relative to the suffix
+  images: Float32Array; // [B, P] unit-norm image features (B a multiple of N)
+  labels: Float32Array; // [B, C] one-hot
+  scale: number; // exp(logit_scale)
 }
 
-/** What the ORT learner needs of the text tower (OrtTextTraining implements it; tests may build their own). */
+export interface TextStepOutput {
+  loss: number;
+  logits: Float32Array; // [B, C]
+  gradPrefixes: Float32Array; // [N, P0, D]
+}
+
+/** What the ORT learner needs of the text tower (OrtTextTraining implements it; tests may wrap it). */
 export interface TextTrainingRunner {
-  prefix(embeds: Float32Array, n: number, length: number): Promise<PrefixState>;
-  suffixFeatures(state: PrefixState, embeds: Float32Array, rows: number, seq: number, eot: number[], rowPrefix: number[]): Promise<Float32Array>;
-  suffixVjp(state: PrefixState, embeds: Float32Array, rows: number, seq: number, eot: number[], rowPrefix: number[], upstream: Float32Array): Promise<PrefixGrads>;
-  prefixVjp(embeds: Float32Array, n: number, length: number, grads: PrefixGrads): Promise<Float32Array>;
-  /** e.g. "cpu" or "cuda", when known. */
-  readonly provider?: string;
+  step(input: TextStepInput): Promise<TextStepOutput>;
 }
 
 export class OrtTextTraining implements TextTrainingRunner {
-  private readonly tower: PrefixSharedTextTower;
-  private suffixVjpSession?: Promise<ort.InferenceSession>;
-  private prefixVjpSession?: Promise<ort.InferenceSession>;
+  private session?: Promise<ort.InferenceSession>;
 
   constructor(
     readonly model: ClipModel,
     private readonly opts: OrtEncoderOptions = {},
-  ) {
-    this.tower = new PrefixSharedTextTower(model, opts);
-  }
+  ) {}
 
-  prefix(embeds: Float32Array, n: number, length: number): Promise<PrefixState> {
-    return this.tower.encodePrefix(embeds, n, length);
-  }
-
-  suffixFeatures(state: PrefixState, embeds: Float32Array, rows: number, seq: number, eot: number[], rowPrefix: number[]): Promise<Float32Array> {
-    return this.tower.encodeSuffix(state, embeds, rows, seq, eot, rowPrefix);
-  }
-
-  async suffixVjp(state: PrefixState, embeds: Float32Array, rows: number, seq: number, eot: number[], rowPrefix: number[], upstream: Float32Array): Promise<PrefixGrads> {
-    const { text } = this.model.config;
-    const p = this.model.config.projectionDim;
-    if (upstream.length !== rows * p) throw new Error(`suffixVjp: upstream gradient has ${upstream.length} values for [${rows}, ${p}]`);
-    if (embeds.length !== rows * seq * text.hiddenSize) throw new Error(`suffixVjp: ${embeds.length} values for [${rows}, ${seq}, ${text.hiddenSize}]`);
-    for (const e of eot) if (!Number.isInteger(e) || e < 0 || e >= seq) throw new Error(`suffixVjp: EOT index ${e} outside [0, ${seq})`);
-    for (const b of rowPrefix) if (!Number.isInteger(b) || b < 0 || b >= state.batch) throw new Error(`suffixVjp: prefix index ${b} outside [0, ${state.batch})`);
-    const session = await (this.suffixVjpSession ??= openGraphSession(this.model, 'text-suffix-vjp', this.opts, () => buildTextSuffixVjpGraph(this.model.weights.text, text)));
-    const out = await session.run({
-      suffix_embeds: new ort.Tensor('float32', embeds, [rows, seq, text.hiddenSize]),
-      eot_index: new ort.Tensor('int64', BigInt64Array.from(eot, BigInt), [rows]),
-      row_prefix: new ort.Tensor('int64', BigInt64Array.from(rowPrefix, BigInt), [rows]),
-      past_keys: state.keys,
-      past_values: state.values,
-      grad_text_embeds: new ort.Tensor('float32', upstream, [rows, p]),
-    });
-    return { keys: out.grad_past_keys.data as Float32Array, values: out.grad_past_values.data as Float32Array };
-  }
-
-  async prefixVjp(embeds: Float32Array, n: number, length: number, grads: PrefixGrads): Promise<Float32Array> {
+  async step(x: TextStepInput): Promise<TextStepOutput> {
     const t = this.model.config.text;
-    const dims = [t.numHiddenLayers, n, t.numAttentionHeads, length, t.hiddenSize / t.numAttentionHeads];
-    const size = dims.reduce((a, b) => a * b, 1);
-    if (grads.keys.length !== size || grads.values.length !== size) throw new Error(`prefixVjp: key/value gradients must be [${dims}]`);
-    const session = await (this.prefixVjpSession ??= openGraphSession(this.model, 'text-prefix-vjp', this.opts, () => buildTextPrefixVjpGraph(this.model.weights.text, t)));
+    const d = t.hiddenSize;
+    const p = this.model.config.projectionDim;
+    const rows = x.eot.length;
+    const b = x.images.length / p;
+    const c = rows / x.n;
+    // The graph trusts its indices (an EOT ≥ S would read the next row; positions past 77 are clamped).
+    if (!Number.isInteger(c) || c < 1) throw new Error(`textStep: ${rows} suffix rows for ${x.n} prefixes`);
+    if (x.prefixes.length !== x.n * x.prefixLength * d) throw new Error(`textStep: prefixes have ${x.prefixes.length} values for [${x.n}, ${x.prefixLength}, ${d}]`);
+    if (x.suffixes.length !== rows * x.suffixLength * d) throw new Error(`textStep: suffixes have ${x.suffixes.length} values for [${rows}, ${x.suffixLength}, ${d}]`);
+    if (x.prefixLength + x.suffixLength > t.maxPositionEmbeddings) throw new Error(`textStep: ${x.prefixLength} + ${x.suffixLength} tokens exceed ${t.maxPositionEmbeddings} positions`);
+    for (const e of x.eot) if (!Number.isInteger(e) || e < 0 || e >= x.suffixLength) throw new Error(`textStep: EOT index ${e} outside [0, ${x.suffixLength})`);
+    if (!Number.isInteger(b) || b < 1 || b % x.n !== 0) throw new Error(`textStep: ${b} images for ${x.n} prefixes (must be a multiple)`);
+    if (x.labels.length !== b * c) throw new Error(`textStep: labels have ${x.labels.length} values for [${b}, ${c}]`);
+    const session = await (this.session ??= openGraphSession(this.model, 'cocoop-step', this.opts, () => buildCocoopStepGraph(this.model.weights.text, t)));
     const out = await session.run({
-      prefix_embeds: new ort.Tensor('float32', embeds, [n, length, t.hiddenSize]),
-      grad_past_keys: new ort.Tensor('float32', grads.keys, dims),
-      grad_past_values: new ort.Tensor('float32', grads.values, dims),
+      prefix_embeds: new ort.Tensor('float32', x.prefixes, [x.n, x.prefixLength, d]),
+      suffix_embeds: new ort.Tensor('float32', x.suffixes, [rows, x.suffixLength, d]),
+      eot_index: new ort.Tensor('int64', BigInt64Array.from(x.eot, BigInt), [rows]),
+      image_features: new ort.Tensor('float32', x.images, [b, p]),
+      labels_onehot: new ort.Tensor('float32', x.labels, [b, c]),
+      logit_scale: new ort.Tensor('float32', Float32Array.of(x.scale), []),
     });
-    return out.grad_prefix_embeds.data as Float32Array;
+    return {
+      loss: (out.loss.data as Float32Array)[0],
+      logits: out.logits.data as Float32Array,
+      gradPrefixes: out.grad_prefix_embeds.data as Float32Array,
+    };
   }
 
   async release(): Promise<void> {
-    await this.tower.release();
-    for (const s of [this.suffixVjpSession, this.prefixVjpSession]) if (s) await (await s).release();
-    this.suffixVjpSession = this.prefixVjpSession = undefined;
+    if (this.session) await (await this.session).release();
+    this.session = undefined;
   }
 }

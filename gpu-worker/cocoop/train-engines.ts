@@ -14,6 +14,7 @@ import { HostSgd } from './host-sgd.ts';
 import type { OrtEncoderOptions } from '../clip/ort-encoders.ts';
 import { OrtPromptLearner } from './ort-prompt-learner.ts';
 import { OrtTextTraining, type TextTrainingRunner } from './ort-text-training.ts';
+import { ortProviderFromEnv } from '../runtime/ort.ts';
 import type { ClassPrompts } from './prompts.ts';
 import { Sgd, type SgdOptions } from './sgd.ts';
 import { TfPromptLearner } from './tf-prompt-learner.ts';
@@ -135,6 +136,7 @@ class OrtTrainEngine implements TrainEngine {
     prompts: ClassPrompts,
     params: AdapterParams,
     sgd: SgdOptions,
+    provider: string,
   ) {
     this.learner = new OrtPromptLearner(runner, prompts, params, model.weights.logitScale, model.config.projectionDim);
     this.sgd = new HostSgd(
@@ -142,7 +144,7 @@ class OrtTrainEngine implements TrainEngine {
       sgd,
     );
     this.shapes = this.learner.trainable.map((t) => [...t.shape]);
-    this.description = `ort (onnxruntime${runner.provider ? `, ${runner.provider}` : ''})`;
+    this.description = `ort (onnxruntime, execution provider ${provider})`;
   }
 
   async compute(features: Float32Array, labels: number[], signal?: AbortSignal): Promise<StepOutput> {
@@ -190,5 +192,6 @@ export function createTrainEngine(
   opts: TrainEngineOptions = {},
 ): TrainEngine {
   if (name === 'tfjs') return new TfTrainEngine(model, prompts, params, sgd);
-  return new OrtTrainEngine(model, opts.runner ?? new OrtTextTraining(model, opts.ort), prompts, params, sgd);
+  const provider = opts.ort?.provider ?? ortProviderFromEnv(process.env);
+  return new OrtTrainEngine(model, opts.runner ?? new OrtTextTraining(model, opts.ort), prompts, params, sgd, provider);
 }

@@ -349,24 +349,21 @@ describe('trainAdapter on a tiny CLIP', () => {
   it('an abort during a step stops inside that step: its update is not applied, no progress is reported for it', async () => {
     const controller = new AbortController();
     const progress: TrainProgress[] = [];
-    let prefixCalls = 0;
+    let stepCalls = 0;
     const real = new OrtTextTraining(model, { provider: 'cpu', log: () => {} });
     const aborting: TextTrainingRunner = {
-      prefix: (e, n, l) => {
-        prefixCalls++;
-        if (prefixCalls === 3) controller.abort(); // during the third step's text forward
-        return real.prefix(e, n, l);
+      step: (x) => {
+        stepCalls++;
+        if (stepCalls === 3) controller.abort(); // while the third step's graph call runs
+        return real.step(x);
       },
-      suffixFeatures: (...a) => real.suffixFeatures(...a),
-      suffixVjp: (...a) => real.suffixVjp(...a),
-      prefixVjp: (...a) => real.prefixVjp(...a),
     };
     try {
       await expect(trainAdapter(model, enc, data, { ...base, signal: controller.signal, textRunner: aborting, onProgress: (p) => progress.push(p) })).rejects.toThrow(/aborted/);
     } finally {
       await real.release();
     }
-    expect(prefixCalls).toBe(3);
+    expect(stepCalls).toBe(3);
     expect(progress.map((p) => p.step)).toEqual([1, 2]);
   });
 
