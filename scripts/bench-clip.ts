@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
-import { ortMatmulCeiling } from '../gpu-worker/clip/onnx/matmul-ceiling.ts';
+import { bestWithin, ortMatmulCeiling } from '../gpu-worker/clip/onnx/matmul-ceiling.ts';
 import { buildTextGraph } from '../gpu-worker/clip/onnx/text-graph.ts';
 import { buildVisionGraph } from '../gpu-worker/clip/onnx/vision-graph.ts';
 import { presetConfig, PRESET_NAMES, type PresetName } from '../gpu-worker/clip/presets.ts';
@@ -62,19 +62,6 @@ async function timeIt(fn: () => unknown, repeats: number): Promise<{ best: numbe
   }
   times.sort((a, b) => a - b);
   return { best: times[0], median: times[Math.floor(times.length / 2)] };
-}
-
-/** Best single-call time (seconds) over repeated calls for `seconds` of wall time, after one warm-up. */
-async function bestWithin(fn: () => unknown, seconds: number): Promise<number> {
-  await fn();
-  let best = Infinity;
-  const start = performance.now();
-  do {
-    const t0 = performance.now();
-    await fn();
-    best = Math.min(best, (performance.now() - t0) / 1000);
-  } while (performance.now() - start < seconds * 1000);
-  return best;
 }
 
 function rate(t: { best: number; median: number }, items: number, flops: number): Rate {

@@ -16,7 +16,7 @@ export interface MatmulCeiling {
 }
 
 /** Best single-call time (seconds) over repeated calls for `seconds` of wall time, after one warm-up. */
-async function bestWithin(fn: () => Promise<unknown>, seconds: number): Promise<number> {
+export async function bestWithin(fn: () => Promise<unknown>, seconds: number): Promise<number> {
   await fn();
   let best = Infinity;
   const start = performance.now();
