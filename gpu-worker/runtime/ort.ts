@@ -26,6 +26,14 @@ export interface OrtSessionOptions {
   log?: (line: string) => void; // default: one line to stderr
 }
 
+/**
+ * Intra-op threads do not spin-wait between runs (ORT's default is to spin). Every process here alternates
+ * between sessions (image tower, then text graph; per training step and per classify request), each with its own
+ * thread pool: spinning threads of the idle session took the cores from the working one. Measured on vit-b16,
+ * 2 cores, one training step at 10 classes: image feature 180–220 → 130 ms and text step 72–86 → 39 ms.
+ */
+const NO_SPINNING = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+
 function sessionOptions(threads: number, provider: 'cpu' | 'cuda'): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
@@ -33,6 +41,7 @@ function sessionOptions(threads: number, provider: 'cpu' | 'cuda'): ort.Inferenc
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
+    extra: NO_SPINNING,
   };
 }
 
