@@ -409,6 +409,9 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
           log(formatProgress(progress));
           lastLog = now;
         }
+        // One turn of the event loop per step: a TF.js step runs synchronously, and the caller's timers
+        // (the trainer's heartbeats, checkpoint uploads, cancel checks) must not wait for the epoch's end.
+        await new Promise<void>((ok) => setImmediate(ok));
       }
 
       last = { loss: lossSum / seen, accuracy: correct / seen };

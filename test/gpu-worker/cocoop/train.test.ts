@@ -367,6 +367,22 @@ describe('trainAdapter on a tiny CLIP', () => {
     expect(progress.map((p) => p.step)).toEqual([1, 2]);
   });
 
+  it('the caller\'s timers run between steps on both engines (heartbeats do not wait for the end of an epoch)', async () => {
+    for (const engine of ['tfjs', 'ort'] as const) {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 0);
+      const atStep: number[] = [];
+      try {
+        await run({ engine, epochs: 1, onProgress: () => atStep.push(ticks) });
+      } finally {
+        clearInterval(timer);
+      }
+      // 12 steps: the timer must have fired between most consecutive steps, not only at the epoch's start.
+      const gaps = atStep.slice(1).map((t, i) => t - atStep[i]);
+      expect(gaps.filter((g) => g > 0).length, `${engine}: ticks at each step ${atStep}`).toBeGreaterThanOrEqual(gaps.length / 2);
+    }
+  });
+
   it('refuses an initial adapter of another method or shape, and an unknown engine, with one clear line', async () => {
     const init = (await run({ epochs: 1 })).params;
     await expect(run({ method: 'coop', initAdapter: init })).rejects.toThrow(/^train: the initial adapter is cocoop, the run trains coop$/);
