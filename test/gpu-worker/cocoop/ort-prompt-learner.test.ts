@@ -1,47 +1,28 @@
-// The ONNX Runtime learner (prefix-shared text tower + its VJPs as graphs, the rest on the host) against the Float64
-// official-style reference (test/reference/cocoop-plain.ts: 77-token prompts, straight loops): loss,
+// The ONNX Runtime learner (one training-step graph for the text tower, the meta-net on the host) against the
+// Float64 official-style reference (test/reference/cocoop-plain.ts: 77-token prompts, straight loops): loss,
 // logits, and gradients by central differences; and against the TF.js learner, step for step.
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initMetaNet, type AdapterMethod, type AdapterParams } from '../../../gpu-worker/cocoop/adapter.ts';
+import type { AdapterMethod } from '../../../gpu-worker/cocoop/adapter.ts';
 import { HostSgd } from '../../../gpu-worker/cocoop/host-sgd.ts';
 import { OrtPromptLearner } from '../../../gpu-worker/cocoop/ort-prompt-learner.ts';
 import { OrtTextTraining } from '../../../gpu-worker/cocoop/ort-text-training.ts';
-import { classPrompts, ctxFromPhrase, type ClassPrompts } from '../../../gpu-worker/cocoop/prompts.ts';
 import { Sgd } from '../../../gpu-worker/cocoop/sgd.ts';
 import { TfPromptLearner } from '../../../gpu-worker/cocoop/tf-prompt-learner.ts';
-import { parseClipConfig, type TextConfig } from '../../../gpu-worker/clip/config.ts';
+import type { TextConfig } from '../../../gpu-worker/clip/config.ts';
 import type { ClipModel } from '../../../gpu-worker/clip/model.ts';
-import { randomClipTensors } from '../../../gpu-worker/clip/random-weights.ts';
 import { TfTextTower } from '../../../gpu-worker/clip/tf/text-tower.ts';
-import { buildTinyVocab } from '../../../gpu-worker/clip/tiny-vocab.ts';
-import { ClipTokenizer } from '../../../gpu-worker/clip/tokenizer.ts';
-import { clipWeightsFromTensors, type ClipWeights } from '../../../gpu-worker/clip/weights.ts';
-import { makePlainModel, type PlainModel } from '../../reference/clip-plain.ts';
-import { plainCocoopLogits, plainCocoopLoss, type PlainLearner } from '../../reference/cocoop-plain.ts';
+import { plainCocoopLogits, plainCocoopLoss } from '../../reference/cocoop-plain.ts';
+import { type LearnerFixture, learnerFixture, P, plainLearner, tokenizer } from '../../helpers/learner-fixture.ts';
 import { relErr } from '../../helpers/numeric.ts';
 import { randomTensor, SeededRandom } from '../../helpers/random.ts';
-import { tinyClipJson, toPlainTensors } from '../../helpers/tiny-clip.ts';
 import { useTfWasm } from '../../helpers/tf-wasm.ts';
 import { useTmpDir } from '../../helpers/tmp.ts';
 
 useTfWasm();
 const dir = useTmpDir('ort-learner-test-');
 
-const NAMES = ['cat', 'red_car', 'zebra_fish', 'hexagon'];
-const CTX_INIT = 'a photo of a';
-const P = 64;
-const tokenizer = (() => {
-  const v = buildTinyVocab();
-  return new ClipTokenizer(v.vocab, v.merges);
-})();
-
-interface Setup {
-  weights: ClipWeights;
-  plain: PlainModel;
-  prompts: ClassPrompts;
-  promptIds: number[][];
-  params: AdapterParams;
+interface Setup extends LearnerFixture {
   runner: OrtTextTraining;
   textConfig: TextConfig;
 }
@@ -52,33 +33,12 @@ afterAll(async () => {
 });
 
 async function setup(seed: number, method: AdapterMethod): Promise<Setup> {
-  const base = tinyClipJson();
-  const json = { ...base, projection_dim: P, text_config: { ...(base.text_config as Record<string, unknown>), vocab_size: tokenizer.vocabSize } };
-  const config = parseClipConfig(json, 'tiny/config.json');
-  const tensors = randomClipTensors(config, seed);
-  const weights = clipWeightsFromTensors(tensors, config, 'tiny/model.safetensors');
-  const plain = makePlainModel(json, toPlainTensors(tensors), { eotId: tokenizer.eotId, sotId: tokenizer.sotId });
-  const ctx = ctxFromPhrase(tokenizer, weights.text.tokenEmbedding, CTX_INIT);
-  const prompts = classPrompts(tokenizer, weights.text.tokenEmbedding, NAMES, ctx.shape[0]);
-  const promptIds = NAMES.map((n) => tokenizer.encode(`${CTX_INIT} ${n.replace(/_/g, ' ')}.`));
-  const d = config.text.hiddenSize;
-  const params: AdapterParams = { method, ctx, ctxInit: CTX_INIT, metaNet: method === 'cocoop' ? initMetaNet(new SeededRandom(seed + 100), P, d) : undefined };
+  const f = learnerFixture(seed, method);
   // The runner builds its graphs from the weights, cached under the model's directory by the hash given here.
-  const model = { dir, config, weights, tokenizer, weightsSha256: () => `tiny-${method}-${seed}` } as unknown as ClipModel;
-  const runner = new OrtTextTraining(model, { provider: 'cpu', threads: 1, log: () => {} });
-  const s = { weights, plain, prompts, promptIds, params, runner, textConfig: config.text };
+  const model = { dir, config: f.config, weights: f.weights, tokenizer, weightsSha256: () => `tiny-${method}-${seed}` } as unknown as ClipModel;
+  const s = { ...f, runner: new OrtTextTraining(model, { provider: 'cpu', threads: 1, log: () => {} }), textConfig: f.config.text };
   open.push(s);
   return s;
-}
-
-function plainLearner(p: AdapterParams): PlainLearner {
-  const f = (x: Float32Array) => Float64Array.from(x);
-  const mn = p.metaNet;
-  return {
-    nCtx: p.ctx.shape[0],
-    ctx: f(p.ctx.data),
-    metaNet: mn && { w1: f(mn.linear1.weight.data), b1: f(mn.linear1.bias.data), w2: f(mn.linear2.weight.data), b2: f(mn.linear2.bias.data) },
-  };
 }
 
 const rows = (flat: Float32Array, n: number) => Array.from({ length: n }, (_, i) => Float64Array.from(flat.subarray(i * P, (i + 1) * P)));

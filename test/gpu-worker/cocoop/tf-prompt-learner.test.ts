@@ -1,80 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { cloneAdapter, initMetaNet, type AdapterMethod, type AdapterParams } from '../../../gpu-worker/cocoop/adapter.ts';
-import { classPrompts, ctxFromPhrase, type ClassPrompts } from '../../../gpu-worker/cocoop/prompts.ts';
+import { cloneAdapter, type AdapterMethod } from '../../../gpu-worker/cocoop/adapter.ts';
 import { Sgd } from '../../../gpu-worker/cocoop/sgd.ts';
 import { TfPromptLearner } from '../../../gpu-worker/cocoop/tf-prompt-learner.ts';
-import { parseClipConfig, type ClipConfig } from '../../../gpu-worker/clip/config.ts';
-import { randomClipTensors } from '../../../gpu-worker/clip/random-weights.ts';
 import { TfTextTower } from '../../../gpu-worker/clip/tf/text-tower.ts';
-import { buildTinyVocab } from '../../../gpu-worker/clip/tiny-vocab.ts';
-import { ClipTokenizer } from '../../../gpu-worker/clip/tokenizer.ts';
-import { clipWeightsFromTensors, type ClipWeights } from '../../../gpu-worker/clip/weights.ts';
-import { makePlainModel, type PlainModel } from '../../reference/clip-plain.ts';
-import { plainCocoopLogits, plainCocoopLoss, type PlainLearner } from '../../reference/cocoop-plain.ts';
+import { plainCocoopLogits, plainCocoopLoss } from '../../reference/cocoop-plain.ts';
+import { type LearnerFixture, learnerFixture, NAMES, P, plainLearner } from '../../helpers/learner-fixture.ts';
 import { relErr } from '../../helpers/numeric.ts';
 import { randomTensor, SeededRandom } from '../../helpers/random.ts';
-import { tinyClipJson, toPlainTensors } from '../../helpers/tiny-clip.ts';
 import { useTfWasm } from '../../helpers/tf-wasm.ts';
 
 useTfWasm();
 
-// Multi-token names and "_" names (read as spaces, as the official code does).
-const NAMES = ['cat', 'red_car', 'zebra_fish', 'hexagon'];
-const CTX_INIT = 'a photo of a';
-/** Projection dim 64 → meta-net hidden width 4 (the tiny model's 16 would give a 1-unit ReLU). */
-const P = 64;
-
-const tokenizer = (() => {
-  const v = buildTinyVocab();
-  return new ClipTokenizer(v.vocab, v.merges);
-})();
-
-interface Setup {
-  config: ClipConfig;
-  weights: ClipWeights;
-  plain: PlainModel;
+interface Setup extends LearnerFixture {
   tower: TfTextTower;
-  prompts: ClassPrompts;
-  /** Official prompt ids: tokenization of "a photo of a <name>." (the reference pads them to 77). */
-  promptIds: number[][];
-  params: AdapterParams;
 }
 
-/** A tiny random CLIP whose token table covers the tiny BPE vocab, plus CoCoOp/CoOp parameters. */
 function setup(seed: number, method: AdapterMethod): Setup {
-  const base = tinyClipJson();
-  const json = {
-    ...base,
-    projection_dim: P,
-    text_config: { ...(base.text_config as Record<string, unknown>), vocab_size: tokenizer.vocabSize },
-  };
-  const config = parseClipConfig(json, 'tiny/config.json');
-  const tensors = randomClipTensors(config, seed);
-  const weights = clipWeightsFromTensors(tensors, config, 'tiny/model.safetensors');
-  const plain = makePlainModel(json, toPlainTensors(tensors), { eotId: tokenizer.eotId, sotId: tokenizer.sotId });
-  const tower = new TfTextTower(weights.text, config.text);
-  const ctx = ctxFromPhrase(tokenizer, weights.text.tokenEmbedding, CTX_INIT);
-  const prompts = classPrompts(tokenizer, weights.text.tokenEmbedding, NAMES, ctx.shape[0]);
-  const promptIds = NAMES.map((n) => tokenizer.encode(`${CTX_INIT} ${n.replace(/_/g, ' ')}.`));
-  const d = config.text.hiddenSize;
-  const params: AdapterParams = {
-    method,
-    ctx,
-    ctxInit: CTX_INIT,
-    metaNet: method === 'cocoop' ? initMetaNet(new SeededRandom(seed + 100), P, d) : undefined,
-  };
-  return { config, weights, plain, tower, prompts, promptIds, params };
-}
-
-function plainLearner(p: AdapterParams): PlainLearner {
-  const f = (x: Float32Array) => Float64Array.from(x);
-  const mn = p.metaNet;
-  return {
-    nCtx: p.ctx.shape[0],
-    ctx: f(p.ctx.data),
-    metaNet: mn && { w1: f(mn.linear1.weight.data), b1: f(mn.linear1.bias.data), w2: f(mn.linear2.weight.data), b2: f(mn.linear2.bias.data) },
-  };
+  const f = learnerFixture(seed, method);
+  return { ...f, tower: new TfTextTower(f.weights.text, f.config.text) };
 }
 
 function rows(flat: Float32Array, n: number, p: number): Float64Array[] {
