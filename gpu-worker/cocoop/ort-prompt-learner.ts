@@ -45,6 +45,7 @@ export class OrtPromptLearner {
   private readonly lens: number[]; // suffix rows per class
   private readonly suffixLength: number; // S = the longest suffix
   private readonly ctxInit: string;
+  private readonly suffixCache = new Map<number, { suffixes: Float32Array; eot: number[] }>();
 
   constructor(
     private readonly tower: TextTrainingRunner,
@@ -123,6 +124,25 @@ export class OrtPromptLearner {
     return { h1, r, pi };
   }
 
+  /** The class suffixes [N·C, S, D] image-major (zero after each EOT) and their EOTs: constant per N, built once. */
+  private suffixRows(n: number): { suffixes: Float32Array; eot: number[] } {
+    let rows = this.suffixCache.get(n);
+    if (!rows) {
+      const { d, numClasses: c, suffixLength: s } = this;
+      const suffixes = new Float32Array(n * c * s * d);
+      const eot: number[] = [];
+      for (let i = 0; i < n; i++) {
+        for (let k = 0; k < c; k++) {
+          suffixes.set(this.prompts.suffixes[k], (i * c + k) * s * d);
+          eot.push(this.lens[k] - 1);
+        }
+      }
+      rows = { suffixes, eot };
+      this.suffixCache.set(n, rows);
+    }
+    return rows;
+  }
+
   /** Loss, logits and gradients of one batch: image features [B, P] (projected, not normalised), labels [B]. */
   async step(imageFeatures: Float32Array, labels: number[], signal?: AbortSignal): Promise<StepResult> {
     const { m, d, p, numClasses: c, scale } = this;
@@ -147,14 +167,7 @@ export class OrtPromptLearner {
       prefixes.set(this.prompts.prefix, i * p0 * d);
       for (let k = 0; k < m * d; k++) prefixes[(i * p0 + 1) * d + k] = ctx[k] + (meta ? meta.pi[i * d + (k % d)] : 0);
     }
-    const suffixes = new Float32Array(n * c * s * d);
-    const eot: number[] = [];
-    for (let i = 0; i < n; i++) {
-      for (let k = 0; k < c; k++) {
-        suffixes.set(this.prompts.suffixes[k], (i * c + k) * s * d);
-        eot.push(this.lens[k] - 1);
-      }
-    }
+    const { suffixes, eot } = this.suffixRows(n);
     const onehot = new Float32Array(b * c);
     labels.forEach((y, i) => (onehot[i * c + y] = 1));
     const out = await this.tower.step({ prefixes, n, prefixLength: p0, suffixes, suffixLength: s, eot, images: xn, labels: onehot, scale });
