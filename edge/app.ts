@@ -35,6 +35,7 @@ import { datasetRoutes } from './routes/datasets.ts';
 import { modelRoutes } from './routes/models.ts';
 import { tenantRoutes } from './routes/tenants.ts';
 import { trainingJobRoutes } from './routes/training-jobs.ts';
+import { evaluationRoutes } from './routes/evaluations.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
 import { workerRoutes } from './routes/trainer-api.ts';
 import { classifyBodyLimit, classifyRoutes } from './routes/classify.ts';
@@ -71,6 +72,7 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
 
   app.route('/', tenantRoutes());
   app.route('/', trainingJobRoutes());
+  app.route('/', evaluationRoutes());
   app.route('/', modelRoutes());
   app.route('/', workerRoutes());
   app.route('/', datasetRoutes());

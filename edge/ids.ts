@@ -12,6 +12,7 @@ export const ID_PREFIXES = {
   dataset: 'ds',
   image: 'img',
   job: 'job',
+  evaluation: 'eval',
   model: 'mdl',
   webhookEndpoint: 'whe',
   webhookMessage: 'msg',

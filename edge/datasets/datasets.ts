@@ -50,17 +50,23 @@ export async function getDataset(db: SqlDatabase, tenantId: string, id: string):
   return loadDatasetView(db, await loadDataset(db, tenantId, id));
 }
 
-/** Deletes the dataset, its image objects and rows; 409 while a training job of it is queued, running or cancelling. */
+/** Deletes the dataset, its image objects and rows; 409 while a training job or evaluation of it (or validating on it) is queued or running. */
 export async function deleteDataset(db: SqlDatabase, blobs: BlobStore, tenantId: string, id: string): Promise<void> {
   const ds = await loadDataset(db, tenantId, id);
   // A job still training (or about to) reads these images: refuse rather than pull them from under it.
   const active = await db
-    .prepare(`SELECT id, status FROM training_jobs WHERE tenant_id = ? AND dataset_id = ? AND status IN ${ACTIVE_JOB_STATES_SQL} ORDER BY id LIMIT 1`)
-    .bind(tenantId, ds.id)
-    .first<{ id: string; status: string }>();
+    .prepare(
+      `SELECT id, kind, status FROM training_jobs
+        WHERE tenant_id = ? AND status IN ${ACTIVE_JOB_STATES_SQL}
+          AND (dataset_id = ? OR json_extract(hyperparameters, '$.validation_dataset_id') = ?)
+        ORDER BY id LIMIT 1`,
+    )
+    .bind(tenantId, ds.id, ds.id)
+    .first<{ id: string; kind: string; status: string }>();
   if (active) {
+    const what = active.kind === 'evaluation' ? 'evaluation' : 'training job';
     throw conflict(
-      `Dataset ${ds.id} is used by training job ${active.id}, which is ${active.status}; cancel it or wait until it finishes, then delete the dataset. Nothing was deleted.`,
+      `Dataset ${ds.id} is used by ${what} ${active.id}, which is ${active.status}; ${active.kind === 'evaluation' ? '' : 'cancel it or '}wait until it finishes, then delete the dataset. Nothing was deleted.`,
     );
   }
   const keys = await db

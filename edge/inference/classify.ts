@@ -50,7 +50,7 @@ function checkImage(value: string, param: string): string {
 }
 
 /** Trimmed, non-empty, plain-text, distinct labels (422 with `param` otherwise). */
-function checkLabels(labels: string[]): string[] {
+export function checkLabels(labels: string[]): string[] {
   const seen = new Map<string, number>();
   return labels.map((raw, i) => {
     const label = raw.trim();

@@ -15,6 +15,7 @@
 // passed as free (and gives it to the next worker) while it has attempts left; retireExhausted finishes it
 // once it has none. Every final transition is a guarded batch (edge/jobs/records.ts), so of two racing
 // changes exactly one wins and the loser leaves nothing behind (it gets a 409).
+import type { Evaluation, TrainingResult } from '../../shared/contracts/evaluation.ts';
 import type { Hyperparameters, Method, TrainingJob } from '../../shared/contracts/training-job.ts';
 import {
   type CompleteRequest,
@@ -31,7 +32,9 @@ import { storedImagesOf } from '../datasets/store.ts';
 import { ApiError, conflict, notFound, validationFailed } from '../http/errors.ts';
 import { newId } from '../ids.ts';
 import { insertModelStatement } from '../models/models.ts';
-import type { BlobStore, SqlDatabase, SqlStatement, SqlValue } from '../ports.ts';
+import { evaluationLease } from '../evaluations/lease.ts';
+import { evaluationObject } from '../evaluations/records.ts';
+import type { BlobStore, SqlDatabase } from '../ports.ts';
 import { ACTIVE_JOB_STATES } from '../tenants/usage.ts';
 import {
   FINAL_JOB_STATES,
@@ -50,7 +53,8 @@ import {
   tenantJob,
   webhookData,
 } from './records.ts';
-import { type JobEventType, jobWebhookStatements } from './webhook-events.ts';
+import { finishLeased } from './transitions.ts';
+import { jobWebhookStatements } from './webhook-events.ts';
 
 // ---- tenants: create and cancel -------------------------------------------------------------
 
@@ -73,6 +77,7 @@ export async function enqueueJob(db: SqlDatabase, o: EnqueueOptions): Promise<Tr
   if (dataset.status !== 'ready') {
     throw conflict(`Dataset ${quoteId(datasetId)} is still "${dataset.status}"; finalize it (POST /v1/datasets/{id}/finalize) before training.`, 'dataset_id');
   }
+  if (hyperparameters.validation_dataset_id !== null) await checkValidationDataset(db, tenantId, datasetId, hyperparameters.validation_dataset_id);
 
   const id = newId('job');
   const now = new Date();
@@ -81,8 +86,8 @@ export async function enqueueJob(db: SqlDatabase, o: EnqueueOptions): Promise<Tr
   // concurrent creates cannot both pass the quota.
   const insert = db
     .prepare(
-      `INSERT INTO training_jobs (id, tenant_id, dataset_id, method, status, hyperparameters, metadata, progress, metrics, created_at)
-       SELECT ?, ?, ?, ?, 'queued', ?, ?, ?, '{}', ?
+      `INSERT INTO training_jobs (id, tenant_id, kind, dataset_id, method, status, hyperparameters, metadata, progress, metrics, created_at)
+       SELECT ?, ?, 'training', ?, ?, 'queued', ?, ?, ?, '{}', ?
        WHERE (SELECT COUNT(*) FROM training_jobs WHERE tenant_id = ? AND status IN (${active})) < ?
          AND EXISTS (SELECT 1 FROM datasets WHERE id = ? AND tenant_id = ? AND status = 'ready')`,
     )
@@ -114,6 +119,38 @@ export async function enqueueJob(db: SqlDatabase, o: EnqueueOptions): Promise<Tr
   }
   const row = await tenantJob(db, tenantId, id);
   return jobObject(row!);
+}
+
+const VALIDATION_PARAM = 'hyperparameters.validation_dataset_id';
+
+/**
+ * A validation dataset must be another ready dataset of the tenant whose labels are all among the training
+ * dataset's: 404 unknown, 409 not ready, 422 the same dataset or a label training does not have.
+ */
+async function checkValidationDataset(db: SqlDatabase, tenantId: string, datasetId: string, validationId: string): Promise<void> {
+  if (validationId === datasetId) {
+    throw validationFailed('The validation dataset must not be the training dataset; give another dataset, or use validation_split to hold images out.', VALIDATION_PARAM);
+  }
+  const ds = await db.prepare('SELECT status FROM datasets WHERE id = ? AND tenant_id = ?').bind(validationId, tenantId).first<{ status: string }>();
+  if (!ds) throw notFound(`No dataset with id ${quoteId(validationId)} in your tenant.`, VALIDATION_PARAM);
+  if (ds.status !== 'ready') {
+    throw conflict(`Validation dataset ${quoteId(validationId)} is still "${ds.status}"; finalize it (POST /v1/datasets/{id}/finalize) first.`, VALIDATION_PARAM);
+  }
+  const missing = await db
+    .prepare(
+      `SELECT DISTINCT label FROM images WHERE dataset_id = ? AND tenant_id = ? AND status = 'stored'
+         AND label NOT IN (SELECT label FROM images WHERE dataset_id = ? AND tenant_id = ? AND status = 'stored')
+       ORDER BY label LIMIT 6`,
+    )
+    .bind(validationId, tenantId, datasetId, tenantId)
+    .all<{ label: string }>();
+  if (missing.length > 0) {
+    const names = missing.slice(0, 5).map((m) => JSON.stringify(m.label)).join(', ');
+    throw validationFailed(
+      `Validation dataset ${validationId} has labels the training dataset lacks (${names}${missing.length > 5 ? ', …' : ''}); every validation label must be a training label.`,
+      VALIDATION_PARAM,
+    );
+  }
 }
 
 /**
@@ -204,19 +241,24 @@ export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Le
   const row = await db.prepare('SELECT * FROM training_jobs WHERE lease_id = ?').bind(leaseId).first<JobRow>();
   if (!row) return null;
 
+  if (row.kind === 'evaluation') return evaluationLease(db, row, leaseId, expires);
   if (row.attempts === 1) {
     // Optional event; outside the lease transaction (its target rows depend on the job picked).
     const statements = await jobWebhookStatements(db, row.tenant_id, 'training_job.started', webhookData(jobObject(row)), now);
     if (statements.length > 0) await db.batch(statements);
   }
+  const job = jobObject(row);
+  const validationId = job.hyperparameters.validation_dataset_id;
   return {
-    job: jobObject(row),
+    kind: 'training',
+    job,
     tenant_id: row.tenant_id,
     attempts: row.attempts,
     lease_id: leaseId,
     lease_expires_at: new Date(expires).toISOString(),
     storage: jobStorage(row.tenant_id, row.id),
     dataset: { id: row.dataset_id, images: await storedImagesOf(db, row.tenant_id, row.dataset_id) },
+    validation_dataset: validationId ? { id: validationId, images: await storedImagesOf(db, row.tenant_id, validationId) } : null,
   };
 }
 
@@ -250,14 +292,16 @@ export async function retireExhausted(db: SqlDatabase, o: { maxAttempts: number;
           guard,
         });
       } else {
+        const what = row.kind === 'evaluation' ? 'evaluation' : 'job';
         const message =
-          `The job's worker stopped ${times} without finishing (its lease expired with no heartbeat), the most ` +
-          `attempts a job gets; it is not retried again. The job's events show how far each attempt got; create a new job to try again.`;
+          `The ${what}'s worker stopped ${times} without finishing (its lease expired with no heartbeat), the most ` +
+          `attempts ${what === 'job' ? 'a job gets' : 'an evaluation gets'}; it is not retried again. ` +
+          (what === 'job' ? `The job's events show how far each attempt got; create a new job to try again.` : 'Create a new evaluation to try again.');
         await finishLeased(db, row, {
           leaseId,
           to: 'failed',
           set: { error: JSON.stringify({ code: 'too_many_attempts', message }) },
-          event: { level: 'error', message: `Training failed: ${message}`, data: { code: 'too_many_attempts', attempts: row.attempts } },
+          event: { level: 'error', message: `${failedWord(row)} ${message}`, data: { code: 'too_many_attempts', attempts: row.attempts } },
           from: ['running'],
           guard,
         });
@@ -318,7 +362,7 @@ export async function heartbeat(db: SqlDatabase, o: HeartbeatOptions): Promise<H
 export type AppendEventOptions = { jobId: string; leaseId: string } & Omit<EventRequest, 'lease_id'>;
 
 /** Appends a worker's event to the job log; the job as it is. */
-export async function appendEvent(db: SqlDatabase, o: AppendEventOptions): Promise<TrainingJob> {
+export async function appendEvent(db: SqlDatabase, o: AppendEventOptions): Promise<TrainingJob | Evaluation> {
   const row = await requireLease(db, o.jobId, o.leaseId);
   await eventStatement(db, {
     jobId: row.id,
@@ -329,7 +373,16 @@ export async function appendEvent(db: SqlDatabase, o: AppendEventOptions): Promi
     data: o.data,
     now: new Date(),
   }).run();
-  return jobObject(row);
+  return workObject(row);
+}
+
+/** A queue row as the API object of its kind. */
+export function workObject(row: JobRow): TrainingJob | Evaluation {
+  return row.kind === 'evaluation' ? evaluationObject(row) : jobObject(row);
+}
+
+function failedWord(row: JobRow): string {
+  return row.kind === 'evaluation' ? 'Evaluation failed:' : 'Training failed:';
 }
 
 export interface CompleteOptions {
@@ -339,6 +392,9 @@ export interface CompleteOptions {
   baseModel: string;
   classes: string[];
   metrics: Metrics;
+  /** The last epoch's figures (default: from metrics). */
+  train?: TrainingResult['train'];
+  validation?: TrainingResult['validation'];
 }
 
 /**
@@ -348,6 +404,7 @@ export interface CompleteOptions {
 export async function completeJob(db: SqlDatabase, blobs: BlobStore, o: CompleteOptions): Promise<TrainingJob> {
   const { artifact } = o;
   const row = await requireLease(db, o.jobId, o.leaseId);
+  if (row.kind !== 'training') throw conflict(`${row.id} is an evaluation; report its result with POST /internal/v1/jobs/{id}/result.`);
   const storage = jobStorage(row.tenant_id, row.id);
   if (artifact.key !== storage.artifact_key) {
     throw validationFailed(`Field "artifact.key" must be the artifact_key of the lease (${storage.artifact_key}).`, 'artifact.key');
@@ -358,107 +415,53 @@ export async function completeJob(db: SqlDatabase, blobs: BlobStore, o: Complete
     throw validationFailed(`The stored artifact has ${head.size} bytes, not ${artifact.bytes}; upload it again or fix "artifact.bytes".`, 'artifact.bytes');
   }
   const modelId = modelIdOf(row.id);
+  const result: TrainingResult = {
+    train: o.train ?? { loss: o.metrics.train_loss ?? 0, accuracy: Math.min(1, Math.max(0, o.metrics.train_accuracy ?? 0)) },
+    validation: o.validation ?? null,
+  };
   const model = insertModelStatement(db, {
     id: modelId,
     tenantId: row.tenant_id,
     jobId: row.id,
-    method: row.method,
+    method: row.method as Method,
     baseModel: o.baseModel,
     classes: o.classes,
-    metrics: o.metrics,
+    metrics: { ...o.metrics, validation: result.validation },
     artifact,
     createdAt: new Date().toISOString(),
   });
-  return finishLeased(db, row, {
+  const after = await finishLeased(db, row, {
     leaseId: o.leaseId,
     to: 'succeeded',
-    set: { model_id: modelId, metrics: mergeJson(row.metrics, o.metrics), progress: completedProgress(row) },
+    set: { model_id: modelId, metrics: mergeJson(row.metrics, o.metrics), progress: completedProgress(row), result: JSON.stringify(result) },
     event: { level: 'info', message: `Training succeeded; published model ${modelId}.` },
     extra: [model],
     from: ['running', 'cancelling'],
   });
+  return jobObject(after);
 }
 
 /** The worker gave up on the job: failed with its error code and message (+ webhooks). */
-export async function failJob(db: SqlDatabase, o: { jobId: string; leaseId: string; code: string; message: string }): Promise<TrainingJob> {
+export async function failJob(db: SqlDatabase, o: { jobId: string; leaseId: string; code: string; message: string }): Promise<TrainingJob | Evaluation> {
   const row = await requireLease(db, o.jobId, o.leaseId);
-  return finishLeased(db, row, {
+  const after = await finishLeased(db, row, {
     leaseId: o.leaseId,
     to: 'failed',
     set: { error: JSON.stringify({ code: o.code, message: o.message }) },
-    event: { level: 'error', message: `Training failed: ${o.message}`, data: { code: o.code } },
+    event: { level: 'error', message: `${failedWord(row)} ${o.message}`, data: { code: o.code } },
     from: ['running', 'cancelling'],
   });
+  return workObject(after);
 }
 
 /** The worker stopped after a cancel request: cancelling → cancelled (+ webhooks); 409 unless cancelling. */
 export async function markCancelled(db: SqlDatabase, o: { jobId: string; leaseId: string }): Promise<TrainingJob> {
   const row = await requireLease(db, o.jobId, o.leaseId, ['cancelling']);
-  return finishLeased(db, row, {
+  const after = await finishLeased(db, row, {
     leaseId: o.leaseId,
     to: 'cancelled',
     event: { level: 'info', message: 'Job cancelled; the worker stopped.' },
     from: ['cancelling'],
   });
-}
-
-// ---- the final transition -----------------------------------------------------------------------
-
-interface Transition {
-  /** The lease the UPDATE requires to be still current. */
-  leaseId: string;
-  to: 'succeeded' | 'failed' | 'cancelled';
-  /** Columns to change besides status and finished_at (JSON text). */
-  set?: { model_id?: string; metrics?: string; error?: string; progress?: string };
-  event: { level: 'info' | 'error'; message: string; data?: unknown };
-  /** More statements of the same batch (the model row). */
-  extra?: SqlStatement[];
-  /** The states the job may be in. */
-  from: readonly JobRow['status'][];
-  /** One more condition of the guarded UPDATE (e.g. the lease still expired), with its binds. */
-  guard?: { sql: string; binds: SqlValue[] };
-}
-
-/**
- * A final transition of a leased job in one batch: the guarded UPDATE, its event, the extra statements and
- * the webhook outbox rows. 409 when the lease or state changed meanwhile (nothing is written then).
- */
-async function finishLeased(db: SqlDatabase, row: JobRow, t: Transition): Promise<TrainingJob> {
-  const { leaseId, to, event } = t;
-  const set = t.set ?? {};
-  const guard = t.guard ?? { sql: '1 = 1', binds: [] };
-  const now = new Date();
-  const after: JobRow = {
-    ...row,
-    status: to,
-    finished_at: now.toISOString(),
-    model_id: set.model_id ?? row.model_id,
-    metrics: set.metrics ?? row.metrics,
-    error: set.error ?? row.error,
-    progress: set.progress ?? row.progress,
-    lease_expires_at: null,
-  };
-  const webhook: JobEventType = `training_job.${to}`;
-  const fromSql = t.from.map((s) => `'${s}'`).join(', ');
-  try {
-    await db.batch([
-      db
-        .prepare(
-          `UPDATE training_jobs SET status = ?, finished_at = ?, model_id = ?, metrics = ?, error = ?, progress = ?, lease_expires_at = NULL
-           WHERE id = ? AND lease_id = ? AND status IN (${fromSql}) AND (${guard.sql})`,
-        )
-        .bind(to, after.finished_at, after.model_id, after.metrics, after.error, after.progress, row.id, leaseId, ...guard.binds),
-      guardedEventStatement(db, { jobId: row.id, tenantId: row.tenant_id, level: event.level, type: 'message', message: event.message, data: event.data, now }),
-      ...(t.extra ?? []),
-      ...(await jobWebhookStatements(db, row.tenant_id, webhook, webhookData(jobObject(after)), now)),
-    ]);
-  } catch (err) {
-    if (!isConstraintError(err)) throw err;
-    const current = await jobById(db, row.id);
-    throw conflict(
-      `Job ${row.id} is ${current?.status ?? 'gone'} and lease ${quoteId(leaseId)} is ${current?.lease_id === leaseId ? 'still' : 'no longer'} current; it was not changed.`,
-      current?.lease_id === leaseId ? undefined : 'lease_id',
-    );
-  }
   return jobObject(after);
 }

@@ -7,6 +7,7 @@
 // The event INSERT writes NULL into a NOT NULL column when the UPDATE just before it changed no row
 // (SQLite `changes()`), which aborts and rolls back the whole batch: a transition that lost a race
 // never leaves a model, an event or a webhook delivery behind.
+import type { TrainingResult } from '../../shared/contracts/evaluation.ts';
 import type { Hyperparameters, JobStatus, Method, TrainingJob } from '../../shared/contracts/training-job.ts';
 import { adapterKey, checkpointPrefix } from '../../shared/storage/keys.ts';
 import { notFound } from '../http/errors.ts';
@@ -19,17 +20,24 @@ export const FINAL_JOB_STATES: readonly JobStatus[] = ['succeeded', 'failed', 'c
 /** States in which a worker holds (or held) a lease. */
 export const LEASED_STATES_SQL = `('running', 'cancelling')`;
 
+/** A row of the worker queue: a training job, or an evaluation (edge/evaluations/records.ts; migration 0004). */
+export type WorkKind = 'training' | 'evaluation';
+
 export interface JobRow {
   id: string;
   tenant_id: string;
+  kind: WorkKind;
   dataset_id: string;
-  method: Method;
+  /** A training job's method; an evaluation's model's method, or 'zero-shot'. */
+  method: Method | 'zero-shot';
   status: JobStatus;
   hyperparameters: string;
   metadata: string;
   progress: string;
   metrics: string;
   model_id: string | null;
+  /** JSON: a training job's TrainingResult or an evaluation's Scores, once succeeded. */
+  result: string | null;
   error: string | null;
   created_at: string;
   started_at: string | null;
@@ -52,10 +60,13 @@ export const DEFAULT_HYPERPARAMETERS = {
   shots: 16,
   seed: 1,
   crop_scale: DEFAULT_CROP_SCALE,
+  validation_split: 0.2,
 } as const;
 
 /** The complete hyperparameters of a new job: the given ones, the defaults for the rest (ctx_init only without n_ctx). */
-export function withDefaults(hp: Partial<Omit<Hyperparameters, 'n_ctx' | 'ctx_init'>> & { n_ctx?: number; ctx_init?: string }): Hyperparameters {
+export function withDefaults(
+  hp: Partial<Omit<Hyperparameters, 'n_ctx' | 'ctx_init' | 'validation_dataset_id'>> & { n_ctx?: number; ctx_init?: string; validation_dataset_id?: string },
+): Hyperparameters {
   return {
     epochs: hp.epochs ?? DEFAULT_HYPERPARAMETERS.epochs,
     learning_rate: hp.learning_rate ?? DEFAULT_HYPERPARAMETERS.learning_rate,
@@ -65,6 +76,9 @@ export function withDefaults(hp: Partial<Omit<Hyperparameters, 'n_ctx' | 'ctx_in
     shots: hp.shots ?? DEFAULT_HYPERPARAMETERS.shots,
     seed: hp.seed ?? DEFAULT_HYPERPARAMETERS.seed,
     crop_scale: hp.crop_scale ?? [...DEFAULT_HYPERPARAMETERS.crop_scale],
+    // A validation dataset replaces the hold-out.
+    validation_split: hp.validation_dataset_id !== undefined ? 0 : (hp.validation_split ?? DEFAULT_HYPERPARAMETERS.validation_split),
+    validation_dataset_id: hp.validation_dataset_id ?? null,
   };
 }
 
@@ -80,18 +94,25 @@ function parseObject<T>(text: string | null, fallback: T): T {
 
 export function jobObject(row: JobRow): TrainingJob {
   const stored = parseObject<Partial<Hyperparameters>>(row.hyperparameters, {});
-  const hp = { ...stored, crop_scale: stored.crop_scale ?? DEFAULT_CROP_SCALE } as Hyperparameters;
+  // Jobs stored before crop_scale / validation existed: the recipe they ran with.
+  const hp = {
+    ...stored,
+    crop_scale: stored.crop_scale ?? DEFAULT_CROP_SCALE,
+    validation_split: stored.validation_split ?? 0,
+    validation_dataset_id: stored.validation_dataset_id ?? null,
+  } as Hyperparameters;
   const p = parseObject<Partial<TrainingJob['progress']>>(row.progress, {});
   return {
     id: row.id,
     dataset_id: row.dataset_id,
-    method: row.method,
+    method: row.method as Method,
     status: row.status,
     hyperparameters: hp,
     metadata: parseObject<Record<string, string>>(row.metadata, {}),
     progress: { epoch: p.epoch ?? 0, epochs: p.epochs ?? hp.epochs ?? 0, step: p.step ?? 0, steps: p.steps ?? 0 },
     metrics: parseObject<Record<string, number>>(row.metrics, {}),
     model_id: row.model_id,
+    result: parseObject<TrainingResult | null>(row.result, null),
     error: parseObject<{ code: string; message: string } | null>(row.error, null),
     created_at: row.created_at,
     started_at: row.started_at,
@@ -159,7 +180,7 @@ export async function jobById(db: SqlDatabase, id: string): Promise<JobRow | nul
 }
 
 export async function tenantJob(db: SqlDatabase, tenantId: string, id: string): Promise<JobRow | null> {
-  return db.prepare('SELECT * FROM training_jobs WHERE id = ? AND tenant_id = ?').bind(id, tenantId).first<JobRow>();
+  return db.prepare(`SELECT * FROM training_jobs WHERE id = ? AND tenant_id = ? AND kind = 'training'`).bind(id, tenantId).first<JobRow>();
 }
 
 /** The tenant's job, or 404 (another tenant's job is "not found" too). */
@@ -173,7 +194,7 @@ export const noJob = (id: string) => notFound(`No training job with id ${quoteId
 
 /** A page of the tenant's jobs, newest first. */
 export async function listJobs(db: SqlDatabase, tenantId: string, page: Pagination) {
-  const rows = await listPage<JobRow>(db, { from: 'training_jobs', where: 'tenant_id = ?', binds: [tenantId], order: 'desc' }, page);
+  const rows = await listPage<JobRow>(db, { from: 'training_jobs', where: `tenant_id = ? AND kind = 'training'`, binds: [tenantId], order: 'desc' }, page);
   return { data: rows.data.map(jobObject), has_more: rows.has_more };
 }
 

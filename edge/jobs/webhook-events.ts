@@ -4,11 +4,14 @@ import type { SqlDatabase, SqlStatement } from '../ports.ts';
 import { outboxStatements } from '../webhooks/outbox.ts';
 
 export type JobEventType = 'training_job.succeeded' | 'training_job.failed' | 'training_job.cancelled' | 'training_job.started';
+export type EvaluationEventType = 'evaluation.succeeded' | 'evaluation.failed';
+/** Every webhook event of the worker queue's rows. */
+export type WorkEventType = JobEventType | EvaluationEventType;
 
 export function jobWebhookStatements(
   db: SqlDatabase,
   tenantId: string,
-  eventType: JobEventType,
+  eventType: WorkEventType,
   data: Record<string, unknown>,
   now: Date,
 ): Promise<SqlStatement[]> {

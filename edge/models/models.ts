@@ -2,6 +2,7 @@
 // the public model object, tenant-scoped reads and deletion, and the model a classify or embeddings
 // request names, resolved to what the inference service needs.
 import type { AdapterRef } from '../../shared/contracts/inference-api.ts';
+import type { Scores } from '../../shared/contracts/evaluation.ts';
 import type { Method } from '../../shared/contracts/training-job.ts';
 import { quoteId } from '../../shared/util/quote.ts';
 import { notFound } from '../http/errors.ts';
@@ -25,6 +26,8 @@ export interface ModelRow {
   created_at: string;
 }
 
+export type ModelMetrics = { [name: string]: number | Scores | null | undefined; validation?: Scores | null };
+
 export interface NewModel {
   id: string;
   tenantId: string;
@@ -32,7 +35,8 @@ export interface NewModel {
   method: Method;
   baseModel: string;
   classes: string[];
-  metrics: Record<string, number>;
+  /** The job's numeric metrics, and `validation`: the job's validation block (null when nothing was held out). */
+  metrics: ModelMetrics;
   artifact: { key: string; bytes: number; sha256: string };
   createdAt: string;
 }
@@ -59,6 +63,13 @@ export function insertModelStatement(db: SqlDatabase, m: NewModel): SqlStatement
     );
 }
 
+/** The metrics of the model object: the numbers, and `validation` (null for models published before validation existed). */
+export type ModelObjectMetrics = { validation: Scores | null } & Record<string, number>;
+
+function withValidation(m: ModelMetrics): ModelObjectMetrics {
+  return { ...m, validation: m.validation ?? null } as unknown as ModelObjectMetrics;
+}
+
 export function modelObject(row: ModelRow) {
   return {
     id: row.id,
@@ -66,7 +77,7 @@ export function modelObject(row: ModelRow) {
     method: row.method as Method,
     base_model: row.base_model,
     classes: JSON.parse(row.classes) as string[],
-    metrics: JSON.parse(row.metrics) as Record<string, number>,
+    metrics: withValidation(JSON.parse(row.metrics) as ModelMetrics),
     artifact: { bytes: row.artifact_bytes, sha256: row.artifact_sha256 },
     created_at: row.created_at,
   };

@@ -2,6 +2,7 @@
 // A model is created by a worker completing its training job (edge/jobs/queue.ts completeJob); the SQL and
 // rules are in edge/models/models.ts.
 import { createRoute, z } from '@hono/zod-openapi';
+import { Scores } from '../../shared/contracts/evaluation.ts';
 import { requireTenant } from '../http/auth.ts';
 import { SECURITY, V1_ERRORS, errorResponses, jsonResponse, newRouter } from '../http/openapi.ts';
 import { PaginationQuery, pageSchema } from '../http/pagination.ts';
@@ -14,7 +15,12 @@ const ModelSchema = z
     method: z.enum(['cocoop', 'coop']),
     base_model: z.string().openapi({ description: 'The CLIP model the adapter was trained on.' }),
     classes: z.array(z.string()).openapi({ description: 'The training classes (the default labels of classification).' }),
-    metrics: z.record(z.string(), z.number()),
+    metrics: z
+      .object({
+        validation: Scores.nullable().openapi({ description: "The training job's validation block (as its result.validation); null when nothing was held out." }),
+      })
+      .catchall(z.number())
+      .openapi({ description: 'train_loss, train_accuracy, val_accuracy, … of the training job, and its validation block.' }),
     artifact: z.object({ bytes: z.number().int(), sha256: z.string() }),
     created_at: z.string(),
   })

@@ -3,6 +3,7 @@
 //   POST /internal/v1/jobs/{id}/heartbeat       extend the lease, report progress; answers cancel_requested
 //   POST /internal/v1/jobs/{id}/events          append an event to the job's log
 //   POST /internal/v1/jobs/{id}/complete        publish the model: job succeeded + model row + webhooks, one batch
+//   POST /internal/v1/jobs/{id}/result          an evaluation's figures: evaluation succeeded + webhooks, one batch
 //   POST /internal/v1/jobs/{id}/fail            job failed (+ webhooks)
 //   POST /internal/v1/jobs/{id}/cancelled       the worker stopped after a cancel request (+ webhooks)
 // Every call after the lease names its lease_id; a lease that is no longer the job's current one is 409,
@@ -13,6 +14,7 @@
 // The request and response schemas are the shared contract (shared/contracts/worker-api.ts), which the
 // trainer's client parses with too; the state changes are the job queue's (edge/jobs/queue.ts).
 import { createRoute, z } from '@hono/zod-openapi';
+import { Evaluation } from '../../shared/contracts/evaluation.ts';
 import { TrainingJob } from '../../shared/contracts/training-job.ts';
 import {
   CancelledRequest,
@@ -23,7 +25,10 @@ import {
   HeartbeatResponse,
   Lease,
   LeaseRequest,
+  LeasedWork,
+  ResultRequest,
 } from '../../shared/contracts/worker-api.ts';
+import { completeEvaluation } from '../evaluations/queue.ts';
 import { requireWorker } from '../http/auth.ts';
 import { jsonBodyGuard } from '../http/json-body.ts';
 import { SECURITY, errorResponses, jsonBody, jsonResponse, newRouter } from '../http/openapi.ts';
@@ -71,9 +76,10 @@ function jobRoute<S extends z.ZodType, R extends z.ZodType>(path: string, summar
 }
 
 const heartbeatRoute = jobRoute('heartbeat', 'Heartbeat: extend the lease, report progress', HeartbeatRequest, HeartbeatResponse);
-const eventRoute = jobRoute('events', 'Append an event to the job log', EventRequest, TrainingJob);
+const eventRoute = jobRoute('events', 'Append an event to the job log', EventRequest, LeasedWork);
 const completeRoute = jobRoute('complete', 'Publish the model; the job succeeded', CompleteRequest, TrainingJob);
-const failRoute = jobRoute('fail', 'The job failed', FailRequest, TrainingJob);
+const resultRoute = jobRoute('result', "Report an evaluation's figures; the evaluation succeeded", ResultRequest, Evaluation);
+const failRoute = jobRoute('fail', 'The job or evaluation failed', FailRequest, LeasedWork);
 const cancelledRoute = jobRoute('cancelled', 'The worker stopped after a cancel request', CancelledRequest, TrainingJob);
 
 // ---- handlers -------------------------------------------------------------------------------
@@ -102,10 +108,15 @@ export function workerRoutes() {
   });
 
   app.openapi(completeRoute, async (c) => {
-    const { lease_id, artifact, base_model, classes, metrics } = c.req.valid('json');
+    const { lease_id, artifact, base_model, classes, metrics, train, validation } = c.req.valid('json');
     const { db, blobs } = c.var.ports;
-    const job = await completeJob(db, blobs, { jobId: c.req.valid('param').id, leaseId: lease_id, artifact, baseModel: base_model, classes, metrics });
+    const job = await completeJob(db, blobs, { jobId: c.req.valid('param').id, leaseId: lease_id, artifact, baseModel: base_model, classes, metrics, train, validation });
     return c.json(job, 200);
+  });
+
+  app.openapi(resultRoute, async (c) => {
+    const { lease_id, result } = c.req.valid('json');
+    return c.json(await completeEvaluation(c.var.ports.db, { jobId: c.req.valid('param').id, leaseId: lease_id, result }), 200);
   });
 
   app.openapi(failRoute, async (c) => {

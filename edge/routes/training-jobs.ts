@@ -21,6 +21,7 @@ import {
 } from '../http/openapi.ts';
 import { PaginationQuery, pageSchema } from '../http/pagination.ts';
 import { cancelJob, enqueueJob } from '../jobs/queue.ts';
+import { MAX_VALIDATION_SPLIT } from '../../shared/contracts/training-job.ts';
 import { DEFAULT_HYPERPARAMETERS, jobObject, listJobEvents, listJobs, requireTenantJob, withDefaults } from '../jobs/records.ts';
 
 // ---- schemas --------------------------------------------------------------------------------
@@ -63,6 +64,29 @@ const HyperparametersInput = z
     shots: z.number().int().min(1).max(1000).optional().openapi({ description: `Training images per class, 1..1000 (default ${DEFAULT_HYPERPARAMETERS.shots}).` }),
     seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().openapi({ description: `Random seed, an integer ≥ 0 (default ${DEFAULT_HYPERPARAMETERS.seed}).` }),
     crop_scale: CropScaleInput.optional(),
+    validation_split: z
+      .number()
+      .min(0)
+      .max(MAX_VALIDATION_SPLIT)
+      .optional()
+      .openapi({
+        description:
+          `Share of each class's images held out for validation, in [0, ${MAX_VALIDATION_SPLIT}] (default ${DEFAULT_HYPERPARAMETERS.validation_split}): ` +
+          'floor(n × split) per class, at least 1 when the class has 2 or more images; 0 holds nothing out. ' +
+          'The hold-out and the shots are drawn at random with `seed`.',
+        example: 0.2,
+      }),
+    validation_dataset_id: z
+      .string()
+      .min(1)
+      .max(128)
+      .optional()
+      .openapi({
+        description:
+          'Validate on this ready dataset of your tenant instead of a hold-out (its labels must all be training labels; nothing is held out). ' +
+          'Give either validation_dataset_id or validation_split, not both.',
+        example: 'ds_0m3k9x2qa4f7hz81kd0p3r',
+      }),
   })
   .openapi('HyperparametersInput');
 
@@ -84,6 +108,13 @@ const CreateJobRequest = z
         code: 'custom',
         path: ['hyperparameters', 'n_ctx'],
         message: 'give either n_ctx (random initialisation) or ctx_init (initialisation from a phrase), not both',
+      });
+    }
+    if (v.hyperparameters?.validation_split !== undefined && v.hyperparameters.validation_dataset_id !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hyperparameters', 'validation_split'],
+        message: 'give either validation_split (a hold-out of the dataset) or validation_dataset_id (another dataset), not both',
       });
     }
   })
@@ -115,7 +146,9 @@ const createJobRoute = createRoute({
   summary: 'Create a training job',
   description:
     'Queues a job that adapts CLIP to a ready dataset. Missing hyperparameters get their defaults (stored on the job). ' +
-    '409 when the dataset is not ready or the tenant already has its quota of queued/running jobs.',
+    'By default 20% of each class is held out for validation; a succeeded job reports `result.validation`. ' +
+    '404 unknown dataset or validation dataset, 409 a dataset not ready or the tenant already has its quota of queued/running jobs, ' +
+    '422 a validation dataset with labels the training dataset lacks.',
   security: SECURITY.tenant,
   middleware: [requireTenant, idempotent()] as const,
   request: { headers: IdempotencyHeaders, body: jsonBody(CreateJobRequest) },

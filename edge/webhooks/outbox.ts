@@ -22,7 +22,7 @@ export function parseEvents(json: string): string[] {
 export async function outboxStatements(
   db: SqlDatabase,
   tenantId: string,
-  eventType: 'training_job.succeeded' | 'training_job.failed' | 'training_job.cancelled' | 'training_job.started',
+  eventType: WebhookEventType,
   data: Record<string, unknown>,
   now: Date,
 ): Promise<SqlStatement[]> {

@@ -6,10 +6,18 @@ export const WEBHOOK_EVENT_TYPES = [
   'training_job.failed',
   'training_job.cancelled',
   'training_job.started',
+  'evaluation.succeeded',
+  'evaluation.failed',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
-/** Events of an endpoint created without `events` (API.md: the three final events; `started` only on request). */
-export const DEFAULT_WEBHOOK_EVENTS: WebhookEventType[] = ['training_job.succeeded', 'training_job.failed', 'training_job.cancelled'];
+/** Events of an endpoint created without `events` (API.md: the final events of jobs and evaluations; `started` only on request). */
+export const DEFAULT_WEBHOOK_EVENTS: WebhookEventType[] = [
+  'training_job.succeeded',
+  'training_job.failed',
+  'training_job.cancelled',
+  'evaluation.succeeded',
+  'evaluation.failed',
+];
 
 /** How long a rotated-out secret keeps signing next to the new one. */
 export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;

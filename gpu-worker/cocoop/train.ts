@@ -31,7 +31,8 @@ import {
   type CheckpointOptions,
   type EpochMetrics,
 } from './checkpoint.ts';
-import { limitShots, type ImageFolderDataset } from './dataset.ts';
+import type { ImageFolderDataset } from './dataset.ts';
+import { drawShots } from './sampling.ts';
 import { learningRate } from './lr-schedule.ts';
 import { classPrompts, ctxFromPhrase } from './prompts.ts';
 import { createTrainEngine, DEFAULT_TRAIN_ENGINE, parseTrainEngine, type TrainEngine, type TrainEngineName } from './train-engines.ts';
@@ -47,7 +48,7 @@ export class TrainingDivergedError extends Error {
 export interface TrainOptions {
   method: AdapterMethod;
   epochs: number; // official 10
-  shots: number; // official 16 (images per class; the first ones by file name)
+  shots: number; // official 16 (images per class, drawn at random with `seed`: sampling.ts drawShots)
   /** Where the steps run (default `ort`). */
   engine?: TrainEngineName;
   /** Start from these tensors instead of the initialisation (method and shapes must fit the model). */
@@ -86,6 +87,11 @@ export interface TrainOptions {
    * in-memory features (and decoded images) are reused instead of recomputed, and kept afterwards.
    */
   viewFeatures?: ViewFeatures;
+  /**
+   * Called after every epoch with the parameters it ended with; the accuracy it returns (on held-out images)
+   * is that epoch's `valAccuracy` (progress of its last step, and the result's of the last epoch).
+   */
+  validate?: (params: AdapterParams) => Promise<number>;
   signal?: AbortSignal;
   onProgress?: (p: TrainProgress) => void;
   /** Progress lines; default stderr. */
@@ -116,12 +122,16 @@ export interface TrainProgress {
   lr: number;
   elapsedS: number; // training time so far (all sessions of a resumed run)
   etaS: number;
+  /** Held-out accuracy after this epoch (the epoch's last step, when TrainOptions.validate is given). */
+  valAccuracy?: number;
 }
 
 export interface TrainResult {
   params: AdapterParams;
   classNames: string[];
   trainAccuracy: number; // of the last epoch
+  /** Held-out accuracy after the last epoch trained in this session (TrainOptions.validate). */
+  valAccuracy?: number;
   finalLoss: number; // mean loss of the last epoch
   seconds: number; // training time over all sessions of the run
   steps: number; // optimizer steps over all sessions
@@ -157,7 +167,8 @@ export function formatDuration(s: number): string {
 
 export function formatProgress(p: TrainProgress): string {
   const lr = p.lr >= 1e-4 && p.lr < 1e4 ? p.lr.toFixed(5) : p.lr.toExponential(2);
-  return `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} loss ${p.loss.toFixed(3)} acc ${p.accuracy.toFixed(2)} lr ${lr} eta ${formatDuration(p.etaS)}`;
+  const val = p.valAccuracy !== undefined ? ` val ${p.valAccuracy.toFixed(2)}` : '';
+  return `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} loss ${p.loss.toFixed(3)} acc ${p.accuracy.toFixed(2)}${val} lr ${lr} eta ${formatDuration(p.etaS)}`;
 }
 
 function checkOptions(o: TrainOptions): CheckpointOptions {
@@ -265,7 +276,7 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
   throwIfAborted(signal);
   const sessionStart = performance.now();
 
-  const ds = limitShots(data, options.shots);
+  const ds = drawShots(data, options.shots, options.seed);
   const items = ds.items;
   const n = items.length;
   if (n === 0) throw new Error(`train: ${data.root} has no training images`);
@@ -283,6 +294,7 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
   let steps = 0;
   let elapsedBefore = 0;
   let last: EpochMetrics | null = null;
+  let valAccuracy: number | undefined;
   if (opts.checkpointDir) mkdirSync(opts.checkpointDir, { recursive: true });
   if (opts.resume && opts.checkpointDir) {
     const latest = latestCheckpoint(opts.checkpointDir);
@@ -403,6 +415,10 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
           elapsedS: elapsedBefore + (performance.now() - sessionStart) / 1000,
           etaS,
         };
+        if (s === stepsPerEpoch - 1 && opts.validate) {
+          valAccuracy = await opts.validate(engine.params());
+          progress.valAccuracy = valAccuracy;
+        }
         opts.onProgress?.(progress);
         const now = performance.now();
         if (s === stepsPerEpoch - 1 || now - lastLog >= 2000) {
@@ -442,6 +458,7 @@ export async function trainAdapter(model: ClipModel, encoders: TrainEncoders, da
       params,
       classNames: [...ds.classNames],
       trainAccuracy: last?.accuracy ?? 0,
+      ...(valAccuracy !== undefined ? { valAccuracy } : {}),
       finalLoss: last?.loss ?? NaN,
       seconds: elapsedBefore + (performance.now() - sessionStart) / 1000,
       steps,

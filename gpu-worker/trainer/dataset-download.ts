@@ -21,14 +21,18 @@ function imageExt(key: string): string {
  * dataset_changed, invalid_image).
  */
 export async function downloadDataset(
-  lease: Pick<Lease, 'dataset'>,
+  lease: { dataset: Lease['dataset'] },
   blobs: Pick<TrainerBlobs, 'get'>,
   root: string,
   signal?: AbortSignal,
   retry: Omit<StorageRetry, 'signal'> = { budgetMs: 0, log: () => {} },
+  opts: { minClasses?: number; purpose?: string } = {},
 ): Promise<ImageFolderDataset> {
+  const minClasses = opts.minClasses ?? 2;
   const classNames = [...new Set(lease.dataset.images.map((i) => i.label))].sort();
-  if (classNames.length < 2) throw new DatasetError('invalid_dataset', `Dataset ${lease.dataset.id} has ${classNames.length} class(es); training needs at least 2.`);
+  if (classNames.length < minClasses) {
+    throw new DatasetError('invalid_dataset', `Dataset ${lease.dataset.id} has ${classNames.length} class(es); ${opts.purpose ?? 'training'} needs at least ${minClasses}.`);
+  }
   const byLabel = new Map(classNames.map((c, i) => [c, i]));
   const images = [...lease.dataset.images].sort((a, b) => (a.label === b.label ? (a.id < b.id ? -1 : 1) : a.label < b.label ? -1 : 1));
   const items: LabelledImage[] = [];

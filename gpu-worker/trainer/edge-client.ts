@@ -16,10 +16,13 @@ import {
   HeartbeatResponse,
   Lease,
   type LeaseRequest,
+  type ResultRequest,
   type TrainerEvent,
 } from '../../shared/contracts/worker-api.ts';
+import type { Scores } from '../../shared/contracts/evaluation.ts';
 import { retry } from '../../shared/util/retry.ts';
 
+export type { EvaluationLease, TrainingLease } from '../../shared/contracts/worker-api.ts';
 export type { Lease, HeartbeatRequest, HeartbeatResponse, TrainerEvent };
 /** A /complete body without its lease_id (the client adds it). */
 export type CompleteReport = Omit<CompleteRequest, 'lease_id'>;
@@ -110,6 +113,11 @@ export class EdgeClient {
   async complete(jobId: string, leaseId: string, report: CompleteReport, call?: CallOptions): Promise<void> {
     const body: CompleteRequest = { lease_id: leaseId, ...report };
     await this.post(`/jobs/${encodeURIComponent(jobId)}/complete`, body, call);
+  }
+
+  async result(evaluationId: string, leaseId: string, result: Scores, call?: CallOptions): Promise<void> {
+    const body: ResultRequest = { lease_id: leaseId, result };
+    await this.post(`/jobs/${encodeURIComponent(evaluationId)}/result`, body, call);
   }
 
   async fail(jobId: string, leaseId: string, code: string, message: string, call?: CallOptions): Promise<void> {

@@ -7,7 +7,7 @@ import { OrtProviderError } from '../runtime/ort.ts';
 
 export type DatasetFailureCode = 'invalid_dataset' | 'dataset_download_failed' | 'dataset_changed' | 'invalid_image';
 export type TrainingFailureCode = 'training_diverged' | 'checkpoint_invalid' | 'runtime_unavailable' | 'training_failed';
-export type FailureCode = DatasetFailureCode | TrainingFailureCode | 'artifact_upload_failed' | 'internal_error';
+export type FailureCode = DatasetFailureCode | TrainingFailureCode | 'artifact_upload_failed' | 'model_unavailable' | 'internal_error';
 
 /** A failure of the job with the code reported to /fail. */
 export class JobError<C extends FailureCode = FailureCode> extends Error {

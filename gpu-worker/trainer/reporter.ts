@@ -7,6 +7,7 @@
 // from any call stops the job. The final reports are retried for up to reportRetryMs while the edge is
 // unreachable; a /complete that never got through is not turned into a /fail (the model is fine): the job is
 // abandoned to its lease, and another attempt resumes it from the last uploaded checkpoint.
+import type { Scores } from '../../shared/contracts/evaluation.ts';
 import type { TrainProgress } from '../cocoop/train.ts';
 import { type CallOptions, type CompleteReport, type EdgeClient, EdgeUnreachableError, type Lease, LeaseLostError, type TrainerEvent } from './edge-client.ts';
 import { errorMessage, failureOf } from './errors.ts';
@@ -20,7 +21,8 @@ export const DEFAULT_REPORT_RETRY_MS = 300_000;
 
 export interface ReporterOptions {
   client: EdgeClient;
-  lease: Pick<Lease, 'lease_id' | 'attempts'> & { job: Pick<Lease['job'], 'id'> };
+  /** The lease, and the id of the job or evaluation it is for. */
+  lease: Pick<Lease, 'lease_id' | 'attempts'> & { job: { id: string } };
   stop: JobStop;
   log: (line: string) => void;
   /** Lease length asked for on every heartbeat (default: the edge's default). */
@@ -39,6 +41,7 @@ export class JobReporter {
   private latest: TrainProgress | null = null;
   private lastBeat = 0;
   private beating = false;
+  private valAccuracy: number | undefined;
 
   constructor(private readonly o: ReporterOptions) {
     this.jobId = o.lease.job.id;
@@ -62,7 +65,7 @@ export class JobReporter {
           ...(p
             ? {
                 progress: { epoch: p.epoch, epochs: p.epochs, step: p.step, steps: p.stepsPerEpoch },
-                metrics: { train_loss: p.loss, train_accuracy: p.accuracy },
+                metrics: { train_loss: p.loss, train_accuracy: p.accuracy, ...(this.valAccuracy !== undefined ? { val_accuracy: this.valAccuracy } : {}) },
               }
             : {}),
         });
@@ -79,20 +82,28 @@ export class JobReporter {
    */
   progress(p: TrainProgress): void {
     this.latest = p;
+    if (p.valAccuracy !== undefined) this.valAccuracy = p.valAccuracy;
     if (p.step === p.stepsPerEpoch) {
+      const val = p.valAccuracy !== undefined ? `, validation accuracy ${p.valAccuracy.toFixed(3)}` : '';
       this.event({
         level: 'info',
         type: 'metrics',
-        message: `Epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)}, accuracy ${p.accuracy.toFixed(3)}.`,
-        data: { epoch: p.epoch, epochs: p.epochs, loss: p.loss, accuracy: p.accuracy, lr: p.lr },
+        message: `Epoch ${p.epoch}/${p.epochs}: loss ${p.loss.toFixed(4)}, accuracy ${p.accuracy.toFixed(3)}${val}.`,
+        data: { epoch: p.epoch, epochs: p.epochs, loss: p.loss, accuracy: p.accuracy, lr: p.lr, ...(p.valAccuracy !== undefined ? { val_accuracy: p.valAccuracy } : {}) },
       });
     }
     if (Date.now() - this.lastBeat >= Math.min(this.o.heartbeatMs, 1000)) this.heartbeat();
   }
 
-  started(images: number, classes: number): void {
+  started(images: number, classes: number, validation?: string): void {
     const note = this.o.lease.attempts > 1 ? ' (no checkpoint to resume from)' : '';
-    this.event({ level: 'info', type: 'message', message: `Training started: ${images} images, ${classes} classes${note}.` });
+    const val = validation ? `; validation: ${validation}` : '';
+    this.event({ level: 'info', type: 'message', message: `Training started: ${images} images in the training pool, ${classes} classes${val}${note}.` });
+  }
+
+  /** A message event (e.g. an evaluation's steps). */
+  note(message: string, data?: Record<string, unknown>): void {
+    this.event({ level: 'info', type: 'message', message, ...(data ? { data } : {}) });
   }
 
   resumed(epoch: number): void {
@@ -137,6 +148,19 @@ export class JobReporter {
       return 'abandoned';
     }
     this.o.log(`job ${this.jobId}: succeeded`);
+    return 'succeeded';
+  }
+
+  /** /result of an evaluation: 'succeeded', or 'abandoned' when the edge stayed unreachable (the lease then expires and the evaluation is run again). */
+  async result(result: Scores): Promise<JobOutcome> {
+    try {
+      await this.o.client.result(this.jobId, this.leaseId, result, this.final('result'));
+    } catch (err) {
+      if (!(err instanceof EdgeUnreachableError)) throw err;
+      this.o.log(`evaluation ${this.jobId}: could not reach the edge to report the result (${err.message}); abandoning it to its lease`);
+      return 'abandoned';
+    }
+    this.o.log(`evaluation ${this.jobId}: succeeded`);
     return 'succeeded';
   }
 

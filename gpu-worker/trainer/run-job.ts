@@ -1,10 +1,12 @@
 // Runs one leased training job end to end:
 //   1. on a re-leased job (attempts > 1) fetch the latest uploaded checkpoint and resume from it (checkpoint-sync.ts)
-//   2. download the dataset's images into <workDir>/<job>/data, one folder per class (dataset-download.ts)
-//   3. train with trainAdapter while the reporter heartbeats (reporter.ts); a heartbeat answering cancel_requested
-//      aborts training within one step and the job is reported /cancelled
+//   2. download the dataset's images into <workDir>/<job>/data, one folder per class, and the validation images
+//      (a hold-out drawn with the job's seed, or the validation dataset; job-data.ts)
+//   3. train with trainAdapter while the reporter heartbeats (reporter.ts), validating after every epoch; a
+//      heartbeat answering cancel_requested aborts training within one step and the job is reported /cancelled
 //   4. after every epoch upload the newest checkpoint and the pointer to it (checkpoint-sync.ts)
-//   5. write the adapter, upload it to storage.artifact_key, /complete with its size and sha256
+//   5. score the validation images (adapted and zero-shot, per class, confusion; cocoop/set-scorer.ts), write the
+//      adapter, upload it to storage.artifact_key, /complete with its size, sha256 and the validation block
 // A failure is /fail with the code its JobError carries (errors.ts; anything else is internal_error); a lost lease
 // (409) stops work without a report; a trainer stop abandons the job to its lease. Outages are waited out within
 // bounds: blob-store reads and writes that throw are retried for up to storageRetryMs (storage.ts) before the job
@@ -12,15 +14,20 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Lease } from '../../shared/contracts/worker-api.ts';
+import type { Scores } from '../../shared/contracts/evaluation.ts';
+import type { TrainingLease } from '../../shared/contracts/worker-api.ts';
 import type { ClipModel } from '../clip/model.ts';
+import type { OrtClipEncoders } from '../clip/ort-encoders.ts';
 import { DEFAULT_CTX_INIT } from '../cocoop/adapter.ts';
 import { writeAdapter } from '../cocoop/artifact.ts';
 import type { TrainEngineName } from '../cocoop/train-engines.ts';
-import { trainAdapter, type TrainEncoders, type TrainOptions, type TrainResult } from '../cocoop/train.ts';
+import type { CocoopInference } from '../cocoop/ort-inference.ts';
+import { SetScorer } from '../cocoop/set-scorer.ts';
+import { trainAdapter, type TrainOptions, type TrainResult } from '../cocoop/train.ts';
 import { modelName } from '../runtime/model.ts';
 import { CheckpointSync } from './checkpoint-sync.ts';
 import { downloadDataset } from './dataset-download.ts';
+import { prepareJobData } from './job-data.ts';
 import { type CompleteReport, type EdgeClient, LeaseLostError } from './edge-client.ts';
 import { ArtifactUploadError, errorMessage, trainingError } from './errors.ts';
 import { JobStop } from './job-stop.ts';
@@ -42,7 +49,9 @@ export interface RunJobDeps {
   client: EdgeClient;
   blobs: TrainerBlobs;
   model: ClipModel;
-  encoders: TrainEncoders;
+  encoders: OrtClipEncoders;
+  /** Classifies the validation images (shared with the inference server in a worker process). */
+  inference: CocoopInference;
   /** Scratch space; <workDir>/<job id> is removed when the job is done. */
   workDir: string;
   /** Lease length asked for on every heartbeat (default: the edge's default). */
@@ -63,7 +72,7 @@ export interface RunJobDeps {
 
 /** trainAdapter options from the job's method and hyperparameters. */
 export function trainOptionsOf(
-  lease: Pick<Lease, 'job'>,
+  lease: Pick<TrainingLease, 'job'>,
 ): Pick<TrainOptions, 'method' | 'epochs' | 'shots' | 'lr' | 'batchSize' | 'nCtx' | 'ctxInit' | 'seed' | 'cropScale'> {
   const hp = lease.job.hyperparameters;
   const nCtx = hp.n_ctx ?? undefined;
@@ -80,7 +89,7 @@ export function trainOptionsOf(
   };
 }
 
-export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome> {
+export async function runJob(lease: TrainingLease, deps: RunJobDeps): Promise<JobOutcome> {
   const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const jobId = lease.job.id;
   const heartbeatMs = deps.heartbeatMs ?? 5000;
@@ -111,10 +120,11 @@ export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome
   try {
     reporter.heartbeat();
     const resumedFrom = lease.attempts > 1 ? await checkpoints.fetchLatest() : null;
-    const data = await downloadDataset(lease, deps.blobs, join(jobDir, 'data'), stop.signal, storage);
+    const { train: data, validation, validationSource } = await prepareJobData(lease, deps, jobDir, storage);
     if (stop.reason) return await stopped();
     if (resumedFrom !== null) reporter.resumed(resumedFrom);
-    else reporter.started(data.items.length, data.classNames.length);
+    else reporter.started(data.items.length, data.classNames.length, validationSource);
+    const scorer = new SetScorer(deps.inference);
 
     let result: TrainResult;
     try {
@@ -124,6 +134,7 @@ export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome
         checkpointDir: ckptDir,
         resume: resumedFrom !== null,
         signal: stop.signal,
+        ...(validation ? { validate: (params) => scorer.accuracy(validation, data.classNames, params, stop.signal) } : {}),
         log: (line) => log(`job ${jobId}: ${line}`),
         onProgress: (p) => {
           reporter.progress(p);
@@ -140,7 +151,14 @@ export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome
     await settle();
     if (stop.reason) return await stopped();
 
-    const report = await publishArtifact(lease, result, deps.model, join(jobDir, 'adapter.safetensors'), deps.blobs, storage); // heartbeats go on
+    let scores: Scores | null = null;
+    try {
+      scores = validation ? await scorer.score(validation, result.classNames, result.params, stop.signal) : null;
+    } catch (err) {
+      if (stop.reason) return await stopped();
+      throw trainingError(err);
+    }
+    const report = await publishArtifact(lease, result, scores, deps.model, join(jobDir, 'adapter.safetensors'), deps.blobs, storage); // heartbeats go on
     clearInterval(ticker);
     await settle();
     if (stop.reason === 'lease_lost' || stop.reason === 'stop') return await stopped();
@@ -160,8 +178,23 @@ export async function runJob(lease: Lease, deps: RunJobDeps): Promise<JobOutcome
 }
 
 /** Writes the adapter, uploads it where the lease says (retried within the storage budget) and returns the /complete report. */
-async function publishArtifact(lease: Lease, result: TrainResult, model: ClipModel, path: string, blobs: TrainerBlobs, storage: StorageRetry): Promise<CompleteReport> {
-  const metrics = { train_accuracy: result.trainAccuracy, train_loss: result.finalLoss, epochs: result.epochs, steps: result.steps, seconds: result.seconds };
+async function publishArtifact(
+  lease: TrainingLease,
+  result: TrainResult,
+  validation: Scores | null,
+  model: ClipModel,
+  path: string,
+  blobs: TrainerBlobs,
+  storage: StorageRetry,
+): Promise<CompleteReport> {
+  const metrics = {
+    train_accuracy: result.trainAccuracy,
+    train_loss: result.finalLoss,
+    ...(validation ? { val_accuracy: validation.accuracy, val_zero_shot_accuracy: validation.zero_shot_accuracy } : {}),
+    epochs: result.epochs,
+    steps: result.steps,
+    seconds: result.seconds,
+  };
   writeAdapter(path, result.params, { baseModelSha256: model.weightsSha256(), classNames: result.classNames, metrics: { ...metrics, engine: result.engine } });
   const bytes = readFileSync(path);
   const key = lease.storage.artifact_key;
@@ -175,5 +208,7 @@ async function publishArtifact(lease: Lease, result: TrainResult, model: ClipMod
     base_model: modelName(model),
     classes: result.classNames,
     metrics: Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v))),
+    train: { loss: Number.isFinite(result.finalLoss) ? result.finalLoss : 0, accuracy: result.trainAccuracy },
+    validation,
   };
 }

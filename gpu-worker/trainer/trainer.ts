@@ -1,13 +1,15 @@
-// The trainer's lease loop: one job at a time. Polls POST /internal/v1/leases every pollMs while there is work,
+// The trainer's lease loop: one job at a time — a training job (run-job.ts) or an evaluation (run-evaluation.ts). Polls POST /internal/v1/leases every pollMs while there is work,
 // backing off (doubling up to maxPollMs) while idle or while the edge is unreachable. stop() aborts the current job
 // after its current step (no report: its lease expires and another trainer resumes it from the last uploaded
 // checkpoint), stops heartbeating, and ends the loop.
 import { sleep } from '../../shared/util/sleep.ts';
 import type { ClipModel } from '../clip/model.ts';
-import type { TrainEncoders } from '../cocoop/train.ts';
+import type { OrtClipEncoders } from '../clip/ort-encoders.ts';
+import { CocoopInference } from '../cocoop/ort-inference.ts';
 import type { TrainEngineName } from '../cocoop/train-engines.ts';
 import type { EdgeClient, Lease } from './edge-client.ts';
 import { errorMessage } from './errors.ts';
+import { runEvaluation } from './run-evaluation.ts';
 import { type JobOutcome, type RunJobHooks, runJob } from './run-job.ts';
 import type { TrainerBlobs } from './storage.ts';
 
@@ -15,7 +17,9 @@ export interface TrainerOptions {
   client: EdgeClient;
   blobs: TrainerBlobs;
   model: ClipModel;
-  encoders: TrainEncoders;
+  encoders: OrtClipEncoders;
+  /** Classifies validation and evaluation images (default: one built on `encoders` when first needed). */
+  inference?: CocoopInference;
   workDir: string;
   /** This trainer's name in leases and job events (the API's worker_id). */
   workerId: string;
@@ -29,6 +33,8 @@ export interface TrainerOptions {
   hooks?: RunJobHooks;
   /** The training engine (default `ort`). */
   engine?: TrainEngineName;
+  /** Evaluations: after the images are encoded, before they are classified (tests stop a worker here). */
+  afterEvaluationEncode?: () => void | Promise<void>;
   /** Called after every job with its outcome. */
   onJobDone?: (jobId: string, outcome: JobOutcome) => void;
 }
@@ -57,6 +63,12 @@ export class Trainer {
     await this.loop;
   }
 
+  private inferenceEngine: CocoopInference | null = null;
+
+  private get inference(): CocoopInference {
+    return (this.inferenceEngine ??= this.opts.inference ?? new CocoopInference(this.opts.encoders, { log: () => {} }));
+  }
+
   private log(line: string) {
     (this.opts.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(line);
   }
@@ -83,31 +95,35 @@ export class Trainer {
         continue;
       }
       wait = pollMs;
-      this.current = lease.job.id;
-      this.log(`worker ${workerId}: leased job ${lease.job.id} (attempt ${lease.attempts})`);
+      const id = lease.kind === 'training' ? lease.job.id : lease.evaluation.id;
+      this.current = id;
+      this.log(`worker ${workerId}: leased ${lease.kind === 'training' ? 'job' : 'evaluation'} ${id} (attempt ${lease.attempts})`);
+      const common = {
+        client: this.opts.client,
+        blobs: this.opts.blobs,
+        model: this.opts.model,
+        encoders: this.opts.encoders,
+        inference: this.inference,
+        workDir: this.opts.workDir,
+        leaseSeconds: this.opts.leaseSeconds,
+        heartbeatMs: this.opts.heartbeatMs,
+        signal,
+        log: this.opts.log,
+      };
       let outcome: JobOutcome;
       try {
-        outcome = await runJob(lease, {
-          client: this.opts.client,
-          blobs: this.opts.blobs,
-          model: this.opts.model,
-          encoders: this.opts.encoders,
-          workDir: this.opts.workDir,
-          leaseSeconds: this.opts.leaseSeconds,
-          heartbeatMs: this.opts.heartbeatMs,
-          signal,
-          log: this.opts.log,
-          hooks: this.opts.hooks,
-          engine: this.opts.engine,
-        });
+        outcome =
+          lease.kind === 'training'
+            ? await runJob(lease, { ...common, hooks: this.opts.hooks, engine: this.opts.engine })
+            : await runEvaluation(lease, { ...common, afterEncode: this.opts.afterEvaluationEncode });
       } catch (err) {
-        this.log(`worker ${workerId}: job ${lease.job.id} crashed: ${errorMessage(err)}`);
+        this.log(`worker ${workerId}: ${id} crashed: ${errorMessage(err)}`);
         outcome = 'failed';
       }
       this.current = null;
-      this.outcomes.push({ jobId: lease.job.id, outcome });
-      this.log(`worker ${workerId}: job ${lease.job.id} ${outcome}`);
-      this.opts.onJobDone?.(lease.job.id, outcome);
+      this.outcomes.push({ jobId: id, outcome });
+      this.log(`worker ${workerId}: ${id} ${outcome}`);
+      this.opts.onJobDone?.(id, outcome);
     }
     this.log(`worker ${workerId}: stopped`);
   }

@@ -3,14 +3,18 @@
 // (edge/routes/trainer-api.ts); the trainer's client (gpu-worker/trainer/edge-client.ts) parses the
 // edge's answers with them. The types below are inferred from the schemas, never written twice.
 //
-//   POST /leases                  LeaseRequest        → 200 Lease | 204 (nothing to do)
+//   POST /leases                  LeaseRequest        → 200 Lease (kind training | evaluation) | 204 (nothing to do)
 //   POST /jobs/{id}/heartbeat     HeartbeatRequest    → 200 HeartbeatResponse
 //   POST /jobs/{id}/events        EventRequest        → 200 TrainingJob
-//   POST /jobs/{id}/complete      CompleteRequest     → 200 TrainingJob
+//   POST /jobs/{id}/complete      CompleteRequest     → 200 TrainingJob         (training leases)
+//   POST /jobs/{id}/result        ResultRequest       → 200 Evaluation          (evaluation leases)
 //   POST /jobs/{id}/fail          FailRequest         → 200 TrainingJob
 //   POST /jobs/{id}/cancelled     CancelledRequest    → 200 TrainingJob
 // 409 on every /jobs call: the lease is not (or no longer) current, or the job left the leased states.
+// An evaluation is leased, heartbeated, logged and failed through the same calls as a training job (one queue);
+// only its final report differs (/result instead of /complete; it is never cancelled).
 import { z } from 'zod';
+import { Evaluation, Scores } from './evaluation.ts';
 import { TrainingJob } from './training-job.ts';
 
 export const DEFAULT_LEASE_SECONDS = 120;
@@ -47,20 +51,53 @@ export const LeaseImage = z.object({
 });
 export type LeaseImage = z.infer<typeof LeaseImage>;
 
-export const Lease = z
+const LeasedDataset = z.object({ id: z.string(), images: z.array(LeaseImage) });
+
+const LeaseCommon = {
+  tenant_id: z.string(),
+  attempts: z.number().int().meta({ description: '1 on the first lease; more when resumed after an expired lease.' }),
+  lease_id: z.string(),
+  lease_expires_at: z.string(),
+};
+
+export const TrainingLease = z
   .object({
+    kind: z.literal('training'),
     job: TrainingJob,
-    tenant_id: z.string(),
-    attempts: z.number().int().meta({ description: '1 on the first lease; more when resumed after an expired lease.' }),
-    lease_id: z.string(),
-    lease_expires_at: z.string(),
+    ...LeaseCommon,
     storage: z.object({
       checkpoint_prefix: z.string().meta({ description: 'Where to write (and on resume, read) checkpoints.' }),
       artifact_key: z.string().meta({ description: 'Where to upload the adapter before /complete.' }),
     }),
-    dataset: z.object({ id: z.string(), images: z.array(LeaseImage) }),
+    dataset: LeasedDataset,
+    validation_dataset: LeasedDataset.nullable().meta({
+      description: 'The images of hyperparameters.validation_dataset_id (null: validate on a hold-out of `dataset`, or not at all).',
+    }),
   })
-  .meta({ id: 'Lease' });
+  .meta({ id: 'TrainingLease' });
+export type TrainingLease = z.infer<typeof TrainingLease>;
+
+/** The published adapter an evaluation scores (null: zero-shot CLIP). */
+export const LeasedModel = z.object({
+  id: z.string(),
+  method: z.enum(['cocoop', 'coop']),
+  artifact_key: z.string(),
+  sha256: z.string(),
+});
+export type LeasedModel = z.infer<typeof LeasedModel>;
+
+export const EvaluationLease = z
+  .object({
+    kind: z.literal('evaluation'),
+    evaluation: Evaluation,
+    ...LeaseCommon,
+    model: LeasedModel.nullable(),
+    dataset: LeasedDataset,
+  })
+  .meta({ id: 'EvaluationLease' });
+export type EvaluationLease = z.infer<typeof EvaluationLease>;
+
+export const Lease = z.discriminatedUnion('kind', [TrainingLease, EvaluationLease]).meta({ id: 'Lease' });
 export type Lease = z.infer<typeof Lease>;
 
 export const Progress = z.strictObject({
@@ -106,9 +143,20 @@ export const CompleteRequest = z
     base_model: z.string().min(1).max(200),
     classes: z.array(z.string().min(1).max(200)).min(1).max(10_000),
     metrics: Metrics,
+    train: z
+      .strictObject({ loss: finite, accuracy: z.number().min(0).max(1) })
+      .optional()
+      .meta({ description: "The last epoch's figures (default: from metrics.train_loss / train_accuracy)." }),
+    validation: Scores.nullable().optional().meta({ description: 'The held-out figures; null or absent when nothing was held out.' }),
   })
   .meta({ id: 'CompleteRequest' });
 export type CompleteRequest = z.infer<typeof CompleteRequest>;
+
+export const ResultRequest = z.strictObject({ lease_id: LeaseId, result: Scores }).meta({ id: 'EvaluationResultRequest' });
+export type ResultRequest = z.infer<typeof ResultRequest>;
+
+/** What /events, /fail and the final reports answer: the job or the evaluation as it now is. */
+export const LeasedWork = z.union([TrainingJob, Evaluation]).meta({ id: 'LeasedWork' });
 
 export const FailRequest = z
   .strictObject({ lease_id: LeaseId, code: z.string().min(1).max(64), message: z.string().min(1).max(2000) })

@@ -30,6 +30,7 @@ const NO_ID_ROUTES = new Set([
   'GET /v1/datasets',
   'POST /v1/datasets',
   'GET /v1/training-jobs',
+  'GET /v1/evaluations',
   'GET /v1/models',
   'GET /v1/webhook-endpoints',
   'POST /v1/webhook-endpoints',
@@ -43,6 +44,7 @@ interface Ids {
   job: string;
   model: string;
   endpoint: string;
+  evaluation: string;
 }
 
 interface Call {
@@ -75,6 +77,8 @@ const MATRIX: Record<string, (a: Ids) => Call> = {
   'GET /v1/training-jobs/{id}': (a) => ({ path: `/v1/training-jobs/${a.job}` }),
   'POST /v1/training-jobs/{id}/cancel': (a) => ({ path: `/v1/training-jobs/${a.job}/cancel` }),
   'GET /v1/training-jobs/{id}/events': (a) => ({ path: `/v1/training-jobs/${a.job}/events` }),
+  'POST /v1/evaluations': (a) => ({ path: '/v1/evaluations', body: { model: a.model, dataset_id: a.dataset } }),
+  'GET /v1/evaluations/{id}': (a) => ({ path: `/v1/evaluations/${a.evaluation}` }),
   'GET /v1/models/{id}': (a) => ({ path: `/v1/models/${a.model}` }),
   'DELETE /v1/models/{id}': (a) => ({ path: `/v1/models/${a.model}` }),
   'GET /v1/models/{id}/artifact': (a) => ({ path: `/v1/models/${a.model}/artifact` }),
@@ -143,7 +147,8 @@ beforeAll(async () => {
   // The completion wrote a job event and queued a delivery to A's endpoint: those rows are in the snapshot too.
   expect(running.db.raw.prepare('SELECT COUNT(*) AS n FROM job_events WHERE job_id = ?').get(job.id)).toEqual({ n: expect.any(Number) });
   expect(running.db.raw.prepare('SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ?').get(endpoint.id)).toEqual({ n: 1 });
-  a = { keyId: extraKey.id, dataset: ds.id, image: images[0].id, job: job.id, model: jobView.model_id, endpoint: endpoint.id };
+  const evaluation = await post<{ id: string }>('/v1/evaluations', { model: jobView.model_id, dataset_id: ds.id }, 202);
+  a = { keyId: extraKey.id, dataset: ds.id, image: images[0].id, job: job.id, model: jobView.model_id, endpoint: endpoint.id, evaluation: evaluation.id };
 }, 60_000);
 
 afterAll(async () => {

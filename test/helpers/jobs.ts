@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ClipModel } from '../../gpu-worker/clip/model.ts';
-import type { TrainEncoders } from '../../gpu-worker/cocoop/train.ts';
-import type { Lease } from '../../shared/contracts/worker-api.ts';
+import type { OrtClipEncoders } from '../../gpu-worker/clip/ort-encoders.ts';
+import type { Lease, TrainingLease } from '../../shared/contracts/worker-api.ts';
 import { EdgeClient } from '../../gpu-worker/trainer/edge-client.ts';
 import type { RunJobHooks } from '../../gpu-worker/trainer/run-job.ts';
 import type { TrainerBlobs } from '../../gpu-worker/trainer/storage.ts';
@@ -33,8 +33,8 @@ export function insertReadyDataset(edge: TestEdge, tenantId: string, classes = [
   return id;
 }
 
-/** A 200 answer of POST /internal/v1/leases (shared/contracts/worker-api.ts). */
-export type LeaseBody = Lease;
+/** A 200 answer of POST /internal/v1/leases for a training job (shared/contracts/worker-api.ts). */
+export type LeaseBody = TrainingLease;
 
 export function workerClient(edge: TestEdge, token = WORKER_TOKEN) {
   const post = (path: string, body: unknown) =>
@@ -43,16 +43,24 @@ export function workerClient(edge: TestEdge, token = WORKER_TOKEN) {
     post,
     lease: (workerId = 'w1', leaseSeconds?: number) =>
       post('/leases', { worker_id: workerId, ...(leaseSeconds !== undefined ? { lease_seconds: leaseSeconds } : {}) }),
+    /** The next lease, which must be a training job's. */
     async leaseOk(workerId = 'w1', leaseSeconds?: number): Promise<LeaseBody> {
+      const lease = await this.leaseAnyOk(workerId, leaseSeconds);
+      if (lease.kind !== 'training') throw new Error(`lease: expected a training job, got ${lease.kind} ${lease.evaluation.id}`);
+      return lease;
+    },
+    /** The next lease, of either kind. */
+    async leaseAnyOk(workerId = 'w1', leaseSeconds?: number): Promise<Lease> {
       const res = await post('/leases', { worker_id: workerId, ...(leaseSeconds !== undefined ? { lease_seconds: leaseSeconds } : {}) });
       if (res.status !== 200) throw new Error(`lease: ${res.status} ${await res.text()}`);
-      return (await res.json()) as LeaseBody;
+      return (await res.json()) as Lease;
     },
     heartbeat: (jobId: string, body: Record<string, unknown>) => post(`/jobs/${jobId}/heartbeat`, body),
     event: (jobId: string, body: Record<string, unknown>) => post(`/jobs/${jobId}/events`, body),
     complete: (jobId: string, body: Record<string, unknown>) => post(`/jobs/${jobId}/complete`, body),
     fail: (jobId: string, body: Record<string, unknown>) => post(`/jobs/${jobId}/fail`, body),
     cancelled: (jobId: string, body: Record<string, unknown>) => post(`/jobs/${jobId}/cancelled`, body),
+    result: (evaluationId: string, body: Record<string, unknown>) => post(`/jobs/${evaluationId}/result`, body),
   };
 }
 
@@ -77,7 +85,7 @@ export interface TestTrainerDeps {
   edgeUrl: string;
   blobs: TrainerBlobs;
   model: ClipModel;
-  encoders: TrainEncoders;
+  encoders: OrtClipEncoders;
   workDir: string;
   logs: string[];
 }

@@ -86,7 +86,7 @@ describe('POST /v1/training-jobs', () => {
       dataset_id: t.datasetId,
       method: 'cocoop',
       status: 'queued',
-      hyperparameters: { epochs: 10, learning_rate: 0.002, batch_size: 1, n_ctx: null, ctx_init: 'a photo of a', shots: 16, seed: 1, crop_scale: [0.08, 1] },
+      hyperparameters: { epochs: 10, learning_rate: 0.002, batch_size: 1, n_ctx: null, ctx_init: 'a photo of a', shots: 16, seed: 1, crop_scale: [0.08, 1], validation_split: 0.2, validation_dataset_id: null },
       metadata: { project: 'pets' },
       progress: { epoch: 0, epochs: 10, step: 0, steps: 0 },
       metrics: {},
@@ -101,7 +101,7 @@ describe('POST /v1/training-jobs', () => {
 
     const hp = { epochs: 3, learning_rate: 1, batch_size: 64, n_ctx: 16, shots: 1000, seed: 0, crop_scale: [0.5, 1] };
     const job2 = await createJobOk(e, t.api_key, t.datasetId, { method: 'coop', hyperparameters: hp });
-    expect(job2.hyperparameters).toEqual({ ...hp, ctx_init: null });
+    expect(job2.hyperparameters).toEqual({ ...hp, ctx_init: null, validation_split: 0.2, validation_dataset_id: null });
 
     const list = await e.fetch('/v1/training-jobs?limit=1', { headers: bearer(t.api_key) });
     const page = (await list.json()) as { data: Job[]; has_more: boolean };

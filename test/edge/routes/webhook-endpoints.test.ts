@@ -24,14 +24,14 @@ function create(edge: TestEdge, key: string, body: unknown) {
 }
 
 describe('POST /v1/webhook-endpoints', () => {
-  it('creates an endpoint: 201 {id, url, events, secret}, default events are the three final ones', async () => {
+  it('creates an endpoint: 201 {id, url, events, secret}, default events are the final ones of jobs and evaluations', async () => {
     const t = await prod.createTenant();
     const res = await create(prod, t.api_key, { url: 'https://example.com/hooks' });
     expect(res.status).toBe(201);
     const body = (await res.json()) as Json;
     expect(body.id).toMatch(/^whe_[0-9a-z]{21}$/);
     expect(body.url).toBe('https://example.com/hooks');
-    expect(body.events).toEqual(['training_job.succeeded', 'training_job.failed', 'training_job.cancelled']);
+    expect(body.events).toEqual(['training_job.succeeded', 'training_job.failed', 'training_job.cancelled', 'evaluation.succeeded', 'evaluation.failed']);
     expect(body.secret).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
     expect(body.disabled_at).toBeNull();
   });

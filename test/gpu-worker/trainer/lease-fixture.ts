@@ -1,20 +1,22 @@
 // A lease as the edge sends it (it parses with shared/contracts/worker-api.ts Lease), for the trainer's unit tests.
-import type { Lease } from '../../../shared/contracts/worker-api.ts';
+import type { TrainingLease } from '../../../shared/contracts/worker-api.ts';
 
 /** A valid lease of job_1 with `job` fields and top-level fields overridden. */
-export function testLease(job: Partial<Lease['job']> = {}, extra: Partial<Omit<Lease, 'job'>> = {}): Lease {
+export function testLease(job: Partial<TrainingLease['job']> = {}, extra: Partial<Omit<TrainingLease, 'job'>> = {}): TrainingLease {
   const now = new Date().toISOString();
   return {
+    kind: 'training',
     job: {
       id: 'job_1',
       dataset_id: 'ds_1',
       method: 'cocoop',
       status: 'running',
-      hyperparameters: { epochs: 2, learning_rate: 0.002, batch_size: 1, n_ctx: null, ctx_init: 'a photo of a', shots: 16, seed: 1, crop_scale: [0.08, 1] },
+      hyperparameters: { epochs: 2, learning_rate: 0.002, batch_size: 1, n_ctx: null, ctx_init: 'a photo of a', shots: 16, seed: 1, crop_scale: [0.08, 1], validation_split: 0, validation_dataset_id: null },
       metadata: {},
       progress: { epoch: 0, epochs: 2, step: 0, steps: 0 },
       metrics: {},
       model_id: null,
+      result: null,
       error: null,
       created_at: now,
       started_at: now,
@@ -27,6 +29,7 @@ export function testLease(job: Partial<Lease['job']> = {}, extra: Partial<Omit<L
     lease_expires_at: now,
     storage: { checkpoint_prefix: 'tenants/ten_1/jobs/job_1/checkpoints/', artifact_key: 'tenants/ten_1/models/mdl_1/adapter.safetensors' },
     dataset: { id: 'ds_1', images: [] },
+    validation_dataset: null,
     ...extra,
   };
 }

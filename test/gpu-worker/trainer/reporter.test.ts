@@ -60,7 +60,7 @@ describe('JobReporter', () => {
     reporter.progress({ ...progress(2), epoch: 3, loss: 0.123456, accuracy: 0.5 });
     await reporter.settle();
     expect(calls.filter((c) => c.path.endsWith('/events')).map((c) => c.body)).toEqual([
-      { lease_id: 'lse_1', level: 'info', type: 'message', message: 'Training started: 12 images, 3 classes (no checkpoint to resume from).' },
+      { lease_id: 'lse_1', level: 'info', type: 'message', message: 'Training started: 12 images in the training pool, 3 classes (no checkpoint to resume from).' },
       { lease_id: 'lse_1', level: 'info', type: 'message', message: 'Resumed from checkpoint epoch 2.', data: { epoch: 2, attempt: 2 } },
       {
         lease_id: 'lse_1',

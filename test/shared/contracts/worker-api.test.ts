@@ -12,6 +12,7 @@ import { z as openapiZ } from '@hono/zod-openapi';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { Evaluation } from '../../../shared/contracts/evaluation.ts';
 import { Hyperparameters, TrainingJob } from '../../../shared/contracts/training-job.ts';
 import {
   CancelledRequest,
@@ -23,6 +24,8 @@ import {
   Lease,
   LeaseImage,
   LeaseRequest,
+  ResultRequest,
+  TrainingLease,
 } from '../../../shared/contracts/worker-api.ts';
 import { type TestEdge, WORKER_TOKEN, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
 
@@ -84,12 +87,13 @@ async function newJob(): Promise<{ id: string }> {
 }
 
 /** Leases the job just created (the queue is FIFO and every earlier job of this file is leased or final). */
-async function leaseOf(job: { id: string }): Promise<Lease> {
+async function leaseOf(job: { id: string }): Promise<TrainingLease> {
   const request: LeaseRequest = { worker_id: 'gpu-01#4242', lease_seconds: 600 };
   expect(LeaseRequest.parse(request)).toEqual(request);
   const raw = await ok(await worker('/leases', request));
+  expect(raw.kind).toBe('training');
   expect(raw.job.id).toBe(job.id);
-  return raw as Lease;
+  return raw as TrainingLease;
 }
 
 /** `schema` parses the edge's answer, and parsing loses nothing (no field outside the contract). */
@@ -113,7 +117,8 @@ describe('one zod', () => {
 describe('the edge answers in the shared shapes', () => {
   it('POST /leases → Lease (job: TrainingJob, the dataset images with their sha256)', async () => {
     const job = await newJob();
-    const lease = expectContract(Lease, await leaseOf(job));
+    const lease = expectContract(TrainingLease, await leaseOf(job));
+    expectContract(Lease, lease);
     expectContract(TrainingJob, lease.job);
     expect(lease.job.status).toBe('running');
     expect(lease.attempts).toBe(1);
@@ -201,13 +206,26 @@ describe('what the contract rejects, the edge rejects (422 validation_failed)', 
 
 describe('/openapi.json documents the worker routes with the shared schemas', () => {
   const routes: [string, z.ZodObject, z.ZodObject][] = [
-    ['/internal/v1/leases', LeaseRequest, Lease],
     ['/internal/v1/jobs/{id}/heartbeat', HeartbeatRequest, HeartbeatResponse],
-    ['/internal/v1/jobs/{id}/events', EventRequest, TrainingJob],
     ['/internal/v1/jobs/{id}/complete', CompleteRequest, TrainingJob],
-    ['/internal/v1/jobs/{id}/fail', FailRequest, TrainingJob],
+    ['/internal/v1/jobs/{id}/result', ResultRequest, Evaluation],
     ['/internal/v1/jobs/{id}/cancelled', CancelledRequest, TrainingJob],
   ];
+  /** Routes whose 200 answer is a union (a training job's or an evaluation's). */
+  const unionRoutes: [string, z.ZodObject, string, string[]][] = [
+    ['/internal/v1/leases', LeaseRequest, 'Lease', ['TrainingLease', 'EvaluationLease']],
+    ['/internal/v1/jobs/{id}/events', EventRequest, 'LeasedWork', ['TrainingJob', 'Evaluation']],
+    ['/internal/v1/jobs/{id}/fail', FailRequest, 'LeasedWork', ['TrainingJob', 'Evaluation']],
+  ];
+
+  it.each(unionRoutes)('POST %s: the request is its shared component; the 200 answer is the union of the shared components', (path, request, name, members) => {
+    const op = doc.paths[path]?.post;
+    expect(op.requestBody.content['application/json'].schema).toEqual({ $ref: `#/components/schemas/${componentOf(request)}` });
+    expect(op.responses['200'].content['application/json'].schema).toEqual({ $ref: `#/components/schemas/${name}` });
+    const union = doc.components.schemas[name];
+    const refs = (union.oneOf ?? union.anyOf).map((s: { $ref: string }) => s.$ref);
+    expect(refs).toEqual(members.map((m) => `#/components/schemas/${m}`));
+  });
 
   const componentOf = (schema: z.ZodType): string => {
     const id = z.globalRegistry.get(schema)?.id;
@@ -236,9 +254,9 @@ describe('/openapi.json documents the worker routes with the shared schemas', ()
 
   it('the Lease component references TrainingJob (and it Hyperparameters) by name', () => {
     const { schemas } = doc.components;
-    expect(schemas.Lease.properties.job).toEqual({ $ref: '#/components/schemas/TrainingJob' });
+    expect(schemas.TrainingLease.properties.job).toEqual({ $ref: '#/components/schemas/TrainingJob' });
     expect(schemas.TrainingJob.properties.hyperparameters).toEqual({ $ref: '#/components/schemas/Hyperparameters' });
     expect(Object.keys(schemas.Hyperparameters.properties).sort()).toEqual(Object.keys(Hyperparameters.shape).sort());
-    expect(Object.keys(schemas.Lease.properties.dataset.properties.images.items.properties).sort()).toEqual(Object.keys(LeaseImage.shape).sort());
+    expect(Object.keys(schemas.TrainingLease.properties.dataset.properties.images.items.properties).sort()).toEqual(Object.keys(LeaseImage.shape).sort());
   });
 });
