@@ -1,19 +1,25 @@
-// The base-to-new benchmark in miniature (docs/base2new.md): zero-shot CLIP, CoOp and CoCoOp on the
-// toy world with the bundled toy CLIP, seeds 1, 2, 3.
+// The base-to-new benchmark (docs/base2new.md): zero-shot CLIP, CoOp (two recipes) and CoCoOp on the
+// toy world with the bundled toy CLIP, conditions = worlds (night, mixed) × splits (name-sorted,
+// balanced), 10 seeds each, crop scale chosen on validation, training on the ORT engine in parallel
+// worker processes.
 //
 //   npm run bench:base2new                     # full run: writes docs/base2new.md (generated section),
-//                                              # docs/base2new.json and docs/base2new.svg
-//   npm run bench:base2new -- --seeds 1 --shots 2 --test-per-class 2 --epochs 1 --out-dir /tmp/x   # smoke
-//   options: --model DIR --seeds 1,2,3 --shots 16 --test-per-class 25 --epochs 10 --lr 0.002 --crop-scale 0.08,1
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//                                              # docs/base2new.json and docs/base2new-<world>-<split>.svg
+//   npm run bench:base2new -- --seeds 1,2 --selection-seeds 9 --shots 2 --val-per-class 1 --test-per-class 2 \
+//     --epochs 1 --official-epochs 1 --out-dir /tmp/x                                            # smoke
+//   npm run bench:base2new -- --from-json docs/base2new.json   # re-render the doc and charts from a run's JSON
+//   options: --model DIR --worlds night,mixed --splits name-sorted,balanced --methods coop,coop-official,cocoop
+//            --crop-candidates "0.08,1;0.5,1" --test-seed 1 --jobs 2
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadClipModel } from '../gpu-worker/clip/model.ts';
-import { OrtClipEncoders } from '../gpu-worker/clip/ort-encoders.ts';
-import { initTfBackend } from '../gpu-worker/runtime/tf-backend.ts';
-import { BASE2NEW_DEFAULTS, runBase2New, summarize, type Base2NewSettings } from '../lab/toyworld/base2new.ts';
-import { base2newMarkdown, base2newSvg, type Base2NewResult } from '../lab/toyworld/base2new-report.ts';
+import { BASE2NEW_DEFAULTS, TRAINED_METHODS, WORLDS, type Base2NewSettings, type CropScale, type TrainedMethod, type World } from '../lab/toyworld/base2new.ts';
+import { base2newMarkdown, base2newSvg, chartFile, type Base2NewResult } from '../lab/toyworld/base2new-report.ts';
+import { runBenchmark } from '../lab/toyworld/base2new-run.ts';
+import { summarizeAll } from '../lab/toyworld/base2new-summary.ts';
+import { SPLIT_NAMES, type SplitName } from '../lab/toyworld/splits.ts';
 import { writeDocSection } from './lib/doc-section.ts';
 
 function fail(msg: string): never {
@@ -27,33 +33,86 @@ function positiveInt(name: string, v: string): number {
   return x;
 }
 
+function ints(name: string, v: string): number[] {
+  return v.split(',').map((s) => positiveInt(name, s.trim()));
+}
+
+function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T[] {
+  const xs = v.split(',').map((s) => s.trim());
+  for (const x of xs) if (!allowed.includes(x as T)) fail(`--${name}: "${x}" is not one of ${allowed.join(', ')}`);
+  return xs as T[];
+}
+
+function cropScales(v: string): CropScale[] {
+  return v.split(';').map((pair) => {
+    const c = pair.split(',').map(Number);
+    if (c.length !== 2 || !(c[0] > 0 && c[0] <= c[1] && c[1] <= 1)) fail(`--crop-candidates: "${pair}" is not "min,max" with 0 < min ≤ max ≤ 1`);
+    return c as CropScale;
+  });
+}
+
+const d = BASE2NEW_DEFAULTS;
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: 'models/toy-clip' },
-    seeds: { type: 'string', default: BASE2NEW_DEFAULTS.seeds.join(',') },
-    shots: { type: 'string', default: String(BASE2NEW_DEFAULTS.shots) },
-    'test-per-class': { type: 'string', default: String(BASE2NEW_DEFAULTS.testPerClass) },
-    epochs: { type: 'string', default: String(BASE2NEW_DEFAULTS.epochs) },
-    lr: { type: 'string', default: String(BASE2NEW_DEFAULTS.lr) },
-    'crop-scale': { type: 'string', default: BASE2NEW_DEFAULTS.cropScale.join(',') },
+    worlds: { type: 'string', default: d.worlds.join(',') },
+    splits: { type: 'string', default: d.splits.join(',') },
+    methods: { type: 'string', default: d.methods.join(',') },
+    seeds: { type: 'string', default: d.seeds.join(',') },
+    'selection-seeds': { type: 'string', default: d.selectionSeeds.join(',') },
+    shots: { type: 'string', default: String(d.shots) },
+    'val-per-class': { type: 'string', default: String(d.valPerClass) },
+    'test-per-class': { type: 'string', default: String(d.testPerClass) },
+    'test-seed': { type: 'string', default: String(d.testSeed) },
+    epochs: { type: 'string', default: String(d.recipes.cocoop.epochs) },
+    'official-epochs': { type: 'string', default: String(d.recipes['coop-official'].epochs) },
+    'crop-candidates': { type: 'string', default: d.cropCandidates.map((c) => c.join(',')).join(';') },
+    jobs: { type: 'string', default: String(Math.min(2, cpus().length)) },
     'out-dir': { type: 'string', default: 'docs' },
+    'from-json': { type: 'string' },
   },
 });
-const lr = Number(values.lr);
-if (!(lr > 0)) fail(`--lr must be a positive number, got "${values.lr}"`);
-const cropScale = values['crop-scale']!.split(',').map(Number);
-if (cropScale.length !== 2 || !(cropScale[0] > 0 && cropScale[0] <= cropScale[1] && cropScale[1] <= 1)) {
-  fail(`--crop-scale must be "min,max" with 0 < min ≤ max ≤ 1, got "${values['crop-scale']}"`);
+
+function writeOutputs(result: Base2NewResult, outDir: string): void {
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'base2new.json'), JSON.stringify(result, null, 2) + '\n');
+  for (const c of result.conditions) writeFileSync(join(outDir, chartFile(c.world, c.split)), base2newSvg(c));
+  const md = base2newMarkdown(result);
+  writeDocSection(join(outDir, 'base2new.md'), 'bench:base2new', md, '# Base-to-new generalisation in the toy world\n\n');
+  console.log(`\n${md}\n\nbench:base2new: wrote ${join(outDir, 'base2new.md')}, base2new.json and ${result.conditions.length} charts`);
 }
+
+if (values['from-json']) {
+  const result = JSON.parse(readFileSync(values['from-json'], 'utf8')) as Base2NewResult;
+  writeOutputs(result, values['out-dir']!);
+  process.exit(0);
+}
+
+const shots = positiveInt('shots', values.shots!);
+const valPerClass = positiveInt('val-per-class', values['val-per-class']!);
+if (valPerClass >= shots) fail(`--val-per-class (${valPerClass}) must be smaller than --shots (${shots})`);
+const epochs = positiveInt('epochs', values.epochs!);
+const officialEpochs = positiveInt('official-epochs', values['official-epochs']!);
 const settings: Base2NewSettings = {
-  ...BASE2NEW_DEFAULTS,
-  seeds: values.seeds!.split(',').map((s) => positiveInt('seeds', s.trim())),
-  shots: positiveInt('shots', values.shots!),
+  worlds: oneOf<World>('worlds', values.worlds!, WORLDS),
+  splits: oneOf<SplitName>('splits', values.splits!, SPLIT_NAMES),
+  methods: oneOf<TrainedMethod>('methods', values.methods!, TRAINED_METHODS),
+  seeds: ints('seeds', values.seeds!),
+  selectionSeeds: ints('selection-seeds', values['selection-seeds']!),
+  shots,
+  valPerClass,
   testPerClass: positiveInt('test-per-class', values['test-per-class']!),
-  epochs: positiveInt('epochs', values.epochs!),
-  lr,
-  cropScale: cropScale as [number, number],
+  testSeed: positiveInt('test-seed', values['test-seed']!),
+  recipes: {
+    coop: { ...d.recipes.coop, epochs },
+    'coop-official': { ...d.recipes['coop-official'], epochs: officialEpochs },
+    cocoop: { ...d.recipes.cocoop, epochs },
+  },
+  cropCandidates: cropScales(values['crop-candidates']!),
 };
+const overlap = settings.seeds.filter((s) => settings.selectionSeeds.includes(s));
+if (overlap.length && settings.cropCandidates.length > 1) fail(`selection seeds must differ from evaluation seeds (both have ${overlap.join(', ')})`);
+const jobs = positiveInt('jobs', values.jobs!);
 const argv = process.argv.slice(2);
 const command = `npm run bench:base2new${argv.length ? ' -- ' + argv.join(' ') : ''}`;
 const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}`;
@@ -65,32 +124,29 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
-await initTfBackend({ log: (l) => console.log(l) });
-const encoders = new OrtClipEncoders(model);
 const workDir = mkdtempSync(join(tmpdir(), 'base2new-'));
 const t0 = performance.now();
-let rows;
+let out;
 try {
-  rows = await runBase2New({ model, encoders, settings, workDir, log: (l) => console.log(l) });
+  out = await runBenchmark(settings, { modelDir: model.dir, jobs, workDir, log: (l) => console.log(l) });
 } finally {
-  await encoders.release();
   rmSync(workDir, { recursive: true, force: true });
 }
 const result: Base2NewResult = {
-  command,
-  machine,
-  model: relative(process.cwd(), model.dir) || model.dir,
-  modelSha256: model.weightsSha256(),
-  settings,
-  rows,
-  summary: summarize(rows),
-  seconds: (performance.now() - t0) / 1000,
-  date: new Date().toISOString().slice(0, 10),
+  settings: { ...settings, cropChoice: out.cropChoice },
+  run: {
+    command,
+    machine,
+    date: new Date().toISOString().slice(0, 10),
+    seconds: (performance.now() - t0) / 1000,
+    selectionSeconds: out.selectionSeconds,
+    jobs,
+    engine: 'ort',
+    model: relative(process.cwd(), model.dir) || model.dir,
+    modelSha256: model.weightsSha256(),
+  },
+  conditions: summarizeAll(settings.worlds, settings.splits, out.rows),
+  selection: out.selection,
+  rows: out.rows,
 };
-const outDir = values['out-dir']!;
-mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, 'base2new.json'), JSON.stringify(result, null, 2) + '\n');
-writeFileSync(join(outDir, 'base2new.svg'), base2newSvg(result.summary));
-const md = base2newMarkdown(result, 'base2new.svg');
-writeDocSection(join(outDir, 'base2new.md'), 'bench:base2new', md, '# Base-to-new generalisation in the toy world\n\n');
-console.log(`\n${md}\n\nbench:base2new: wrote ${join(outDir, 'base2new.md')}, base2new.json, base2new.svg in ${(result.seconds / 60).toFixed(1)} min`);
+writeOutputs(result, values['out-dir']!);

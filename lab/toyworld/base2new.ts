@@ -1,181 +1,114 @@
-// The CoCoOp paper's base-to-new experiment in miniature, on the toy world with the bundled toy CLIP:
-// classes sorted by name, the first 32 are base (few-shot training + test), the last 32 new (test only,
-// their names fed at inference). The few-shot data and all test images come from the shifted "night"
-// domain. Zero-shot CLIP, CoOp and CoCoOp are trained/evaluated through the product's own engine
-// (trainAdapter, CocoopInference) for each seed; Base, New and H = harmonic mean are reported.
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ClipModel } from '../../gpu-worker/clip/model.ts';
-import type { OrtClipEncoders } from '../../gpu-worker/clip/ort-encoders.ts';
+// The CoCoOp paper's base-to-new experiment in miniature, on the toy world with the bundled toy CLIP,
+// as a benchmark that can tell methods apart (docs/base2new.md, "Protocol"): conditions = worlds ×
+// splits; per condition many seeds, one fixed test set, and every choice (the crop scale) made on a
+// validation split of the base-class few-shot images. This module holds the settings and the types;
+// base2new-jobs.ts runs one seed of one condition, base2new-summary.ts the statistics over seeds.
 import type { AdapterMethod } from '../../gpu-worker/cocoop/adapter.ts';
-import { readImageFolder } from '../../gpu-worker/cocoop/dataset.ts';
-import { CocoopInference } from '../../gpu-worker/cocoop/ort-inference.ts';
-import { trainAdapter, TRAIN_DEFAULTS } from '../../gpu-worker/cocoop/train.ts';
-import { ViewFeatures } from '../../gpu-worker/cocoop/view-features.ts';
-import { imageSetFeatures, predictionsOn } from './evaluate.ts';
-import { toyImageSet, writeImageFolder, type LabelledImages, type ToyDomain } from './image-sets.ts';
-import { baseNewSplit, CLASS_NAMES, classInfo } from './world.ts';
+import { TRAIN_DEFAULTS } from '../../gpu-worker/cocoop/train.ts';
+import type { SplitName } from './splits.ts';
 
-export type Base2NewMethod = 'zero-shot' | AdapterMethod;
-export const BASE2NEW_METHODS: Base2NewMethod[] = ['zero-shot', 'coop', 'cocoop'];
+/** The downstream domains of the benchmark: one global shift (night), or one shift drawn per image (mixed). */
+export type World = 'night' | 'mixed';
+export const WORLDS: World[] = ['night', 'mixed'];
+
+/** Methods that are trained. */
+export type TrainedMethod = 'coop' | 'coop-official' | 'cocoop';
+export const TRAINED_METHODS: TrainedMethod[] = ['coop', 'coop-official', 'cocoop'];
+/**
+ * Every row's method: zero-shot CLIP, the trained ones, and the diagnostic "cocoop-mean-pi" (the
+ * trained CoCoOp with π(x) replaced by its mean over the few-shot training images).
+ */
+export type Base2NewMethod = 'zero-shot' | TrainedMethod | 'cocoop-mean-pi';
+
+export interface Recipe {
+  method: AdapterMethod;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  ctxInit: string;
+}
+
+/**
+ * coop and cocoop: CoCoOp's base-to-new recipe (the authors' configs/trainers/CoCoOp/
+ * vit_b16_c4_ep10_batch1_ctxv1.yaml, the one our trainer runs by default): ctx "a photo of a",
+ * SGD lr 0.002, batch 1, 10 epochs. coop-official: the recipe the authors' base-to-new script uses for
+ * CoOp (configs/trainers/CoOp/vit_b16_ctxv1.yaml): the same context init and lr, but batch 32 and
+ * 200 epochs. Warm-up, cosine schedule, momentum and weight decay are the same in all three.
+ */
+export const RECIPES: Record<TrainedMethod, Recipe> = {
+  coop: { method: 'coop', epochs: 10, batchSize: 1, lr: TRAIN_DEFAULTS.lr, ctxInit: TRAIN_DEFAULTS.ctxInit },
+  'coop-official': { method: 'coop', epochs: 200, batchSize: 32, lr: TRAIN_DEFAULTS.lr, ctxInit: TRAIN_DEFAULTS.ctxInit },
+  cocoop: { method: 'cocoop', epochs: 10, batchSize: 1, lr: TRAIN_DEFAULTS.lr, ctxInit: TRAIN_DEFAULTS.ctxInit },
+};
+
+export type CropScale = [number, number];
 
 export interface Base2NewSettings {
+  worlds: World[];
+  splits: SplitName[];
+  /** Evaluation seeds (few-shot draw, views, initialisation), the same for every condition and method. */
   seeds: number[];
+  /** Seeds of the crop-scale selection runs (disjoint from `seeds`: their own few-shot draws). */
+  selectionSeeds: number[];
   shots: number; // per base class
-  testPerClass: number; // held-out test images per class (base and new)
-  domain: ToyDomain;
-  epochs: number;
-  lr: number;
-  batchSize: number;
-  ctxInit: string;
-  /** RandomResizedCrop area range of the training views (official: [0.08, 1]). */
-  cropScale: [number, number];
+  /** In selection runs, the last `valPerClass` of each base class's `shots` images are validation. */
+  valPerClass: number;
+  /** Test images per class of the one fixed test set of a world (all 64 classes). */
+  testPerClass: number;
+  /** Seed of the fixed test set (the test stream, independent of every training stream). */
+  testSeed: number;
+  methods: TrainedMethod[];
+  recipes: Record<TrainedMethod, Recipe>;
+  /** RandomResizedCrop area ranges the selection chooses from, per method. */
+  cropCandidates: CropScale[];
 }
 
 export const BASE2NEW_DEFAULTS: Base2NewSettings = {
-  seeds: [1, 2, 3],
+  worlds: WORLDS,
+  splits: ['name-sorted', 'balanced'],
+  seeds: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  selectionSeeds: [101, 102],
   shots: 16,
-  testPerClass: 25,
-  domain: 'night',
-  epochs: TRAIN_DEFAULTS.epochs,
-  lr: TRAIN_DEFAULTS.lr,
-  batchSize: TRAIN_DEFAULTS.batchSize,
-  ctxInit: TRAIN_DEFAULTS.ctxInit,
-  // Adapted to 48-px images whose object fills much of the frame: the official area range (0.08, 1)
-  // mostly crops the object away, and both CoOp and CoCoOp then fall below zero-shot CLIP on base
-  // AND new classes (measured: docs/base2new.md, "the official crop").
-  cropScale: [0.5, 1],
+  valPerClass: 4,
+  testPerClass: 50,
+  testSeed: 1,
+  methods: TRAINED_METHODS,
+  recipes: RECIPES,
+  cropCandidates: [
+    [0.08, 1],
+    [0.5, 1],
+  ],
 };
 
 export interface Base2NewRow {
+  world: World;
+  split: SplitName;
   seed: number;
   method: Base2NewMethod;
   base: number;
-  novel: number;
+  new: number;
+  /** Harmonic mean of this seed's base and new. */
   h: number;
+  /** Training time (s); 0 for zero-shot and the diagnostic row. */
   trainSeconds: number;
-  /** Share of test images whose predicted class has the right color / the right shape (error analysis). */
-  attributes: { baseColor: number; baseShape: number; novelColor: number; novelShape: number };
+  /** The crop scale the method trained with (null: not trained). */
+  cropScale: CropScale | null;
+  /** Share of test images whose predicted class has the right colour / the right shape. */
+  attributes: { baseColor: number; baseShape: number; newColor: number; newShape: number };
+  /** CoCoOp rows: mean ‖π(x)‖ over the test images of the condition / mean ‖ctx row‖. */
+  piToContext?: number;
 }
 
-/** Accuracy, and the shares of predictions with the right color and the right shape. */
-function score(predicted: string[], set: LabelledImages): { accuracy: number; color: number; shape: number } {
-  let accuracy = 0;
-  let color = 0;
-  let shape = 0;
-  predicted.forEach((p, i) => {
-    const truth = classInfo(set.classNames[set.labels[i]]);
-    const guess = classInfo(p);
-    accuracy += truth.name === guess.name ? 1 : 0;
-    color += truth.color === guess.color ? 1 : 0;
-    shape += truth.shape === guess.shape ? 1 : 0;
-  });
-  const n = predicted.length;
-  return { accuracy: accuracy / n, color: color / n, shape: shape / n };
+export interface SelectionRow {
+  world: World;
+  split: SplitName;
+  seed: number;
+  method: TrainedMethod;
+  cropScale: CropScale;
+  /** Accuracy on the held-out base-class few-shot images, among the base labels. */
+  valAccuracy: number;
 }
 
 export function harmonicMean(a: number, b: number): number {
   return a + b === 0 ? 0 : (2 * a * b) / (a + b);
-}
-
-export interface Base2NewRunOptions {
-  model: ClipModel;
-  encoders: OrtClipEncoders;
-  settings: Base2NewSettings;
-  /** Scratch directory for the few-shot image folders (removed afterwards). */
-  workDir: string;
-  methods?: Base2NewMethod[];
-  log: (line: string) => void;
-}
-
-export async function runBase2New(o: Base2NewRunOptions): Promise<Base2NewRow[]> {
-  const s = o.settings;
-  const size = o.model.config.vision.imageSize;
-  const { base, novel } = baseNewSplit(CLASS_NAMES);
-  const methods = o.methods ?? BASE2NEW_METHODS;
-  const inference = new CocoopInference(o.encoders);
-  const rows: Base2NewRow[] = [];
-  for (const seed of s.seeds) {
-    const dir = join(o.workDir, `seed-${seed}`);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    await writeImageFolder(await toyImageSet(s.domain, 'train', seed, base, s.shots, size), dir);
-    const data = readImageFolder(dir);
-    const baseTest = await toyImageSet(s.domain, 'test', seed, base, s.testPerClass, size);
-    const novelTest = await toyImageSet(s.domain, 'test', seed, novel, s.testPerClass, size);
-    const baseFeats = await imageSetFeatures(o.encoders, baseTest);
-    const novelFeats = await imageSetFeatures(o.encoders, novelTest);
-    // Both methods of a seed train on the same views: compute them once.
-    const views = new ViewFeatures(
-      o.encoders,
-      data.items.map((it) => it.path),
-      { modelSha256: o.model.weightsSha256(), preprocess: o.model.preprocess, dim: o.model.config.projectionDim, seed, cropScale: s.cropScale },
-    );
-    for (const method of methods) {
-      let adapter = null;
-      let trainSeconds = 0;
-      if (method !== 'zero-shot') {
-        const t0 = performance.now();
-        const result = await trainAdapter(o.model, o.encoders, data, {
-          ...TRAIN_DEFAULTS,
-          method,
-          epochs: s.epochs,
-          shots: s.shots,
-          lr: s.lr,
-          batchSize: s.batchSize,
-          ctxInit: s.ctxInit,
-          seed,
-          cropScale: s.cropScale,
-          viewFeatures: views,
-          log: () => {},
-        });
-        trainSeconds = (performance.now() - t0) / 1000;
-        adapter = result.params;
-      }
-      const b = score(await predictionsOn(inference, baseFeats, baseTest, adapter, base), baseTest);
-      const n = score(await predictionsOn(inference, novelFeats, novelTest, adapter, novel), novelTest);
-      const row: Base2NewRow = {
-        seed,
-        method,
-        base: b.accuracy,
-        novel: n.accuracy,
-        h: harmonicMean(b.accuracy, n.accuracy),
-        trainSeconds,
-        attributes: { baseColor: b.color, baseShape: b.shape, novelColor: n.color, novelShape: n.shape },
-      };
-      rows.push(row);
-      o.log(
-        `seed ${seed} ${method.padEnd(9)} base ${(row.base * 100).toFixed(1)}%  new ${(row.novel * 100).toFixed(1)}%  H ${(row.h * 100).toFixed(1)}%` +
-          (trainSeconds ? `  (trained in ${trainSeconds.toFixed(0)} s)` : ''),
-      );
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
-  return rows;
-}
-
-export interface Base2NewSummary {
-  method: Base2NewMethod;
-  base: { mean: number; min: number; max: number };
-  novel: { mean: number; min: number; max: number };
-  h: { mean: number; min: number; max: number };
-}
-
-function stats(xs: number[]): { mean: number; min: number; max: number } {
-  return { mean: xs.reduce((a, b) => a + b, 0) / xs.length, min: Math.min(...xs), max: Math.max(...xs) };
-}
-
-/**
- * Mean and min/max over seeds per method. As in the paper, the H of the mean row is the harmonic mean
- * of the mean Base and mean New accuracies; its min/max are those of the per-seed H.
- */
-export function summarize(rows: Base2NewRow[]): Base2NewSummary[] {
-  const methods = [...new Set(rows.map((r) => r.method))];
-  return methods.map((method) => {
-    const rs = rows.filter((r) => r.method === method);
-    const base = stats(rs.map((r) => r.base));
-    const novel = stats(rs.map((r) => r.novel));
-    const h = { ...stats(rs.map((r) => r.h)), mean: harmonicMean(base.mean, novel.mean) };
-    return { method, base, novel, h };
-  });
 }

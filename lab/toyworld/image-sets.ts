@@ -2,6 +2,7 @@
 //   raster  — the pretraining renderer (held-out draws: splits use their own random streams)
 //   night   — the shifted downstream domain: raster scenes photographed "at night" (night-domain.ts)
 //   sticker — the second, independently written renderer (SVG rasterised by librsvg), never seen in pretraining
+//   mixed   — raster scenes, each independently shifted by one of night / fog / colour cast / low contrast (shift-domains.ts)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RGBImage } from '../../gpu-worker/clip/image-resize.ts';
@@ -10,11 +11,12 @@ import { deriveSeed } from '../../gpu-worker/cocoop/view-features.ts';
 import { renderNightScene } from './night-domain.ts';
 import { encodePng } from './png.ts';
 import { renderScene } from './raster-renderer.ts';
+import { renderMixedShiftScene } from './shift-domains.ts';
 import { sampleScene } from './scene-sampler.ts';
 import { renderSticker, sampleStickerScene } from './svg-renderer.ts';
 
-export type ToyDomain = 'raster' | 'night' | 'sticker';
-export const TOY_DOMAINS: ToyDomain[] = ['raster', 'night', 'sticker'];
+export type ToyDomain = 'raster' | 'night' | 'sticker' | 'mixed';
+export const TOY_DOMAINS: ToyDomain[] = ['raster', 'night', 'sticker', 'mixed'];
 /** Independent random streams per split: pretraining draws from none of these. */
 export type ToySplit = 'train' | 'test';
 
@@ -24,7 +26,7 @@ export interface LabelledImages {
   labels: number[]; // index into classNames
 }
 
-const DOMAIN_IDS: Record<ToyDomain, number> = { raster: 11, night: 13, sticker: 17 };
+const DOMAIN_IDS: Record<ToyDomain, number> = { raster: 11, night: 13, sticker: 17, mixed: 19 };
 const SPLIT_IDS: Record<ToySplit, number> = { train: 101, test: 103 };
 
 /** `perClass` images of every class in `classNames` (class-major order), rendered at `size`. */
@@ -46,7 +48,11 @@ export async function toyImageSet(
         images.push(await renderSticker(sampleStickerScene(rng, classNames[c]), size));
       } else {
         const scene = sampleScene(rng, classNames[c]);
-        images.push(domain === 'night' ? renderNightScene(scene, size, Math.floor(rng.uniform() * 2 ** 32)) : renderScene(scene, size));
+        if (domain === 'raster') images.push(renderScene(scene, size));
+        else {
+          const shiftSeed = Math.floor(rng.uniform() * 2 ** 32);
+          images.push(domain === 'night' ? renderNightScene(scene, size, shiftSeed) : renderMixedShiftScene(scene, size, shiftSeed));
+        }
       }
       labels.push(c);
     }

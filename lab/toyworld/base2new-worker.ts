@@ -1,0 +1,30 @@
+// A worker process of the base-to-new benchmark (started by process-pool.ts):
+//   node bin/run-ts.mjs lab/toyworld/base2new-worker.ts MODEL_DIR WORK_DIR THREADS
+// Loads the model once, then runs the jobs it is sent (base2new-jobs.ts) one at a time; THREADS = 0
+// leaves ONNX Runtime's thread count at its default.
+import { mkdirSync, rmSync } from 'node:fs';
+import { loadClipModel } from '../../gpu-worker/clip/model.ts';
+import { OrtClipEncoders } from '../../gpu-worker/clip/ort-encoders.ts';
+import { createJobContext, runJob, type Base2NewJob, type Base2NewJobResult } from './base2new-jobs.ts';
+import type { PoolReply, PoolRequest } from './process-pool.ts';
+
+const [modelDir, workDir, threadsArg] = process.argv.slice(2);
+const threads = Number(threadsArg) || undefined;
+const model = loadClipModel(modelDir);
+const encoders = new OrtClipEncoders(model, threads ? { threads, log: () => {} } : { log: () => {} });
+mkdirSync(workDir, { recursive: true });
+const ctx = createJobContext(model, encoders, workDir, threads, (line) => console.log(line));
+const reply = (m: PoolReply<Base2NewJobResult>) => process.send!(m);
+
+process.on('message', (msg: PoolRequest<Base2NewJob>) => {
+  runJob(ctx, msg.job).then(
+    (result) => reply({ id: msg.id, result }),
+    (e: unknown) => reply({ id: msg.id, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
+  );
+});
+process.on('disconnect', () => {
+  void encoders.release().finally(() => {
+    rmSync(workDir, { recursive: true, force: true });
+    process.exit(0);
+  });
+});
