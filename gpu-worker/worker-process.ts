@@ -25,7 +25,8 @@ export async function runWorkerProcess(env: NodeJS.ProcessEnv = process.env): Pr
     const inference = await startInferenceServer({ model: loaded, workerToken: cfg.workerToken, blobs, port, hostname: env.INFERENCE_HOST || '127.0.0.1', ...batching });
     log(`inference server listening on ${inference.url}`);
     try {
-      const trainer = await createTrainer(cfg, blobs, loaded, log);
+      // One CocoopInference for both: the trainer's validation and evaluations reuse the server's text sessions.
+      const trainer = await createTrainer(cfg, blobs, loaded, log, inference.inference);
       let stopping = false;
       const onSignal = (sig: string) => {
         if (stopping) return;

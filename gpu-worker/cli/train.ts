@@ -2,7 +2,10 @@
 // training of an adapter (the official CoCoOp recipe by default), progress on stderr.
 import { readAdapter, writeAdapter } from '../cocoop/artifact.ts';
 import { DEFAULT_CTX_INIT } from '../cocoop/adapter.ts';
-import { limitShots, readImageFolder } from '../cocoop/dataset.ts';
+import { readImageFolder } from '../cocoop/dataset.ts';
+import { CocoopInference } from '../cocoop/ort-inference.ts';
+import { MAX_VALIDATION_SPLIT, drawShots, holdOut } from '../cocoop/sampling.ts';
+import { LabelledFeatures, SetScorer } from '../cocoop/set-scorer.ts';
 import { trainAdapter } from '../cocoop/train.ts';
 import { DEFAULT_TRAIN_ENGINE, parseTrainEngine, TRAIN_ENGINES } from '../cocoop/train-engines.ts';
 import { decodeImageRGB } from '../clip/preprocess.ts';
@@ -21,7 +24,13 @@ export const trainSpec: CommandSpec = {
     data: { type: 'string', value: 'DIR', required: true, help: 'image folder: one sub-folder per class, folder name = class name' },
     method: { type: 'string', value: 'cocoop|coop', default: 'cocoop', help: 'cocoop: instance-conditioned prompts (meta-net); coop: fixed learned context' },
     epochs: { type: 'string', value: 'N', default: '10', help: 'passes over the data' },
-    shots: { type: 'string', value: 'K', default: '16', help: 'at most K images per class are used' },
+    shots: { type: 'string', value: 'K', default: '16', help: 'at most K images per class are trained on, drawn at random with --seed' },
+    'validation-split': {
+      type: 'string',
+      value: 'X',
+      default: '0',
+      help: `hold out floor(n·X) images of each class (at least 1 when it has 2 or more; X in [0, ${MAX_VALIDATION_SPLIT}], drawn with --seed) and report the held-out figures (the API's default is 0.2)`,
+    },
     lr: { type: 'string', value: 'X', default: '0.002', help: 'learning rate of SGD with momentum: 1 warm-up epoch, then cosine decay' },
     'batch-size': { type: 'string', value: 'B', default: '1', help: 'images per step' },
     'n-ctx': { type: 'string', value: 'M', help: 'M randomly initialised context vectors instead of --ctx-init' },
@@ -38,7 +47,9 @@ export const trainSpec: CommandSpec = {
   },
   notes: [
     '--init-adapter with --no-augment --no-shuffle makes a run deterministic for comparing engines or implementations step for step.',
-    'Output: {"out", "method", "engine", "classes", "images", "epochs", "steps", "train_accuracy", "final_loss", "seconds"}',
+    'Output: {"out", "method", "engine", "classes", "images", "epochs", "steps", "train_accuracy", "final_loss", "seconds", "train": {loss, accuracy},',
+    '  "validation": null | {n, accuracy, zero_shot_accuracy, per_class: [{label, n, accuracy, zero_shot_accuracy}], confusion: {labels, matrix}}}',
+    '  (the same block as a training job of the API; confusion rows = true label, columns = predicted by the adapter)',
   ],
 };
 
@@ -57,6 +68,10 @@ export async function trainCommand(argv: string[]): Promise<unknown> {
   const ctxInit = nCtx !== undefined ? '' : (optionalString(values, 'ctx-init') ?? DEFAULT_CTX_INIT);
   if (values.resume && !values['checkpoint-dir']) throw new UsageError('train: --resume needs --checkpoint-dir');
   const cropScale = parseCropScale(optionalString(values, 'crop-scale'));
+  const split = Number(values['validation-split']);
+  if (!(split >= 0 && split <= MAX_VALIDATION_SPLIT)) {
+    throw new UsageError(`train: --validation-split must be a number in [0, ${MAX_VALIDATION_SPLIT}], got "${String(values['validation-split'])}"`);
+  }
   let engine;
   try {
     engine = parseTrainEngine(String(values.engine), 'train: --engine');
@@ -71,16 +86,22 @@ export async function trainCommand(argv: string[]): Promise<unknown> {
   const out = outFileOption(values, 'out', 'train');
   const checkpointDir = values['checkpoint-dir'] === undefined ? undefined : outDirOption(values, 'checkpoint-dir', 'train');
 
-  const data = limitShots(readImageFolder(requireString(values, 'data', 'train')), shots);
+  const all = readImageFolder(requireString(values, 'data', 'train'));
+  const { train: data, validation: held } = holdOut(all, split, seed);
   const ctx = openModel(dir);
+  let inference: CocoopInference | null = null;
   try {
     // Every image must decode before any work starts: a bad file is one clear error, not a failure mid-run.
-    for (const item of data.items) await decodeImageRGB(item.path);
+    for (const item of all.items) await decodeImageRGB(item.path);
     const init = initPath === undefined ? undefined : readAdapter(initPath, { config: ctx.model.config, sha256: ctx.model.weightsSha256() });
     if (init && init.params.method !== method) {
       throw new UsageError(`train: ${initPath} is a ${init.params.method} adapter; --method is ${method}`);
     }
     if (engine === 'tfjs') await initTfBackend();
+    const validation = held ? await LabelledFeatures.of(ctx.encoders, held) : null;
+    inference = validation ? new CocoopInference(ctx.encoders, { log: () => {} }) : null;
+    const scorer = inference ? new SetScorer(inference) : null;
+    if (held) process.stderr.write(`train: ${held.items.length} images held out for validation (--validation-split ${split}, seed ${seed})\n`);
     const result = await trainAdapter(ctx.model, ctx.encoders, data, {
       method,
       epochs,
@@ -101,25 +122,43 @@ export async function trainCommand(argv: string[]): Promise<unknown> {
       initAdapter: init?.params,
       augment: values['no-augment'] !== true,
       shuffle: values['no-shuffle'] !== true,
+      ...(validation && scorer ? { validate: (params) => scorer.accuracy(validation, data.classNames, params) } : {}),
     });
+    const scores = validation && scorer ? await scorer.score(validation, result.classNames, result.params) : null;
+    if (scores) {
+      const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+      process.stderr.write(`validation: ${scores.n} images, accuracy ${pct(scores.accuracy)} (zero-shot CLIP ${pct(scores.zero_shot_accuracy)})\n`);
+      for (const c of scores.per_class) process.stderr.write(`  ${c.label}: ${c.n} images, ${pct(c.accuracy)} (zero-shot ${pct(c.zero_shot_accuracy)})\n`);
+    }
     writeAdapter(out, result.params, {
       baseModelSha256: ctx.model.weightsSha256(),
       classNames: result.classNames,
-      metrics: { train_accuracy: result.trainAccuracy, final_loss: result.finalLoss, epochs: result.epochs, shots, seconds: result.seconds, engine: result.engine },
+      metrics: {
+        train_accuracy: result.trainAccuracy,
+        final_loss: result.finalLoss,
+        ...(scores ? { val_accuracy: scores.accuracy } : {}),
+        epochs: result.epochs,
+        shots,
+        seconds: result.seconds,
+        engine: result.engine,
+      },
     });
     return {
       out,
       method,
       engine: result.engine,
       classes: result.classNames,
-      images: data.items.length,
+      images: drawShots(data, shots, seed).items.length,
       epochs: result.epochs,
       steps: result.steps,
       train_accuracy: result.trainAccuracy,
       final_loss: result.finalLoss,
       seconds: result.seconds,
+      train: { loss: result.finalLoss, accuracy: result.trainAccuracy },
+      validation: scores,
     };
   } finally {
+    await inference?.release();
     await ctx.encoders.release();
   }
 }

@@ -54,14 +54,3 @@ export function readImageFolder(root: string, opts: { minClasses?: number } = {}
   }
   return { root, classNames, items };
 }
-
-/** At most `shots` images per class (the first ones by name: deterministic). */
-export function limitShots(ds: ImageFolderDataset, shots: number): ImageFolderDataset {
-  const count = new Map<number, number>();
-  const items = ds.items.filter((it) => {
-    const n = count.get(it.label) ?? 0;
-    count.set(it.label, n + 1);
-    return n < shots;
-  });
-  return { ...ds, items };
-}

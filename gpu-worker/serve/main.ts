@@ -14,6 +14,7 @@ import { S3BlobStore, type S3BlobStoreOptions } from '../../shared/storage/s3-bl
 import { s3OptionsFromEnv } from '../../shared/storage/s3-env.ts';
 import { intFromEnv, portFromEnv } from '../../shared/util/env.ts';
 import type { OrtEncoderOptions } from '../clip/ort-encoders.ts';
+import type { CocoopInference } from '../cocoop/ort-inference.ts';
 import { type LoadedModel, loadModel, modelDirFromEnv } from '../runtime/model.ts';
 import type { BlobReader } from './adapter-cache.ts';
 import { DEFAULT_MAX_WAIT_MS, createInferenceApp } from './app.ts';
@@ -47,6 +48,8 @@ export function batchingFromEnv(env: NodeJS.ProcessEnv): Pick<InferenceServerOpt
 
 export interface RunningInferenceServer {
   url: string;
+  /** The server's inference engine (a worker process's trainer shares it). */
+  inference: CocoopInference;
   close(): Promise<void>;
 }
 
@@ -80,6 +83,7 @@ export async function startInferenceServer(opts: InferenceServerOptions): Promis
   let closed = false;
   return {
     url: `http://${host}:${address.port}`,
+    inference,
     async close() {
       if (closed) return;
       closed = true;

@@ -29,6 +29,7 @@ import type { BlobStore } from '../../shared/storage/blob-store.ts';
 import { S3BlobStore, type S3BlobStoreOptions } from '../../shared/storage/s3-blob-store.ts';
 import { s3OptionsFromEnv } from '../../shared/storage/s3-env.ts';
 import { intFromEnv } from '../../shared/util/env.ts';
+import type { CocoopInference } from '../cocoop/ort-inference.ts';
 import { type LoadedModel, loadModel, modelDirFromEnv } from '../runtime/model.ts';
 import { DEFAULT_TRAIN_ENGINE, parseTrainEngine, type TrainEngineName } from '../cocoop/train-engines.ts';
 import { ortProviderFromEnv } from '../runtime/ort.ts';
@@ -70,7 +71,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): TrainerConf
 }
 
 /** A Trainer over `blobs` on an already loaded model (runtime/model.ts), once the TF.js backend is chosen. */
-export async function createTrainer(cfg: TrainerConfig, blobs: BlobStore, loaded: LoadedModel, log: (line: string) => void): Promise<Trainer> {
+export async function createTrainer(
+  cfg: TrainerConfig,
+  blobs: BlobStore,
+  loaded: LoadedModel,
+  log: (line: string) => void,
+  inference?: CocoopInference,
+): Promise<Trainer> {
   const tf = await initTfBackend({ log });
   log(`trainer ${cfg.workerId}: tfjs backend ${tf.backend}`);
   const where = cfg.trainEngine === 'ort' ? `onnxruntime, execution provider ${ortProviderFromEnv(process.env)}` : `tfjs ${tf.backend}`;
@@ -80,6 +87,7 @@ export async function createTrainer(cfg: TrainerConfig, blobs: BlobStore, loaded
     blobs,
     model: loaded.model,
     encoders: loaded.encoders,
+    inference,
     workDir: cfg.workDir,
     workerId: cfg.workerId,
     pollMs: cfg.pollMs,

@@ -125,6 +125,7 @@ export class Trainer {
       this.log(`worker ${workerId}: ${id} ${outcome}`);
       this.opts.onJobDone?.(id, outcome);
     }
+    if (this.inferenceEngine && !this.opts.inference) await this.inferenceEngine.release();
     this.log(`worker ${workerId}: stopped`);
   }
 }

@@ -165,22 +165,42 @@ describe('the platform end to end (real processes, real HTTP)', () => {
     const key = out.match(/API key \(shown once\): (\S+)/)![1]!;
     tenantKeys.push(key);
     const modelId = out.match(/model (mdl_\w+)/)![1]!;
-    expect(out).toMatch(/5\/6 webhook training_job\.succeeded received and verified/);
+    expect(out).toMatch(/5\/8 webhook training_job\.succeeded received and verified/);
+    // 4 shots + 1 held out per class (validation_split 0.2): the job validated on 4 images, 1 per class.
+    expect(out).toMatch(/4 classes × 5: 4 shots \+ 1 held out for validation/);
+    expect(out).toMatch(/validation \(4 held-out images of the 4 training labels\): CoCoOp [\d.]+%, zero-shot CLIP [\d.]+%/);
+    expect(out).toMatch(/7\/8 evaluations eval_\w+, eval_\w+ succeeded .* \(webhooks evaluation\.succeeded verified\)/);
     // The results table: base and new rows with a zero-shot and an adapted accuracy each.
     const rows = [...out.matchAll(/^\[demo\]\s+(base|new): \d+ labels[^\n]*?\s(\d+)\s+([\d.]+)%\s+([\d.]+)%$/gm)];
     expect(rows.map((r) => r[1])).toEqual(['base', 'new']);
-    for (const r of rows) {
+    const verdicts = [...out.matchAll(/CoCoOp (beats|ties with|does not beat) zero-shot CLIP on (the labels it was trained on|labels it never saw): (\d+)\/16 vs (\d+)\/16 right/g)];
+    expect(verdicts).toHaveLength(2);
+    for (const [k, r] of rows.entries()) {
       expect(Number(r[2])).toBe(16); // 4 classes × 4 test images
-      for (const acc of [Number(r[3]), Number(r[4])]) expect(acc >= 0 && acc <= 100).toBe(true);
+      // The plain sentence follows the table's numbers (counted from /v1/classify answers).
+      const [zeroShot, adapted] = [Math.round((Number(r[3]) / 100) * 16), Math.round((Number(r[4]) / 100) * 16)];
+      const v = verdicts[k]!;
+      expect([Number(v[3]), Number(v[4])]).toEqual([adapted, zeroShot]);
+      expect(v[1]).toBe(adapted > zeroShot ? 'beats' : adapted === zeroShot ? 'ties with' : 'does not beat');
     }
 
     // What the demo did is visible through the API with its tenant's key.
-    const model = await api<{ id: string; method: string; classes: string[] }>(key, 'GET', `/v1/models/${modelId}`);
+    const model = await api<{ id: string; method: string; classes: string[]; metrics: { validation: { n: number } } }>(key, 'GET', `/v1/models/${modelId}`);
     expect(model.method).toBe('cocoop');
     expect(model.classes).toHaveLength(4);
+    expect(model.metrics.validation.n).toBe(4);
+    const evaluations = (await api<{ data: { status: string; model: string; result: { n: number } }[] }>(key, 'GET', '/v1/evaluations')).data;
+    expect(evaluations.map((e) => [e.status, e.model, e.result.n])).toEqual([
+      ['succeeded', modelId, 16],
+      ['succeeded', modelId, 16],
+    ]);
     const [endpoint] = (await api<{ data: { id: string }[] }>(key, 'GET', '/v1/webhook-endpoints')).data;
     const deliveries = (await api<{ data: Delivery[] }>(key, 'GET', `/v1/webhook-endpoints/${endpoint!.id}/deliveries`)).data;
-    expect(deliveries.map((d) => [d.event_type, d.status])).toEqual([['training_job.succeeded', 'succeeded']]);
+    expect(deliveries.map((d) => `${d.event_type} ${d.status}`).sort()).toEqual([
+      'evaluation.succeeded succeeded',
+      'evaluation.succeeded succeeded',
+      'training_job.succeeded succeeded',
+    ]);
   }, 240_000);
 
   it('a worker SIGKILLed mid-training: the job resumes from its checkpoint, succeeds once, one webhook, a valid artifact', async () => {
