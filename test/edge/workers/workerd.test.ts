@@ -288,6 +288,7 @@ describe('classification in workerd with a real worker process, compared with th
   let nKey = '';
   let wModel = '';
   let nModel = '';
+  let wDataset = '';
   const b64 = new Map<string, string>(); // label → base64 PNG of a held-out image
   const b64Batch: string[] = [];
 
@@ -358,6 +359,7 @@ describe('classification in workerd with a real worker process, compared with th
   it('the worker process trains a CoCoOp job leased from workerd; the Node edge registers the same adapter', async () => {
     const w = await tenantAndDataset(base);
     wKey = w.key;
+    wDataset = w.datasetId;
     const job = await post(base, wKey, '/v1/training-jobs', { dataset_id: w.datasetId, method: 'cocoop', hyperparameters: { epochs: 2, seed: 1 } });
     expect(job.status, await job.clone().text()).toBe(201);
     const jobId = ((await job.json()) as { id: string }).id;
@@ -396,6 +398,33 @@ describe('classification in workerd with a real worker process, compared with th
     expect(done.status, await done.clone().text()).toBe(200);
     nModel = ((await done.json()) as { model_id: string }).model_id;
   }, 180_000);
+
+  it('an evaluation in workerd (D1 queue row, leased by the worker process): its figures equal a count over workerd\'s own /v1/classify answers', async () => {
+    const labels = [...TRAINED, ...NEVER_TRAINED];
+    const created = await post(base, wKey, '/v1/evaluations', { model: wModel, dataset_id: wDataset, labels });
+    expect(created.status, await created.clone().text()).toBe(202);
+    const id = ((await created.json()) as { id: string }).id;
+    type Ev = { status: string; result: { n: number; accuracy: number; zero_shot_accuracy: number; confusion: { labels: string[]; matrix: number[][] } } | null; error: unknown };
+    let ev: Ev = { status: 'queued', result: null, error: null };
+    for (let i = 0; i < 600 && !['succeeded', 'failed'].includes(ev.status); i++) {
+      await new Promise((ok) => setTimeout(ok, 200));
+      ev = (await (await f(`/v1/evaluations/${id}`, { headers: auth(wKey) })).json()) as Ev;
+    }
+    expect(ev, worker.lines.slice(-20).join('\n')).toMatchObject({ status: 'succeeded', error: null });
+    // The same images (the dataset's, re-rendered from the same seed) through /v1/classify in workerd.
+    const set = await toyImageSet('raster', 'train', 5, TRAINED, 3, 48);
+    const images = await Promise.all(set.images.map(async (img) => (await encodePng(img)).toString('base64')));
+    const count = async (model: string) => {
+      const r = await post(base, wKey, '/v1/classify', { model, images, labels, top_k: 1 });
+      expect(r.status, await r.clone().text()).toBe(200);
+      const a = (await r.json()) as ClassifyAnswer;
+      return a.results!.filter((x, i) => x.predictions![0]!.label === set.classNames[set.labels[i]!]).length;
+    };
+    expect(ev.result!.n).toBe(images.length);
+    expect(Math.round(ev.result!.accuracy * ev.result!.n)).toBe(await count(wModel));
+    expect(Math.round(ev.result!.zero_shot_accuracy * ev.result!.n)).toBe(await count('zero-shot'));
+    expect(ev.result!.confusion.labels).toEqual(labels);
+  }, 120_000);
 
   /** The same request on both edges: both 200, the same predictions (the model ids differ, nothing else). */
   async function both(body: (model: 'w' | 'n') => unknown): Promise<ClassifyAnswer> {
