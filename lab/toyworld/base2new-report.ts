@@ -70,7 +70,7 @@ function conditionSection(c: ConditionSummary, rows: Base2NewRow[]): string {
   const paired = c.paired
     .map((d) => `| ${METHOD_NAMES[d.a]} − ${METHOD_NAMES[d.b]} | ${METRIC_NAMES[d.metric]} | ${signed(d.mean_diff)} | [${signed(d.ci95[0])}, ${signed(d.ci95[1])}] | ${pValue(d.p_value)} |`)
     .join('\n');
-  const main = c.paired.filter((d) => d.a === 'cocoop' && d.b === 'coop');
+  const main = c.paired.filter((d) => d.a === 'cocoop' && (d.b === 'coop' || d.b === 'coop-official'));
   const rs = rows.filter((r) => r.world === c.world && r.split === c.split);
   const seeds = new Set(rs.map((r) => r.seed)).size;
   const attr = (method: Base2NewMethod) => {
