@@ -107,7 +107,7 @@ beforeAll(async () => {
     blobs: { get: (key) => s!.blobs().get(key) },
     port: 0,
   });
-  stack = s = await startFaultStack({ config: { inferenceUrl: inference.url, rateLimit: { requestsPerWindow: 10_000 } } });
+  stack = s = await startFaultStack({ config: { inferenceUrl: inference.url, rateLimit: { requestsPerWindow: 10_000 }, quotas: { concurrent_jobs: 10 } } });
   tenant = await tenantWithHook(stack, '/eval-hooks');
 }, 120_000);
 
@@ -396,5 +396,65 @@ describe('evaluations on the real stack', () => {
     expect(settled.every((d) => d.status === 'succeeded')).toBe(true);
     expect(evaluationSucceededDeliveries(created.id)).toHaveLength(1);
     expect(verifiedDeliveries(stack, tenant).filter((d) => d.type === 'evaluation.failed')).toEqual([]);
+  }, 240_000);
+});
+
+describe('edge cases on the real stack', () => {
+  it('one-image classes, split 0, a validation dataset with fewer classes, and a model deleted under a queued evaluation', async () => {
+    // No worker may lease before the model is deleted.
+    await Promise.all(trainers.map((t) => t.stop()));
+    const ev = await api<Evaluation>(stack.url, tenant.key, 'POST', '/v1/evaluations', { model: heldOutModelId, dataset_id: evalDatasetId, labels: EVAL_LABELS }, 202);
+    await api(stack.url, tenant.key, 'DELETE', `/v1/models/${heldOutModelId}`, undefined, 204);
+
+    // Classes of 1, 2 and 5 images at split 0.2: 0, max(1, floor(0.4)) = 1 and max(1, floor(1.0)) = 1 held out.
+    const [one, two, five] = SORTED as [string, string, string];
+    const uneven = [...(await domainPngs([one], 1, 51)), ...(await domainPngs([two], 2, 51)), ...(await domainPngs([five], 5, 51))];
+    const unevenId = await readyDataset(stack, tenant.key, uneven);
+    const create = (hyperparameters: Record<string, unknown>, datasetId = unevenId) =>
+      api<{ id: string }>(stack.url, tenant.key, 'POST', '/v1/training-jobs', { dataset_id: datasetId, method: 'coop', hyperparameters: { epochs: 1, shots: 4, seed: 2, ...hyperparameters } }, 201);
+    const splitJob = await create({ validation_split: 0.2 });
+    const noneJob = await create({ validation_split: 0 });
+    const subsetPngs = await domainPngs([two, five], 2, 61);
+    const subsetId = await readyDataset(stack, tenant.key, subsetPngs);
+    const subsetJob = await create({ validation_dataset_id: subsetId }, trainDatasetId);
+
+    newTrainer('edge-cases');
+    const failed = await finalEvaluation(ev.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.result).toBeNull();
+    expect(failed.error?.code).toBe('model_unavailable');
+
+    const split = (await succeededJob(splitJob.id)).result!.validation!;
+    expect(split.n).toBe(2);
+    expect(split.per_class.map((p) => [p.label, p.n])).toEqual([[two, 1], [five, 1]]);
+    expect(split.confusion.labels).toEqual(SORTED);
+    expect(split.confusion.matrix[0]).toEqual([0, 0, 0]);
+    expectConsistent(split);
+
+    const none = await succeededJob(noneJob.id);
+    expect(none.result!.validation).toBeNull();
+    const noneModel = await api<{ metrics: { validation: unknown } }>(stack.url, tenant.key, 'GET', `/v1/models/${none.model_id}`);
+    expect(noneModel.metrics.validation).toBeNull();
+    const noneEvents = (await api<{ data: { type: string; data?: Record<string, unknown> }[] }>(stack.url, tenant.key, 'GET', `/v1/training-jobs/${noneJob.id}/events?limit=100`)).data;
+    const metricEvents = noneEvents.filter((e) => e.type === 'metrics');
+    expect(metricEvents).toHaveLength(1);
+    expect(metricEvents[0]!.data).not.toHaveProperty('val_accuracy');
+
+    // Validated on two of the three training classes: classified against all three, counted by name.
+    const subset = await succeededJob(subsetJob.id);
+    const v = subset.result!.validation!;
+    expect(v.confusion.labels).toEqual(SORTED);
+    expect(v.per_class.map((p) => p.label)).toEqual([two, five]);
+    expect(v.confusion.matrix[0]).toEqual([0, 0, 0]);
+    expectConsistent(v);
+    const zeroShot = await classifyTop1('zero-shot', subsetPngs, SORTED);
+    const adapted = await classifyTop1(subset.model_id!, subsetPngs, SORTED);
+    expectScoresMatch(v, subsetPngs, SORTED, adapted, zeroShot);
+
+    // One evaluation.failed webhook for the failed evaluation.
+    await waitFor('the evaluation.failed webhook', async () => verifiedDeliveries(stack, tenant).some((d) => d.type === 'evaluation.failed'), 30_000);
+    await settledDeliveries(stack, tenant);
+    const failedHooks = verifiedDeliveries(stack, tenant).filter((d) => d.type === 'evaluation.failed');
+    expect(failedHooks.map((d) => [d.data.id, d.data.status])).toEqual([[ev.id, 'failed']]);
   }, 240_000);
 });
