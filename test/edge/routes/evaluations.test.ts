@@ -386,6 +386,48 @@ describe('the evaluation through the worker API', () => {
   });
 });
 
+describe('the attempt limit applies to evaluations', () => {
+  it('an evaluation whose last allowed lease expired fails with too_many_attempts and one evaluation.failed row', async () => {
+    edge = await startTestEdge({ maxJobAttempts: 1, quotas: { concurrent_jobs: 5 } });
+    const e = edge;
+    const t = await e.createTenant();
+    const hook = insertWebhookEndpoint(e, t.id, ['evaluation.succeeded', 'evaluation.failed']);
+    const ev = await createEvaluationOk(e, t.api_key, { model: 'zero-shot', dataset_id: insertReadyDataset(e, t.id) });
+    const lease = await leaseEvaluation(e, 'only-try');
+    e.db.raw.prepare('UPDATE training_jobs SET lease_expires_at = ? WHERE id = ?').run(Date.now() - 1, ev.id);
+    expect((await workerClient(e).lease('next')).status).toBe(204);
+    const failed = await getEvaluation(e, t.api_key, ev.id);
+    expect(failed.status).toBe('failed');
+    expect(failed.error?.code).toBe('too_many_attempts');
+    expect(failed.result).toBeNull();
+    const rows = deliveryRows(e, 'evaluation.failed');
+    expect(rows.map((r) => r.endpoint_id)).toEqual([hook]);
+    expect(JSON.parse(rows[0]!.payload)).toMatchObject({ type: 'evaluation.failed', data: { id: ev.id, status: 'failed', error: { code: 'too_many_attempts' } } });
+    expect(count(e, `SELECT COUNT(*) AS n FROM job_events WHERE job_id = ? AND level = 'error'`, ev.id)).toBe(1);
+    // The expired lease cannot report any more; another lease request changes nothing.
+    expect((await workerClient(e).result(ev.id, { lease_id: lease.lease_id, result: handResult() })).status).toBe(409);
+    expect((await workerClient(e).lease('again')).status).toBe(204);
+    expect(deliveryRows(e, 'evaluation.failed')).toHaveLength(1);
+    expect(deliveryRows(e, 'evaluation.succeeded')).toEqual([]);
+  });
+
+  it('an evaluation is not a training job: its id is 404 on the training-job routes (cancel included) and it is never cancelled', async () => {
+    const e = await fresh();
+    const t = await e.createTenant();
+    const ev = await createEvaluationOk(e, t.api_key, { model: 'zero-shot', dataset_id: insertReadyDataset(e, t.id) });
+    const before = snapshot(e);
+    const cancel = await e.fetch(`/v1/training-jobs/${ev.id}/cancel`, { method: 'POST', headers: bearer(t.api_key) });
+    expect(cancel.status).toBe(404);
+    expect((await e.fetch(`/v1/training-jobs/${ev.id}/events`, { headers: bearer(t.api_key) })).status).toBe(404);
+    expect(snapshot(e)).toEqual(before);
+    expect((await getEvaluation(e, t.api_key, ev.id)).status).toBe('queued');
+    // A worker's /cancelled on a running evaluation is refused (it is never cancelling).
+    const lease = await leaseEvaluation(e);
+    expect((await workerClient(e).cancelled(ev.id, { lease_id: lease.lease_id })).status).toBe(409);
+    expect((await getEvaluation(e, t.api_key, ev.id)).status).toBe('running');
+  });
+});
+
 describe('bad input to POST /v1/evaluations writes nothing', () => {
   it('404 / 409 / 422 with the documented code and param', async () => {
     const e = await fresh(10);
