@@ -113,8 +113,8 @@ export async function enqueueJob(db: SqlDatabase, o: EnqueueOptions): Promise<Tr
   } catch (err) {
     if (!isConstraintError(err)) throw err;
     throw conflict(
-      `Your tenant already has ${quota} training job${quota === 1 ? '' : 's'} queued or running (the concurrent_jobs quota); ` +
-        'wait for one to finish or cancel one, then retry.',
+      `Your tenant already has ${quota} training jobs or evaluations queued or running (the concurrent_jobs quota, which they share); ` +
+        'wait for one to finish or cancel a job, then retry.',
     );
   }
   const row = await tenantJob(db, tenantId, id);

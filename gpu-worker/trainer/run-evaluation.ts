@@ -109,11 +109,7 @@ async function loadAdapter(lease: EvaluationLease, deps: RunEvaluationDeps, stor
   try {
     return await new AdapterCache(deps.model, reader, 1).get({ key: m.artifact_key, sha256: m.sha256, method: m.method });
   } catch (err) {
-    if (stop(storage)) throw err;
+    if (storage.signal?.aborted) throw err; // a stop, not a missing model
     throw new ModelUnavailableError('model_unavailable', `Model ${m.id} cannot be loaded: ${errorMessage(err)}`, { cause: err });
   }
-}
-
-function stop(storage: StorageRetry): boolean {
-  return storage.signal?.aborted ?? false;
 }
