@@ -12,34 +12,18 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EvaluationLease } from '../../shared/contracts/worker-api.ts';
-import type { ClipModel } from '../clip/model.ts';
-import type { OrtClipEncoders } from '../clip/ort-encoders.ts';
 import type { AdapterParams } from '../cocoop/adapter.ts';
-import type { CocoopInference } from '../cocoop/ort-inference.ts';
 import { LabelledFeatures, SetScorer } from '../cocoop/set-scorer.ts';
 import { AdapterCache } from '../serve/adapter-cache.ts';
 import { downloadDataset } from './dataset-download.ts';
-import type { EdgeClient } from './edge-client.ts';
 import { LeaseLostError } from './edge-client.ts';
 import { JobError, errorMessage } from './errors.ts';
 import { JobStop } from './job-stop.ts';
 import { JobReporter, type JobOutcome } from './reporter.ts';
-import { DEFAULT_STORAGE_RETRY_MS, type StorageRetry, type TrainerBlobs, retryStorage } from './storage.ts';
+import type { WorkDeps } from './work-deps.ts';
+import { DEFAULT_STORAGE_RETRY_MS, type StorageRetry, retryStorage } from './storage.ts';
 
-export interface RunEvaluationDeps {
-  client: EdgeClient;
-  blobs: TrainerBlobs;
-  model: ClipModel;
-  encoders: OrtClipEncoders;
-  inference: CocoopInference;
-  /** Scratch space; <workDir>/<evaluation id> is removed when done. */
-  workDir: string;
-  leaseSeconds?: number;
-  heartbeatMs?: number;
-  signal?: AbortSignal;
-  log?: (line: string) => void;
-  storageRetryMs?: number;
-  reportRetryMs?: number;
+export interface RunEvaluationDeps extends WorkDeps {
   /** After the images are encoded, before they are classified (tests stop a worker here). */
   afterEncode?: () => void | Promise<void>;
 }

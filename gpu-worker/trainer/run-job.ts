@@ -17,21 +17,20 @@ import { join } from 'node:path';
 import type { Scores } from '../../shared/contracts/evaluation.ts';
 import type { TrainingLease } from '../../shared/contracts/worker-api.ts';
 import type { ClipModel } from '../clip/model.ts';
-import type { OrtClipEncoders } from '../clip/ort-encoders.ts';
 import { DEFAULT_CTX_INIT } from '../cocoop/adapter.ts';
 import { writeAdapter } from '../cocoop/artifact.ts';
 import type { TrainEngineName } from '../cocoop/train-engines.ts';
-import type { CocoopInference } from '../cocoop/ort-inference.ts';
 import { SetScorer } from '../cocoop/set-scorer.ts';
 import { trainAdapter, type TrainOptions, type TrainResult } from '../cocoop/train.ts';
 import { modelName } from '../runtime/model.ts';
 import { CheckpointSync } from './checkpoint-sync.ts';
 import { downloadDataset } from './dataset-download.ts';
 import { prepareJobData } from './job-data.ts';
-import { type CompleteReport, type EdgeClient, LeaseLostError } from './edge-client.ts';
+import { type CompleteReport, LeaseLostError } from './edge-client.ts';
 import { ArtifactUploadError, errorMessage, trainingError } from './errors.ts';
 import { JobStop } from './job-stop.ts';
 import { JobReporter, type JobOutcome } from './reporter.ts';
+import type { WorkDeps } from './work-deps.ts';
 import { DEFAULT_STORAGE_RETRY_MS, type StorageRetry, type TrainerBlobs, retryStorage } from './storage.ts';
 
 // downloadDataset is named here by the G8 test (test/security/presigned-scope.test.ts) and docs/security.md.
@@ -45,27 +44,8 @@ export interface RunJobHooks {
   beforeComplete?(): void | Promise<void>;
 }
 
-export interface RunJobDeps {
-  client: EdgeClient;
-  blobs: TrainerBlobs;
-  model: ClipModel;
-  encoders: OrtClipEncoders;
-  /** Classifies the validation images (shared with the inference server in a worker process). */
-  inference: CocoopInference;
-  /** Scratch space; <workDir>/<job id> is removed when the job is done. */
-  workDir: string;
-  /** Lease length asked for on every heartbeat (default: the edge's default). */
-  leaseSeconds?: number;
-  /** Heartbeat (and checkpoint upload) period (default 5 s); progress heartbeats are at most this often too. */
-  heartbeatMs?: number;
-  /** The trainer is stopping: abandon the job after the current step (no report; the lease expires). */
-  signal?: AbortSignal;
-  log?: (line: string) => void;
+export interface RunJobDeps extends WorkDeps {
   hooks?: RunJobHooks;
-  /** How long a failing blob store read or write is retried before the job fails (default 120 s). */
-  storageRetryMs?: number;
-  /** How long /complete, /fail, /cancelled are retried while the edge is unreachable (default 300 s). */
-  reportRetryMs?: number;
   /** The training engine (default: trainAdapter's, `ort`). */
   engine?: TrainEngineName;
 }
