@@ -71,6 +71,45 @@ describe('cocoop train / classify / eval', () => {
     expect(evaluated.accuracy).toBeCloseTo(mean, 10);
   }, 120_000);
 
+  it('train --validation-split holds out images per class, drawn with the seed, and scores them as `cocoop eval` does', async () => {
+    // Every class folder holds 3 copies of one image: whichever copy is held out, it is that image, so the validation
+    // block must equal `cocoop eval` over one copy per class (adapted and zero-shot), counted by another command.
+    const same = join(root, 'same');
+    const oneEach = join(root, 'one-each');
+    for (const name of Object.keys(COLOURS)) {
+      mkdirSync(join(same, name), { recursive: true });
+      mkdirSync(join(oneEach, name), { recursive: true });
+      for (let i = 0; i < 3; i++) copyFileSync(join(data, name, 'img1.png'), join(same, name, `copy${i}.png`));
+      copyFileSync(join(data, name, 'img1.png'), join(oneEach, name, 'only.png'));
+    }
+    const out = join(root, 'validated.safetensors');
+    type Scores = { n: number; accuracy: number; zero_shot_accuracy: number; per_class: { label: string; n: number; accuracy: number; zero_shot_accuracy: number }[]; confusion: { labels: string[]; matrix: number[][] } };
+    const trained = await cocoopJson<{ images: number; train: { loss: number; accuracy: number }; validation: Scores }>([
+      'train', '--model', modelDir, '--data', same, '--epochs', '1', '--seed', '3', '--validation-split', '0.34', '--out', out, '--json',
+    ]);
+    const v = trained.validation;
+    // 3 images per class at 0.34: floor(1.02) = 1 held out, 2 trained on.
+    expect(trained.images).toBe(6);
+    expect(v.n).toBe(3);
+    expect(v.per_class.map((c) => [c.label, c.n])).toEqual([['blue_sky', 1], ['green_leaf', 1], ['red_apple', 1]]);
+    expect(v.confusion.labels).toEqual(['blue_sky', 'green_leaf', 'red_apple']);
+    expect(v.confusion.matrix.map((row) => row.reduce((a, b) => a + b, 0))).toEqual([1, 1, 1]);
+    const adapted = await cocoopJson<{ accuracy: number; per_class: Record<string, { accuracy: number }> }>(['eval', '--model', modelDir, '--adapter', out, '--data', oneEach, '--json']);
+    const zeroShot = await cocoopJson<{ accuracy: number; per_class: Record<string, { accuracy: number }> }>(['eval', '--model', modelDir, '--data', oneEach, '--json']);
+    expect(v.accuracy).toBeCloseTo(adapted.accuracy, 12);
+    expect(v.zero_shot_accuracy).toBeCloseTo(zeroShot.accuracy, 12);
+    for (const c of v.per_class) {
+      expect(c.accuracy).toBe(adapted.per_class[c.label].accuracy);
+      expect(c.zero_shot_accuracy).toBe(zeroShot.per_class[c.label].accuracy);
+      expect(v.confusion.matrix[v.confusion.labels.indexOf(c.label)][v.confusion.labels.indexOf(c.label)]).toBe(c.accuracy);
+    }
+
+    const bad = await cocoop(['train', '--model', modelDir, '--data', same, '--validation-split', '0.7', '--out', join(root, 'y.safetensors')]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/--validation-split must be a number in \[0, 0\.5\], got "0\.7"/);
+  }, 120_000);
+
   it('zero-shot classify without an adapter', async () => {
     const out = await cocoopJson<ClassifyOut>(['classify', '--model', modelDir, '--labels', 'apple, leaf', '--image', join(data, 'green_leaf', 'img2.png'), '--json']);
     expect(out.labels).toEqual(['apple', 'leaf']);
