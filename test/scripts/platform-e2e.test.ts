@@ -252,6 +252,55 @@ describe('the platform end to end (real processes, real HTTP)', () => {
     else expect(await extra.exited).toBeNull();
   }, 240_000);
 
+  it('a worker SIGKILLed mid-evaluation: another attempt runs it, one result, one evaluation.succeeded webhook', async () => {
+    const t = await tenantWithDataset('/eval-crash');
+    const job = await createJob(t.key, t.datasetId, 1);
+    const trained = await waitForStatus(t.key, job.id, ['succeeded', 'failed', 'cancelled'], 120_000);
+    expect(trained.status, JSON.stringify(trained.error)).toBe('succeeded');
+    // A test set large enough that scoring it with CoCoOp takes seconds: 64 classes × 4 night images, 64 labels.
+    const { CLASS_NAMES } = await import('../../lab/toyworld/world.ts');
+    const test = await toyImageSet('night', 'test', 7, CLASS_NAMES, 4, 48);
+    const ds = await api<{ id: string }>(t.key, 'POST', '/v1/datasets', { name: 'night test, all classes' }, 201);
+    for (const [c, label] of test.classNames.entries()) {
+      const form = new FormData();
+      form.append('label', label);
+      for (let i = 0; i < test.images.length; i++) {
+        if (test.labels[i] === c) form.append('file', new Blob([new Uint8Array(await encodePng(test.images[i]!))], { type: 'image/png' }), `${i}.png`);
+      }
+      await api(t.key, 'POST', `/v1/datasets/${ds.id}/images`, form, 201);
+    }
+    await api(t.key, 'POST', `/v1/datasets/${ds.id}/finalize`, undefined, 200);
+
+    const marks = launched.map((l) => l.lines.length);
+    const ev = await api<{ id: string }>(t.key, 'POST', '/v1/evaluations', { model: trained.model_id, dataset_id: ds.id }, 202);
+    // Kill the worker process the moment it logs the lease (the stack's worker or another one still running).
+    const leased = new RegExp(`worker (\\S+): leased evaluation ${ev.id} \\(attempt 1\\)`);
+    const holder = await waitUntil('the evaluation leased', async () => {
+      for (const [k, l] of launched.entries()) {
+        const hit = l.lines.slice(marks[k]).map((line) => line.match(leased)).find(Boolean);
+        if (hit) return hit[1]!;
+      }
+      return null;
+    }, 60_000);
+    process.kill(Number(holder.split('-').at(-1)), 'SIGKILL');
+
+    const done = await waitUntil('the evaluation final', async () => {
+      const e = await api<{ status: string; result: { n: number; confusion: { matrix: number[][] } } | null; error: unknown }>(t.key, 'GET', `/v1/evaluations/${ev.id}`);
+      return ['succeeded', 'failed'].includes(e.status) ? e : null;
+    }, 150_000);
+    expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
+    expect(done.result!.n).toBe(256);
+    expect(done.result!.confusion.matrix.flat().reduce((a, b) => a + b, 0)).toBe(256);
+    // The second attempt was another lease (attempt 2), by a live worker.
+    const retried = launched.some((l, k) => l.lines.slice(marks[k]).some((line) => line.includes(`leased evaluation ${ev.id} (attempt 2)`)));
+    expect(retried).toBe(true);
+    // Exactly one verified evaluation.succeeded delivery for it (and nothing else for it), also after more rounds.
+    await waitUntil('the evaluation webhook', async () => verifiedAt('/eval-crash', t.secret).some((d) => d.data.id === ev.id), 30_000);
+    const deliveries = (await api<{ data: Delivery[] }>(t.key, 'GET', `/v1/webhook-endpoints/${t.endpointId}/deliveries`)).data;
+    expect(deliveries.filter((d) => d.payload.data.id === ev.id).map((d) => [d.event_type, d.status])).toEqual([['evaluation.succeeded', 'succeeded']]);
+    expect(verifiedAt('/eval-crash', t.secret).filter((d) => d.data.id === ev.id).map((d) => d.type)).toEqual(['evaluation.succeeded']);
+  }, 300_000);
+
   it('npm run worker trains alongside the stack worker', async () => {
     let extra = launched.find((l) => l.lines.some((x) => /joining the local stack/.test(x)) && l.child.exitCode === null && l.child.signalCode === null);
     if (!extra) {
