@@ -27,14 +27,14 @@ import {
   type Progress,
 } from '../../shared/contracts/worker-api.ts';
 import { quoteId } from '../../shared/util/quote.ts';
-import { randomString } from '../crypto.ts';
+import { randomString, sha256Hex } from '../crypto.ts';
 import { storedImagesOf } from '../datasets/store.ts';
 import { ApiError, conflict, notFound, validationFailed } from '../http/errors.ts';
 import { newId } from '../ids.ts';
 import { insertModelStatement } from '../models/models.ts';
 import { evaluationLease } from '../evaluations/lease.ts';
 import { evaluationObject } from '../evaluations/records.ts';
-import type { BlobStore, SqlDatabase } from '../ports.ts';
+import type { BlobStore, SqlDatabase, SqlStatement } from '../ports.ts';
 import { ACTIVE_JOB_STATES } from '../tenants/usage.ts';
 import {
   FINAL_JOB_STATES,
@@ -69,8 +69,11 @@ export interface EnqueueOptions {
   maxConcurrent: number;
 }
 
-/** Queues a job on a ready dataset of the tenant: 404 unknown dataset, 409 not ready or over the concurrent-jobs quota. */
-export async function enqueueJob(db: SqlDatabase, o: EnqueueOptions): Promise<TrainingJob> {
+/**
+ * Queues a job on a ready dataset of the tenant: 404 unknown dataset, 409 not ready or over the concurrent-jobs quota.
+ * `commit(jobId)`: statements committed in the same batch as the job (the request's Idempotency-Key).
+ */
+export async function enqueueJob(db: SqlDatabase, o: EnqueueOptions, commit: (jobId: string) => SqlStatement[] = () => []): Promise<TrainingJob> {
   const { tenantId, datasetId, hyperparameters, maxConcurrent: quota } = o;
   const dataset = await db.prepare('SELECT status FROM datasets WHERE id = ? AND tenant_id = ?').bind(datasetId, tenantId).first<{ status: string }>();
   if (!dataset) throw notFound(`No dataset with id ${quoteId(datasetId)} in your tenant.`, 'dataset_id');
@@ -109,6 +112,7 @@ export async function enqueueJob(db: SqlDatabase, o: EnqueueOptions): Promise<Tr
     await db.batch([
       insert,
       guardedEventStatement(db, { jobId: id, tenantId, level: 'info', type: 'message', message: `Job queued (${o.method}).`, now }),
+      ...commit(id),
     ]);
   } catch (err) {
     if (!isConstraintError(err)) throw err;
@@ -256,7 +260,7 @@ export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Le
     attempts: row.attempts,
     lease_id: leaseId,
     lease_expires_at: new Date(expires).toISOString(),
-    storage: jobStorage(row.tenant_id, row.id),
+    storage: jobStorage(row.tenant_id, row.id, row.attempts),
     dataset: { id: row.dataset_id, images: await storedImagesOf(db, row.tenant_id, row.dataset_id) },
     validation_dataset: validationId ? { id: validationId, images: await storedImagesOf(db, row.tenant_id, validationId) } : null,
   };
@@ -398,21 +402,31 @@ export interface CompleteOptions {
 }
 
 /**
- * Publishes the model: the artifact must be stored at the lease's artifact_key with the stated size (422
- * otherwise); then the job succeeds, the model row and the webhook deliveries are written in one batch.
+ * Publishes the model: the artifact must be stored at this attempt's artifact_key with the stated size and sha256
+ * (422 otherwise); then the job succeeds, the model row (recording that key) and the webhook deliveries are written
+ * in one batch. A superseded attempt gets 409, and the artifact it uploaded to its own key is removed.
  */
 export async function completeJob(db: SqlDatabase, blobs: BlobStore, o: CompleteOptions): Promise<TrainingJob> {
   const { artifact } = o;
-  const row = await requireLease(db, o.jobId, o.leaseId);
+  let row: JobRow;
+  try {
+    row = await requireLease(db, o.jobId, o.leaseId);
+  } catch (err) {
+    await removeSupersededArtifact(db, blobs, o.jobId, artifact.key);
+    throw err;
+  }
   if (row.kind !== 'training') throw conflict(`${row.id} is an evaluation; report its result with POST /internal/v1/jobs/{id}/result.`);
-  const storage = jobStorage(row.tenant_id, row.id);
+  const storage = jobStorage(row.tenant_id, row.id, row.attempts);
   if (artifact.key !== storage.artifact_key) {
     throw validationFailed(`Field "artifact.key" must be the artifact_key of the lease (${storage.artifact_key}).`, 'artifact.key');
   }
-  const head = await blobs.head(artifact.key);
-  if (!head) throw validationFailed(`No object at "${artifact.key}": upload the artifact before completing the job.`, 'artifact.key');
-  if (head.size !== artifact.bytes) {
-    throw validationFailed(`The stored artifact has ${head.size} bytes, not ${artifact.bytes}; upload it again or fix "artifact.bytes".`, 'artifact.bytes');
+  const stored = await blobs.get(artifact.key);
+  if (!stored) throw validationFailed(`No object at "${artifact.key}": upload the artifact before completing the job.`, 'artifact.key');
+  if (stored.byteLength !== artifact.bytes) {
+    throw validationFailed(`The stored artifact has ${stored.byteLength} bytes, not ${artifact.bytes}; upload it again or fix "artifact.bytes".`, 'artifact.bytes');
+  }
+  if ((await sha256Hex(stored)) !== artifact.sha256) {
+    throw validationFailed(`The stored artifact's sha256 is not ${artifact.sha256}: the object was changed after upload; upload it again.`, 'artifact.sha256');
   }
   const modelId = modelIdOf(row.id);
   const result: TrainingResult = {
@@ -438,7 +452,26 @@ export async function completeJob(db: SqlDatabase, blobs: BlobStore, o: Complete
     extra: [model],
     from: ['running', 'cancelling'],
   });
+  // Adapters that earlier (superseded) attempts uploaded to their own keys are nobody's: remove them (best effort).
+  const earlier = Array.from({ length: row.attempts - 1 }, (_, i) => jobStorage(row.tenant_id, row.id, i + 1).artifact_key);
+  if (earlier.length > 0) await blobs.delete(earlier).catch(() => {});
   return jobObject(after);
+}
+
+/**
+ * A /complete from an attempt that is no longer the job's current one: the adapter it uploaded sits at its own
+ * attempt's key, which no model row names; remove it (best effort) so superseded attempts leave nothing behind.
+ */
+async function removeSupersededArtifact(db: SqlDatabase, blobs: BlobStore, jobId: string, key: string): Promise<void> {
+  const row = await jobById(db, jobId);
+  if (!row || row.kind !== 'training') return;
+  for (let attempt = 1; attempt <= row.attempts; attempt++) {
+    const k = jobStorage(row.tenant_id, row.id, attempt).artifact_key;
+    if (k !== key) continue;
+    const model = await db.prepare('SELECT 1 AS x FROM models WHERE job_id = ? AND artifact_key = ?').bind(row.id, k).first();
+    if (!model) await blobs.delete([k]).catch(() => {});
+    return;
+  }
 }
 
 /** The worker gave up on the job: failed with its error code and message (+ webhooks). */

@@ -125,11 +125,15 @@ export function modelIdOf(jobId: string): string {
   return `mdl_${jobId.slice(jobId.indexOf('_') + 1)}`;
 }
 
-/** Storage keys of a job (key layout: shared/storage/keys.ts); server-generated only. */
-export function jobStorage(tenantId: string, jobId: string) {
+/**
+ * Storage keys of attempt `attempt` of a job (key layout: shared/storage/keys.ts; server-generated only): its own
+ * checkpoint prefix and artifact key, and the earlier attempts' checkpoint prefixes (newest first) to resume from.
+ */
+export function jobStorage(tenantId: string, jobId: string, attempt: number) {
   return {
-    checkpoint_prefix: checkpointPrefix(tenantId, jobId),
-    artifact_key: adapterKey(tenantId, modelIdOf(jobId)),
+    checkpoint_prefix: checkpointPrefix(tenantId, jobId, attempt),
+    resume_prefixes: Array.from({ length: attempt - 1 }, (_, i) => checkpointPrefix(tenantId, jobId, attempt - 1 - i)),
+    artifact_key: adapterKey(tenantId, modelIdOf(jobId), attempt),
   };
 }
 

@@ -1,7 +1,7 @@
 // A job's training checkpoints between the local checkpoint folder and the blob store (keys: shared/storage/keys.ts).
-// After each epoch the newest local checkpoint is uploaded under the lease's checkpoint prefix, then the small
-// {epoch, key} pointer to it (the blob store cannot list); a re-leased job downloads the checkpoint the pointer
-// names and resumes from it. One upload at a time: a tick while one runs is skipped, and a failed upload (S3 down)
+// After each epoch the newest local checkpoint is uploaded under the attempt's own checkpoint prefix, then the small
+// {epoch, key} pointer to it (the blob store cannot list); a re-leased job reads the pointers of the earlier attempts,
+// downloads the newest checkpoint among them and resumes from it. One upload at a time: a tick while one runs is skipped, and a failed upload (S3 down)
 // is logged and tried again on the next tick — training never waits for storage.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { checkpointKey, latestCheckpointPointerKey } from '../../shared/storage/keys.ts';
@@ -13,8 +13,10 @@ import type { TrainerBlobs } from './storage.ts';
 export interface CheckpointSyncOptions {
   jobId: string;
   blobs: TrainerBlobs;
-  /** The lease's storage.checkpoint_prefix. */
+  /** The lease's storage.checkpoint_prefix: where this attempt writes. */
   prefix: string;
+  /** The lease's storage.resume_prefixes: the earlier attempts' prefixes, read on resume. */
+  resumePrefixes: string[];
   /** The local checkpoint folder training writes to (and resumes from). */
   dir: string;
   stop: JobStop;
@@ -35,22 +37,27 @@ export class CheckpointSync {
   }
 
   /**
-   * The newest uploaded checkpoint, fetched into the local folder: its epoch, or null when there is none or it
-   * cannot be fetched (logged; the job then starts over).
+   * The newest checkpoint the earlier attempts uploaded, fetched into the local folder: its epoch, or null when there
+   * is none or it cannot be fetched (logged; the job then starts over).
    */
   async fetchLatest(): Promise<number | null> {
-    const { blobs, prefix, dir } = this.o;
+    const { blobs, dir } = this.o;
     try {
-      const pointer = await blobs.get(latestCheckpointPointerKey(prefix));
-      if (!pointer) return null;
-      const { epoch, key } = JSON.parse(new TextDecoder().decode(pointer)) as { epoch: unknown; key: unknown };
-      if (!Number.isInteger(epoch) || typeof key !== 'string') throw new Error(`the checkpoint pointer is not {epoch, key}`);
-      const bytes = await blobs.get(key);
+      let best: { epoch: number; key: string } | null = null;
+      for (const prefix of this.o.resumePrefixes) {
+        const pointer = await blobs.get(latestCheckpointPointerKey(prefix));
+        if (!pointer) continue;
+        const { epoch, key } = JSON.parse(new TextDecoder().decode(pointer)) as { epoch: unknown; key: unknown };
+        if (!Number.isInteger(epoch) || typeof key !== 'string') throw new Error(`the checkpoint pointer under ${prefix} is not {epoch, key}`);
+        if (!best || (epoch as number) > best.epoch) best = { epoch: epoch as number, key };
+      }
+      if (!best) return null;
+      const bytes = await blobs.get(best.key);
       if (!bytes) return null;
       mkdirSync(dir, { recursive: true });
-      writeFileSync(checkpointPath(dir, epoch as number), bytes);
-      this.uploaded = epoch as number;
-      return epoch as number;
+      writeFileSync(checkpointPath(dir, best.epoch), bytes);
+      this.uploaded = best.epoch;
+      return best.epoch;
     } catch (err) {
       this.o.log(`job ${this.o.jobId}: could not fetch the latest checkpoint (${errorMessage(err)}); starting over`);
       return null;

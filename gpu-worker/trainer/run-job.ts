@@ -84,7 +84,7 @@ export async function runJob(lease: TrainingLease, deps: RunJobDeps): Promise<Jo
   deps.signal?.addEventListener('abort', onTrainerStop, { once: true });
   const storage: StorageRetry = { budgetMs: deps.storageRetryMs ?? DEFAULT_STORAGE_RETRY_MS, log: (l) => log(`job ${jobId}: ${l}`), signal: stop.signal };
   const reporter = new JobReporter({ client: deps.client, lease, stop, log, leaseSeconds: deps.leaseSeconds, heartbeatMs, reportRetryMs: deps.reportRetryMs, signal: deps.signal });
-  const checkpoints = new CheckpointSync({ jobId, blobs: deps.blobs, prefix: lease.storage.checkpoint_prefix, dir: ckptDir, stop, log, afterUpload: deps.hooks?.afterCheckpointUpload });
+  const checkpoints = new CheckpointSync({ jobId, blobs: deps.blobs, prefix: lease.storage.checkpoint_prefix, resumePrefixes: lease.storage.resume_prefixes, dir: ckptDir, stop, log, afterUpload: deps.hooks?.afterCheckpointUpload });
   const ticker = setInterval(() => {
     reporter.heartbeat();
     checkpoints.uploadNewest();
@@ -97,6 +97,18 @@ export async function runJob(lease: TrainingLease, deps: RunJobDeps): Promise<Jo
     return stop.reason === 'lease_lost' ? 'lease_lost' : 'abandoned';
   };
 
+  /** The key this attempt uploaded its adapter to, once it has. */
+  let published: string | null = null;
+  /** The lease was lost after the upload: the adapter at this attempt's own key is nobody's; remove it (best effort). */
+  const discardArtifact = async () => {
+    if (published === null) return;
+    try {
+      await deps.blobs.delete([published]);
+      log(`job ${jobId}: lease lost after uploading the adapter; removed ${published}`);
+    } catch (err) {
+      log(`job ${jobId}: could not remove ${published} (${errorMessage(err)})`);
+    }
+  };
   try {
     reporter.heartbeat();
     const resumedFrom = lease.attempts > 1 ? await checkpoints.fetchLatest() : null;
@@ -139,15 +151,20 @@ export async function runJob(lease: TrainingLease, deps: RunJobDeps): Promise<Jo
       throw trainingError(err);
     }
     const report = await publishArtifact(lease, result, scores, deps.model, join(jobDir, 'adapter.safetensors'), deps.blobs, storage); // heartbeats go on
+    published = report.artifact.key;
     clearInterval(ticker);
     await settle();
+    if (stop.reason === 'lease_lost') await discardArtifact();
     if (stop.reason === 'lease_lost' || stop.reason === 'stop') return await stopped();
     await deps.hooks?.beforeComplete?.();
     return await reporter.complete(report);
   } catch (err) {
     clearInterval(ticker);
     await settle();
-    if (err instanceof LeaseLostError || stop.reason === 'lease_lost') return 'lease_lost';
+    if (err instanceof LeaseLostError || stop.reason === 'lease_lost') {
+      await discardArtifact();
+      return 'lease_lost';
+    }
     if (stop.reason) return await stopped();
     return await reporter.fail(err);
   } finally {

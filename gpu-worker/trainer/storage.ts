@@ -4,7 +4,7 @@ import { retry } from '../../shared/util/retry.ts';
 import { errorMessage } from './errors.ts';
 
 /** The subset of the BlobStore port (shared/storage/blob-store.ts) a trainer needs. */
-export type TrainerBlobs = Pick<BlobStore, 'get' | 'put'>;
+export type TrainerBlobs = Pick<BlobStore, 'get' | 'put' | 'delete'>;
 
 /** How long a failing blob-store read or write is retried before the job fails (default). */
 export const DEFAULT_STORAGE_RETRY_MS = 120_000;

@@ -66,8 +66,11 @@ export const TrainingLease = z
     job: TrainingJob,
     ...LeaseCommon,
     storage: z.object({
-      checkpoint_prefix: z.string().meta({ description: 'Where to write (and on resume, read) checkpoints.' }),
-      artifact_key: z.string().meta({ description: 'Where to upload the adapter before /complete.' }),
+      checkpoint_prefix: z.string().meta({ description: "Where this attempt writes its checkpoints (its own prefix: a superseded attempt's writes never reach another's)." }),
+      resume_prefixes: z
+        .array(z.string())
+        .meta({ description: "The earlier attempts' checkpoint prefixes, newest first: a resumed attempt continues from the newest checkpoint among them." }),
+      artifact_key: z.string().meta({ description: "Where this attempt uploads the adapter before /complete (its own key)." }),
     }),
     dataset: LeasedDataset,
     validation_dataset: LeasedDataset.nullable().meta({

@@ -52,7 +52,7 @@ describe('models', () => {
       artifact: { bytes: 6 },
     });
     expect(model.artifact.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(artifactKey).toBe(`tenants/${t.id}/models/${model.id}/adapter.safetensors`);
+    expect(artifactKey).toBe(`tenants/${t.id}/models/${model.id}/attempts/1/adapter.safetensors`);
 
     const res = await edge.fetch(`/v1/models/${model.id}/artifact`, { headers: bearer(t.api_key) });
     expect(res.status).toBe(200);

@@ -242,8 +242,10 @@ describe('lifecycle through the worker API', () => {
     expect(lease.dataset.id).toBe(t.datasetId);
     expect(lease.dataset.images).toHaveLength(4);
     expect(lease.dataset.images[0].object_key).toMatch(new RegExp(`^tenants/${t.id}/datasets/${t.datasetId}/images/img_`));
-    expect(lease.storage.checkpoint_prefix).toBe(`tenants/${t.id}/jobs/${job.id}/checkpoints/`);
-    expect(lease.storage.artifact_key).toMatch(new RegExp(`^tenants/${t.id}/models/mdl_[0-9a-z]{21}/adapter\\.safetensors$`));
+    // Attempt 1's own keys (fencing: every attempt writes under its own), nothing earlier to resume from.
+    expect(lease.storage.checkpoint_prefix).toBe(`tenants/${t.id}/jobs/${job.id}/attempts/1/checkpoints/`);
+    expect(lease.storage.resume_prefixes).toEqual([]);
+    expect(lease.storage.artifact_key).toMatch(new RegExp(`^tenants/${t.id}/models/mdl_[0-9a-z]{21}/attempts/1/adapter\\.safetensors$`));
     expect(Date.parse(lease.lease_expires_at) - Date.now()).toBeGreaterThan(50_000);
     expect((await w.lease('worker-b')).status).toBe(204); // nothing else queued
 
@@ -318,6 +320,12 @@ describe('lifecycle through the worker API', () => {
     res = await w.complete(job.id, { ...good, artifact: { ...good.artifact, bytes: good.artifact.bytes + 1 } });
     expect(res.status).toBe(422);
     expect((await errorOf(res)).param).toBe('artifact.bytes');
+    // The right size but other bytes (replaced after upload): the sha256 is checked against the stored object.
+    await e.ports.blobs.put(lease.storage.artifact_key, new Uint8Array(good.artifact.bytes).fill(7), 'application/octet-stream');
+    res = await w.complete(job.id, good);
+    expect(res.status).toBe(422);
+    expect((await errorOf(res)).param).toBe('artifact.sha256');
+    await completeBody(e, lease);
     for (const [body, param] of [
       [{ ...good, artifact: { ...good.artifact, sha256: 'xyz' } }, 'artifact.sha256'],
       [{ ...good, classes: [] }, 'classes'],
@@ -408,7 +416,12 @@ describe('lifecycle through the worker API', () => {
     expect(second.job.id).toBe(job.id);
     expect(second.attempts).toBe(2);
     expect(second.lease_id).not.toBe(first.lease_id);
-    expect(second.storage).toEqual(first.storage); // resume from the same checkpoints
+    // Its own keys; it resumes from what attempt 1 wrote.
+    expect(second.storage).toEqual({
+      checkpoint_prefix: first.storage.checkpoint_prefix.replace('/attempts/1/', '/attempts/2/'),
+      resume_prefixes: [first.storage.checkpoint_prefix],
+      artifact_key: first.storage.artifact_key.replace('/attempts/1/', '/attempts/2/'),
+    });
     expect((await events(e, t.api_key, job.id)).map((x) => x.message)).toContain(
       'Resumed by worker worker-b (attempt 2) after the previous lease expired.',
     );

@@ -10,7 +10,9 @@ import { CheckpointSync } from '../../../gpu-worker/trainer/checkpoint-sync.ts';
 import { JobStop } from '../../../gpu-worker/trainer/job-stop.ts';
 import { useTmpDir } from '../../helpers/tmp.ts';
 
-const PREFIX = 'tenants/t/jobs/job_1/checkpoints/';
+const PREFIX = 'tenants/t/jobs/job_1/attempts/3/checkpoints/';
+/** The earlier attempts' prefixes, newest first. */
+const EARLIER = ['tenants/t/jobs/job_1/attempts/2/checkpoints/', 'tenants/t/jobs/job_1/attempts/1/checkpoints/'];
 
 function memoryBlobs() {
   const objects = new Map<string, { body: Uint8Array; type: string }>();
@@ -30,6 +32,9 @@ function memoryBlobs() {
     async get(key: string) {
       return objects.get(key)?.body ?? null;
     },
+    async delete(keys: string[]) {
+      for (const k of keys) objects.delete(k);
+    },
   };
 }
 
@@ -42,7 +47,7 @@ describe('CheckpointSync', () => {
     const logs: string[] = [];
     const uploaded: number[] = [];
     const stop = new JobStop('job_1');
-    const sync = new CheckpointSync({ jobId: 'job_1', blobs, prefix: PREFIX, dir, stop, log: (l) => logs.push(l), afterUpload: (e) => void uploaded.push(e) });
+    const sync = new CheckpointSync({ jobId: 'job_1', blobs, prefix: PREFIX, resumePrefixes: EARLIER, dir, stop, log: (l) => logs.push(l), afterUpload: (e) => void uploaded.push(e) });
     const write = (epoch: number, text: string) => {
       mkdirSync(dir, { recursive: true });
       writeFileSync(checkpointPath(dir, epoch), text);
@@ -93,19 +98,32 @@ describe('CheckpointSync', () => {
     expect(blobs.objects.has(checkpointKey(PREFIX, 2))).toBe(false);
   });
 
-  it('resume: fetches the checkpoint the pointer names; none, or a broken pointer, starts over', async () => {
+  const putCheckpoint = async (blobs: ReturnType<typeof memoryBlobs>, prefix: string, epoch: number, text: string) => {
+    await blobs.put(checkpointKey(prefix, epoch), new TextEncoder().encode(text), 'application/octet-stream');
+    await blobs.put(latestCheckpointPointerKey(prefix), new TextEncoder().encode(JSON.stringify({ epoch, key: checkpointKey(prefix, epoch) })), 'application/json');
+  };
+
+  it('resume: fetches the checkpoint an earlier attempt\'s pointer names; none, or a broken pointer, starts over', async () => {
     const a = setup('resume-a');
-    await a.blobs.put(checkpointKey(PREFIX, 3), new TextEncoder().encode('three'), 'application/octet-stream');
-    await a.blobs.put(latestCheckpointPointerKey(PREFIX), new TextEncoder().encode(JSON.stringify({ epoch: 3, key: checkpointKey(PREFIX, 3) })), 'application/json');
+    await putCheckpoint(a.blobs, EARLIER[0], 3, 'three');
     expect(await a.sync.fetchLatest()).toBe(3);
     expect(readFileSync(checkpointPath(a.dir, 3), 'utf8')).toBe('three');
     expect(a.sync.uploadedEpoch).toBe(3);
 
     const b = setup('resume-b');
     expect(await b.sync.fetchLatest()).toBeNull();
-    await b.blobs.put(latestCheckpointPointerKey(PREFIX), new TextEncoder().encode('{"epoch":"x"}'), 'application/json');
+    await b.blobs.put(latestCheckpointPointerKey(EARLIER[1]), new TextEncoder().encode('{"epoch":"x"}'), 'application/json');
     expect(await b.sync.fetchLatest()).toBeNull();
-    expect(b.logs).toEqual(['job job_1: could not fetch the latest checkpoint (the checkpoint pointer is not {epoch, key}); starting over']);
+    expect(b.logs).toEqual([`job job_1: could not fetch the latest checkpoint (the checkpoint pointer under ${EARLIER[1]} is not {epoch, key}); starting over`]);
     expect(b.sync.uploadedEpoch).toBe(0);
+  });
+
+  it('resume: the newest checkpoint among the earlier attempts (a superseded attempt may have trained further); never its own prefix', async () => {
+    const c = setup('resume-c');
+    await putCheckpoint(c.blobs, EARLIER[0], 2, 'attempt 2, epoch 2');
+    await putCheckpoint(c.blobs, EARLIER[1], 5, 'attempt 1, epoch 5');
+    await putCheckpoint(c.blobs, PREFIX, 9, 'not an earlier attempt');
+    expect(await c.sync.fetchLatest()).toBe(5);
+    expect(readFileSync(checkpointPath(c.dir, 5), 'utf8')).toBe('attempt 1, epoch 5');
   });
 });

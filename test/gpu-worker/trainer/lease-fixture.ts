@@ -27,7 +27,11 @@ export function testLease(job: Partial<TrainingLease['job']> = {}, extra: Partia
     attempts: 1,
     lease_id: 'lse_1',
     lease_expires_at: now,
-    storage: { checkpoint_prefix: 'tenants/ten_1/jobs/job_1/checkpoints/', artifact_key: 'tenants/ten_1/models/mdl_1/adapter.safetensors' },
+    storage: {
+      checkpoint_prefix: 'tenants/ten_1/jobs/job_1/attempts/1/checkpoints/',
+      resume_prefixes: [],
+      artifact_key: 'tenants/ten_1/models/mdl_1/attempts/1/adapter.safetensors',
+    },
     dataset: { id: 'ds_1', images: [] },
     validation_dataset: null,
     ...extra,

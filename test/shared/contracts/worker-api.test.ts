@@ -8,6 +8,7 @@
 //   - /openapi.json documents the worker routes with the components built from the shared schemas
 //     (component names from their `.meta({id})`, property names from their shapes).
 // The tenant, dataset and jobs are made through the public API, as a customer would.
+import { createHash } from 'node:crypto';
 import { z as openapiZ } from '@hono/zod-openapi';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,7 +150,7 @@ describe('the edge answers in the shared shapes', () => {
     await edge.ports.blobs.put(lease.storage.artifact_key, bytes, 'application/octet-stream');
     const complete: CompleteRequest = {
       lease_id: lease.lease_id,
-      artifact: { key: lease.storage.artifact_key, bytes: bytes.byteLength, sha256: 'ab'.repeat(32) },
+      artifact: { key: lease.storage.artifact_key, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') },
       base_model: 'toy-clip',
       classes: ['cat', 'dog'],
       metrics: { train_loss: 0.25, train_accuracy: 0.9, val_accuracy: 0.8 },
