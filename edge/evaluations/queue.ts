@@ -10,7 +10,7 @@ import { MAX_LABELS, checkLabels } from '../inference/classify.ts';
 import { requireLease } from '../jobs/queue.ts';
 import { guardedEventStatement, isConstraintError, mergeJson } from '../jobs/records.ts';
 import { finishLeased } from '../jobs/transitions.ts';
-import type { SqlDatabase } from '../ports.ts';
+import type { SqlDatabase, SqlStatement } from '../ports.ts';
 import { ACTIVE_JOB_STATES } from '../tenants/usage.ts';
 import { type EvaluationParameters, evaluationObject, requireTenantEvaluation } from './records.ts';
 
@@ -29,7 +29,7 @@ export interface NewEvaluation {
  * Queues an evaluation: 404 unknown (or another tenant's, or deleted) model or dataset, 409 dataset not ready or
  * over the concurrent-jobs quota, 422 labels that are not distinct plain text or miss a class of the dataset.
  */
-export async function enqueueEvaluation(db: SqlDatabase, o: NewEvaluation): Promise<Evaluation> {
+export async function enqueueEvaluation(db: SqlDatabase, o: NewEvaluation, commit: (evaluationId: string) => SqlStatement[] = () => []): Promise<Evaluation> {
   const { tenantId, datasetId } = o;
   let modelId: string | null = null;
   let method = ZERO_SHOT_MODEL;
@@ -79,6 +79,7 @@ export async function enqueueEvaluation(db: SqlDatabase, o: NewEvaluation): Prom
         )
         .bind(id, tenantId, datasetId, method, JSON.stringify(params), modelId, now.toISOString(), tenantId, o.maxConcurrent, datasetId, tenantId),
       guardedEventStatement(db, { jobId: id, tenantId, level: 'info', type: 'message', message: `Evaluation queued (${o.model}).`, now }),
+      ...commit(id),
     ]);
   } catch (err) {
     if (!isConstraintError(err)) throw err;

@@ -60,6 +60,13 @@ async function principalOf(c: Context<AppEnv>): Promise<Principal> {
   return p;
 }
 
+/** The tenant of a request that passed `requireTenant` (for code that sees only the app's context). */
+export function tenantIdOf(c: Context<AppEnv>): string {
+  const p = c.var.principal;
+  if (p?.kind !== 'tenant') throw unauthorized('This endpoint needs a tenant API key ("Authorization: Bearer ck_live_…").');
+  return p.tenantId;
+}
+
 /** Route middleware: a tenant API key; the handler reads c.var.tenant. */
 export const requireTenant: MiddlewareHandler<TenantEnv> = async (c, next) => {
   const p = await principalOf(c as unknown as Context<AppEnv>);

@@ -2,6 +2,7 @@
 import type { TimingVariables } from 'hono/timing';
 import type { EdgeConfig } from '../config.ts';
 import type { Ports } from '../ports.ts';
+import type { IdempotencyContext } from './idempotency.ts';
 
 /** A tenant's API key. */
 export interface TenantPrincipal {
@@ -27,6 +28,8 @@ export interface AppVariables extends TimingVariables {
   config: EdgeConfig;
   /** Set by `authenticate` on every /v1 request that got past it. */
   principal: Principal;
+  /** Set by `idempotent({ atomic })` when the request carries an Idempotency-Key (edge/http/idempotency.ts). */
+  idempotency?: IdempotencyContext;
 }
 
 export interface AppEnv {

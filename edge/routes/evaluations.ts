@@ -6,8 +6,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { Evaluation, ZERO_SHOT_MODEL } from '../../shared/contracts/evaluation.ts';
 import { enqueueEvaluation } from '../evaluations/queue.ts';
 import { listEvaluations, requireTenantEvaluation } from '../evaluations/records.ts';
-import { requireTenant } from '../http/auth.ts';
-import { idempotent } from '../http/idempotency.ts';
+import { requireTenant, tenantIdOf } from '../http/auth.ts';
+import { idempotencyCommit, idempotent } from '../http/idempotency.ts';
 import { IdempotencyHeaders, JSON_BODY_ERRORS, SECURITY, V1_ERRORS, errorResponses, jsonBody, jsonResponse, newRouter } from '../http/openapi.ts';
 import { PaginationQuery, pageSchema } from '../http/pagination.ts';
 import { MAX_LABELS, MAX_LABEL_CHARS } from '../inference/classify.ts';
@@ -50,7 +50,13 @@ const createRoute_ = createRoute({
     'zero-shot CLIP and reports accuracy, per-class figures and the confusion matrix. 404 unknown model or dataset, 409 dataset not ready ' +
     'or the concurrent-jobs quota is used up (evaluations and training jobs count together), 422 labels that miss a class of the dataset.',
   security: SECURITY.tenant,
-  middleware: [requireTenant, idempotent()] as const,
+  middleware: [
+    requireTenant,
+    idempotent({
+      // A retry whose first request committed the evaluation but never stored its answer gets the evaluation.
+      atomic: { replay: async (c, id) => ({ status: 202, body: await requireTenantEvaluation(c.var.ports.db, tenantIdOf(c), id) }) },
+    }),
+  ] as const,
   request: { headers: IdempotencyHeaders, body: jsonBody(CreateEvaluationRequest) },
   responses: { 202: jsonResponse(Evaluation, 'The queued evaluation.'), ...errorResponses(...V1_ERRORS, ...JSON_BODY_ERRORS, 404, 409) },
 });
@@ -83,13 +89,17 @@ export function evaluationRoutes() {
 
   app.openapi(createRoute_, async (c) => {
     const body = c.req.valid('json');
-    const evaluation = await enqueueEvaluation(c.var.ports.db, {
-      tenantId: c.var.tenant.tenantId,
-      model: body.model,
-      datasetId: body.dataset_id,
-      labels: body.labels,
-      maxConcurrent: c.var.config.quotas.concurrent_jobs,
-    });
+    const evaluation = await enqueueEvaluation(
+      c.var.ports.db,
+      {
+        tenantId: c.var.tenant.tenantId,
+        model: body.model,
+        datasetId: body.dataset_id,
+        labels: body.labels,
+        maxConcurrent: c.var.config.quotas.concurrent_jobs,
+      },
+      idempotencyCommit(c, (id: string) => ({ status: 202, resourceId: id })),
+    );
     return c.json(evaluation, 202);
   });
 

@@ -2,7 +2,7 @@
 // The SQL and rules are in edge/tenants/.
 import { createRoute, z } from '@hono/zod-openapi';
 import { requireAdmin, requireTenant } from '../http/auth.ts';
-import { idempotent } from '../http/idempotency.ts';
+import { idempotencyCommit, idempotent } from '../http/idempotency.ts';
 import {
   IdempotencyHeaders,
   JSON_BODY_ERRORS,
@@ -14,7 +14,7 @@ import {
   newRouter,
 } from '../http/openapi.ts';
 import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
-import { createApiKey, createTenant, requireTenantRecord, revokeApiKey } from '../tenants/tenants.ts';
+import { type CreatedTenant, createApiKey, createTenant, requireTenantRecord, revokeApiKey } from '../tenants/tenants.ts';
 import { tenantUsage } from '../tenants/usage.ts';
 
 // ---- schemas --------------------------------------------------------------------------------
@@ -59,6 +59,32 @@ const KeyParams = z.object({
   id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'key_0m3k9x2qa4f7hz81kd0p3q' }),
 });
 
+// ---- idempotency ----------------------------------------------------------------------------
+
+// Keys are stored only hashed, so a replay (same Idempotency-Key) cannot show one again: it answers the ids with
+// `api_key: null` and a note (edge/http/idempotency.ts).
+const tenantIdempotency = idempotent({
+  atomic: {
+    replay: async (c, id) => ({ status: 201, body: { ...(await requireTenantRecord(c.var.ports.db, id)), api_key: null } }),
+  },
+  secret: {
+    fields: ['api_key'],
+    note: (b) =>
+      `Tenant ${String(b.id)} was created by the first request with this Idempotency-Key. Its API key is shown only once and is not stored; ` +
+      'if it was lost, the tenant has no usable key (there is no admin route to issue another).',
+  },
+});
+
+const apiKeyIdempotency = idempotent({
+  atomic: { replay: async (_c, id) => ({ status: 201, body: { id, api_key: null } }) },
+  secret: {
+    fields: ['api_key'],
+    note: (b) =>
+      `API key ${String(b.id)} was created by the first request with this Idempotency-Key. A key is shown only once and is not stored; ` +
+      `if it was lost, revoke ${String(b.id)} (DELETE /v1/api-keys/${String(b.id)}) and create another.`,
+  },
+});
+
 // ---- routes ---------------------------------------------------------------------------------
 
 const createTenantRoute = createRoute({
@@ -68,7 +94,7 @@ const createTenantRoute = createRoute({
   summary: 'Create a tenant (admin)',
   description: 'Creates a tenant and its first API key. Needs the admin token.',
   security: SECURITY.admin,
-  middleware: [requireAdmin, idempotent()] as const,
+  middleware: [requireAdmin, tenantIdempotency] as const,
   request: { headers: IdempotencyHeaders, body: jsonBody(CreateTenantRequest) },
   responses: {
     201: jsonResponse(TenantCreated, 'The tenant, with its first API key (shown once).'),
@@ -97,7 +123,7 @@ const createApiKeyRoute = createRoute({
   summary: 'Create an API key',
   description: 'A new key for the calling tenant. No request body.',
   security: SECURITY.tenant,
-  middleware: [requireTenant, idempotent()] as const,
+  middleware: [requireTenant, apiKeyIdempotency] as const,
   request: { headers: IdempotencyHeaders },
   responses: {
     201: jsonResponse(ApiKeyCreated, 'The key (shown once).'),
@@ -125,7 +151,10 @@ const revokeApiKeyRoute = createRoute({
 export function tenantRoutes() {
   const app = newRouter();
 
-  app.openapi(createTenantRoute, async (c) => c.json(await createTenant(c.var.ports.db, c.req.valid('json').name), 201));
+  app.openapi(createTenantRoute, async (c) => {
+    const commit = idempotencyCommit(c, (t: CreatedTenant) => ({ status: 201, resourceId: t.id, body: t }));
+    return c.json(await createTenant(c.var.ports.db, c.req.valid('json').name, commit), 201);
+  });
 
   app.openapi(getMeRoute, async (c) => {
     const { tenantId } = c.var.tenant;
@@ -134,7 +163,10 @@ export function tenantRoutes() {
     return c.json({ id: tenant.id, name: tenant.name, quotas: c.var.config.quotas, usage: await tenantUsage(db, tenantId) }, 200);
   });
 
-  app.openapi(createApiKeyRoute, async (c) => c.json(await createApiKey(c.var.ports.db, c.var.tenant.tenantId), 201));
+  app.openapi(createApiKeyRoute, async (c) => {
+    const commit = idempotencyCommit(c, (k: { id: string; api_key: string }) => ({ status: 201, resourceId: k.id, body: k }));
+    return c.json(await createApiKey(c.var.ports.db, c.var.tenant.tenantId, commit), 201);
+  });
 
   app.openapi(revokeApiKeyRoute, async (c) => {
     await revokeApiKey(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id);

@@ -6,9 +6,9 @@
 // running job and its worker stopping. A queued job is cancelled at once.
 import { createRoute, z } from '@hono/zod-openapi';
 import { METHODS, TrainingJob } from '../../shared/contracts/training-job.ts';
-import { requireTenant } from '../http/auth.ts';
+import { requireTenant, tenantIdOf } from '../http/auth.ts';
 import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
-import { idempotent } from '../http/idempotency.ts';
+import { idempotencyCommit, idempotent } from '../http/idempotency.ts';
 import {
   IdempotencyHeaders,
   JSON_BODY_ERRORS,
@@ -150,7 +150,13 @@ const createJobRoute = createRoute({
     '404 unknown dataset or validation dataset, 409 a dataset not ready or the tenant already has its quota of queued/running jobs, ' +
     '422 a validation dataset with labels the training dataset lacks.',
   security: SECURITY.tenant,
-  middleware: [requireTenant, idempotent()] as const,
+  middleware: [
+    requireTenant,
+    idempotent({
+      // A retry whose first request committed the job but never stored its answer gets the job.
+      atomic: { replay: async (c, id) => ({ status: 201, body: jobObject(await requireTenantJob(c.var.ports.db, tenantIdOf(c), id)) }) },
+    }),
+  ] as const,
   request: { headers: IdempotencyHeaders, body: jsonBody(CreateJobRequest) },
   responses: {
     201: jsonResponse(TrainingJob, 'The queued job.'),
@@ -216,14 +222,18 @@ export function trainingJobRoutes() {
 
   app.openapi(createJobRoute, async (c) => {
     const body = c.req.valid('json');
-    const job = await enqueueJob(c.var.ports.db, {
-      tenantId: c.var.tenant.tenantId,
-      datasetId: body.dataset_id,
-      method: body.method,
-      hyperparameters: withDefaults(body.hyperparameters ?? {}),
-      metadata: body.metadata ?? {},
-      maxConcurrent: c.var.config.quotas.concurrent_jobs,
-    });
+    const job = await enqueueJob(
+      c.var.ports.db,
+      {
+        tenantId: c.var.tenant.tenantId,
+        datasetId: body.dataset_id,
+        method: body.method,
+        hyperparameters: withDefaults(body.hyperparameters ?? {}),
+        metadata: body.metadata ?? {},
+        maxConcurrent: c.var.config.quotas.concurrent_jobs,
+      },
+      idempotencyCommit(c, (id: string) => ({ status: 201, resourceId: id })),
+    );
     return c.json(job, 201);
   });
 

@@ -3,8 +3,8 @@
 // The secret is returned only by create and rotate-secret. The SQL and rules are in edge/webhooks/endpoints.ts;
 // deliveries are sent by edge/webhooks/dispatcher.ts.
 import { createRoute, z } from '@hono/zod-openapi';
-import { requireTenant } from '../http/auth.ts';
-import { idempotent } from '../http/idempotency.ts';
+import { requireTenant, tenantIdOf } from '../http/auth.ts';
+import { idempotencyCommit, idempotent } from '../http/idempotency.ts';
 import {
   IdempotencyHeaders,
   JSON_BODY_ERRORS,
@@ -16,7 +16,7 @@ import {
   newRouter,
 } from '../http/openapi.ts';
 import { PaginationQuery, pageSchema } from '../http/pagination.ts';
-import { createEndpoint, deleteEndpoint, getEndpoint, listDeliveries, listEndpoints, rotateSecret } from '../webhooks/endpoints.ts';
+import { type CreatedEndpoint, createEndpoint, deleteEndpoint, getEndpoint, listDeliveries, listEndpoints, rotateSecret } from '../webhooks/endpoints.ts';
 import { WEBHOOK_EVENT_TYPES } from '../webhooks/settings.ts';
 
 // ---- schemas --------------------------------------------------------------------------------
@@ -88,6 +88,19 @@ const IdParams = z.object({
 const tags = ['Webhooks'];
 const security = SECURITY.tenant;
 
+// The signing secret is never stored with the Idempotency-Key: a replay answers `secret: null` and a note.
+const createIdempotency = idempotent({
+  atomic: {
+    replay: async (c, id) => ({ status: 201, body: { ...(await getEndpoint(c.var.ports.db, tenantIdOf(c), id)), secret: null } }),
+  },
+  secret: {
+    fields: ['secret'],
+    note: (b) =>
+      `Webhook endpoint ${String(b.id)} was created by the first request with this Idempotency-Key. Its secret is shown only once and is not ` +
+      `stored with the key; if it was lost, make a new one with POST /v1/webhook-endpoints/${String(b.id)}/rotate-secret.`,
+  },
+});
+
 const createEndpointRoute = createRoute({
   method: 'post',
   path: '/v1/webhook-endpoints',
@@ -95,7 +108,7 @@ const createEndpointRoute = createRoute({
   summary: 'Create a webhook endpoint',
   description: 'Registers an https URL for training job events. Returns the signing secret once.',
   security,
-  middleware: [requireTenant, idempotent()] as const,
+  middleware: [requireTenant, createIdempotency] as const,
   request: { headers: IdempotencyHeaders, body: jsonBody(CreateEndpointRequest) },
   responses: {
     201: jsonResponse(EndpointCreated, 'The endpoint, with its secret (shown once).'),
@@ -174,7 +187,8 @@ export function webhookEndpointRoutes() {
 
   app.openapi(createEndpointRoute, async (c) => {
     const { url, events } = c.req.valid('json');
-    const endpoint = await createEndpoint(c.var.ports.db, { tenantId: c.var.tenant.tenantId, url, events, localMode: c.var.config.localMode });
+    const commit = idempotencyCommit(c, (e: CreatedEndpoint) => ({ status: 201, resourceId: e.id, body: e }));
+    const endpoint = await createEndpoint(c.var.ports.db, { tenantId: c.var.tenant.tenantId, url, events, localMode: c.var.config.localMode }, commit);
     return c.json(endpoint, 201);
   });
 

@@ -4,7 +4,7 @@
 import { quoteId } from '../../shared/util/quote.ts';
 import { notFound } from '../http/errors.ts';
 import { newApiKey, newId } from '../ids.ts';
-import type { SqlDatabase } from '../ports.ts';
+import type { SqlDatabase, SqlStatement } from '../ports.ts';
 
 async function insertKeyStatement(db: SqlDatabase, tenantId: string, createdAt: string) {
   const id = newId('apiKey');
@@ -15,13 +15,20 @@ async function insertKeyStatement(db: SqlDatabase, tenantId: string, createdAt: 
   return { id, key: key.key, stmt };
 }
 
-/** A new tenant and its first API key, in one batch. */
-export async function createTenant(db: SqlDatabase, name: string): Promise<{ id: string; name: string; api_key: string }> {
+export interface CreatedTenant {
+  id: string;
+  name: string;
+  api_key: string;
+}
+
+/** A new tenant and its first API key, in one batch (with `commit`'s statements: the request's Idempotency-Key). */
+export async function createTenant(db: SqlDatabase, name: string, commit: (created: CreatedTenant) => SqlStatement[] = () => []): Promise<CreatedTenant> {
   const id = newId('tenant');
   const now = new Date().toISOString();
   const key = await insertKeyStatement(db, id, now);
-  await db.batch([db.prepare('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)').bind(id, name, now), key.stmt]);
-  return { id, name, api_key: key.key };
+  const created = { id, name, api_key: key.key };
+  await db.batch([db.prepare('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)').bind(id, name, now), key.stmt, ...commit(created)]);
+  return created;
 }
 
 /** The tenant's id and name; 404 when it no longer exists. */
@@ -31,11 +38,16 @@ export async function requireTenantRecord(db: SqlDatabase, tenantId: string): Pr
   return tenant;
 }
 
-/** One more API key of the tenant. */
-export async function createApiKey(db: SqlDatabase, tenantId: string): Promise<{ id: string; api_key: string }> {
+/** One more API key of the tenant (in one batch with `commit`'s statements: the request's Idempotency-Key). */
+export async function createApiKey(
+  db: SqlDatabase,
+  tenantId: string,
+  commit: (created: { id: string; api_key: string }) => SqlStatement[] = () => [],
+): Promise<{ id: string; api_key: string }> {
   const key = await insertKeyStatement(db, tenantId, new Date().toISOString());
-  await key.stmt.run();
-  return { id: key.id, api_key: key.key };
+  const created = { id: key.id, api_key: key.key };
+  await db.batch([key.stmt, ...commit(created)]);
+  return created;
 }
 
 /** Revokes an active key of the tenant (it stops working at once); 404 when there is none with that id. */

@@ -5,7 +5,7 @@ import { quoteId } from '../../shared/util/quote.ts';
 import { notFound, validationFailed } from '../http/errors.ts';
 import { type Pagination, listPage } from '../http/pagination.ts';
 import { newId } from '../ids.ts';
-import type { SqlDatabase } from '../ports.ts';
+import type { SqlDatabase, SqlStatement } from '../ports.ts';
 import { parseEvents } from './outbox.ts';
 import { DEFAULT_WEBHOOK_EVENTS, SECRET_OVERLAP_MS, WEBHOOK_EVENT_TYPES, type WebhookEventType } from './settings.ts';
 import { newWebhookSecret } from './signing.ts';
@@ -35,8 +35,22 @@ function toEndpoint(r: EndpointRow) {
 
 const noEndpoint = (id: string) => notFound(`No webhook endpoint with id ${quoteId(id)} in your tenant.`, 'id');
 
-/** A new endpoint and its secret; 422 when the URL guard refuses the URL. `events` default: the three final events. */
-export async function createEndpoint(db: SqlDatabase, o: { tenantId: string; url: string; events?: WebhookEventType[]; localMode: boolean }) {
+export interface CreatedEndpoint {
+  id: string;
+  url: string;
+  events: WebhookEventType[];
+  disabled_at: null;
+  disabled_reason: null;
+  created_at: string;
+  secret: string;
+}
+
+/** A new endpoint and its secret (in one batch with `commit`'s statements: the request's Idempotency-Key); 422 when the URL guard refuses the URL. `events` default: the three final events. */
+export async function createEndpoint(
+  db: SqlDatabase,
+  o: { tenantId: string; url: string; events?: WebhookEventType[]; localMode: boolean },
+  commit: (created: CreatedEndpoint) => SqlStatement[] = () => [],
+): Promise<CreatedEndpoint> {
   const check = checkWebhookUrl(o.url, { localMode: o.localMode });
   if (!check.ok) throw validationFailed(check.reason, 'url');
   const events = o.events ? WEBHOOK_EVENT_TYPES.filter((e) => o.events!.includes(e)) : DEFAULT_WEBHOOK_EVENTS;
@@ -44,11 +58,12 @@ export async function createEndpoint(db: SqlDatabase, o: { tenantId: string; url
   const secret = newWebhookSecret();
   const createdAt = new Date().toISOString();
   const url = check.url.href;
-  await db
-    .prepare('INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-    .bind(id, o.tenantId, url, JSON.stringify(events), secret, createdAt)
-    .run();
-  return { id, url, events, disabled_at: null, disabled_reason: null, created_at: createdAt, secret };
+  const created = { id, url, events, disabled_at: null, disabled_reason: null, created_at: createdAt, secret };
+  await db.batch([
+    db.prepare('INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?, ?)').bind(id, o.tenantId, url, JSON.stringify(events), secret, createdAt),
+    ...commit(created),
+  ]);
+  return created;
 }
 
 /** A page of the tenant's endpoints, oldest first (no secrets). */
