@@ -205,12 +205,21 @@ export interface LeaseOptions {
   leaseSeconds?: number;
   /** config.maxJobAttempts: a job is leased at most this many times. */
   maxAttempts: number;
+  /** The worker's name for this request: a retry of it gets the lease it already took. */
+  requestId?: string;
 }
 
-/** Leases the next job to a worker (null: nothing to do). */
+/** Leases the next job to a worker (null: nothing to do). A retried request (same requestId and worker) gets its lease again. */
 export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Lease | null> {
   const now = new Date();
   const nowMs = now.getTime();
+  if (o.requestId !== undefined) {
+    const held = await db
+      .prepare(`SELECT * FROM training_jobs WHERE lease_request = ? AND lease_worker = ? AND status IN ${LEASED_STATES_SQL} AND lease_expires_at >= ?`)
+      .bind(o.requestId, o.workerId, nowMs)
+      .first<JobRow>();
+    if (held) return leaseOf(db, held, held.lease_id!, held.lease_expires_at!);
+  }
   const leaseId = `lse_${randomString(24, '0123456789abcdefghijklmnopqrstuvwxyz')}`;
   const expires = nowMs + (o.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
   const { maxAttempts } = o;
@@ -222,14 +231,14 @@ export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Le
     db
       .prepare(
         `UPDATE training_jobs
-           SET lease_id = ?, lease_worker = ?, lease_expires_at = ?, attempts = attempts + 1,
+           SET lease_id = ?, lease_worker = ?, lease_expires_at = ?, lease_request = ?, attempts = attempts + 1,
                status = CASE WHEN status = 'queued' THEN 'running' ELSE status END,
                started_at = COALESCE(started_at, ?)
          WHERE id = (SELECT id FROM training_jobs
                       WHERE status = 'queued' OR (status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND attempts < ?)
                       ORDER BY created_at, id LIMIT 1)`,
       )
-      .bind(leaseId, o.workerId, expires, now.toISOString(), nowMs, maxAttempts),
+      .bind(leaseId, o.workerId, expires, o.requestId ?? null, now.toISOString(), nowMs, maxAttempts),
     db
       .prepare(
         `INSERT INTO job_events (id, job_id, tenant_id, created_at, level, type, message, data)
@@ -245,12 +254,17 @@ export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Le
   const row = await db.prepare('SELECT * FROM training_jobs WHERE lease_id = ?').bind(leaseId).first<JobRow>();
   if (!row) return null;
 
-  if (row.kind === 'evaluation') return evaluationLease(db, row, leaseId, expires);
-  if (row.attempts === 1) {
+  if (row.kind === 'training' && row.attempts === 1) {
     // Optional event; outside the lease transaction (its target rows depend on the job picked).
     const statements = await jobWebhookStatements(db, row.tenant_id, 'training_job.started', webhookData(jobObject(row)), now);
     if (statements.length > 0) await db.batch(statements);
   }
+  return leaseOf(db, row, leaseId, expires);
+}
+
+/** The lease `leaseId` (expiring at `expires`, unix ms) of the row, as the worker API answers it. */
+async function leaseOf(db: SqlDatabase, row: JobRow, leaseId: string, expires: number): Promise<Lease> {
+  if (row.kind === 'evaluation') return evaluationLease(db, row, leaseId, expires);
   const job = jobObject(row);
   const validationId = job.hyperparameters.validation_dataset_id;
   return {

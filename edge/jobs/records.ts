@@ -46,6 +46,8 @@ export interface JobRow {
   lease_worker: string | null;
   lease_expires_at: number | null;
   attempts: number;
+  /** The request_id of the lease request that took the current lease (migration 0005). */
+  lease_request: string | null;
 }
 
 /** The official recipe's crop range (Dassl's RandomResizedCrop default), for jobs stored before crop_scale existed. */

@@ -91,8 +91,8 @@ export function workerRoutes() {
   app.use('/internal/v1/*', requireWorker, jsonBodyGuard);
 
   app.openapi(leaseRoute, async (c) => {
-    const { worker_id, lease_seconds } = c.req.valid('json');
-    const lease = await leaseNextJob(c.var.ports.db, { workerId: worker_id, leaseSeconds: lease_seconds, maxAttempts: c.var.config.maxJobAttempts });
+    const { worker_id, lease_seconds, request_id } = c.req.valid('json');
+    const lease = await leaseNextJob(c.var.ports.db, { workerId: worker_id, leaseSeconds: lease_seconds, maxAttempts: c.var.config.maxJobAttempts, requestId: request_id });
     return lease ? c.json(lease, 200) : c.body(null, 204);
   });
 

@@ -7,6 +7,7 @@
 // heartbeat, an event), or for as long as a call's `budgetMs` allows (the final reports of a job: /complete,
 // /fail, /cancelled). Giving up is an EdgeUnreachableError. 409 (the lease is no longer this trainer's, or the job
 // left the leased states) is a LeaseLostError: the trainer must stop working on the job and must not complete it.
+import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import {
   type CancelledRequest,
@@ -98,7 +99,8 @@ export class EdgeClient {
 
   /** The next job, or null when there is none (204). */
   async lease(workerId: string, leaseSeconds?: number, call?: CallOptions): Promise<Lease | null> {
-    const body: LeaseRequest = { worker_id: workerId, ...(leaseSeconds !== undefined ? { lease_seconds: leaseSeconds } : {}) };
+    // One request id for this call and its retries: a retry whose first answer was lost gets that same lease back.
+    const body: LeaseRequest = { worker_id: workerId, request_id: randomUUID(), ...(leaseSeconds !== undefined ? { lease_seconds: leaseSeconds } : {}) };
     return this.post('/leases', body, call, { schema: Lease, name: 'Lease', nullOn204: true });
   }
 

@@ -36,6 +36,17 @@ export const LeaseRequest = z
   .strictObject({
     worker_id: z.string().min(1).max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').meta({ example: 'gpu-01#1234' }),
     lease_seconds: LeaseSeconds,
+    request_id: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+      .optional()
+      .meta({
+        description:
+          'Names this lease request: a retry with the same request_id and worker_id (its answer was lost) gets the same lease back while it is held, not a second job.',
+        example: '6f1c2a4e-9b7d-4c1e-8f5a-2d3b4c5d6e7f',
+      }),
   })
   .meta({ id: 'LeaseRequest' });
 export type LeaseRequest = z.infer<typeof LeaseRequest>;

@@ -79,9 +79,13 @@ describe('EdgeClient', () => {
     const lease = testLease();
     const { client, calls } = scripted([new Response(null, { status: 204 }), jsonRes(200, { ...lease, unknown_field: 1 })]);
     expect(await client.lease('w1', 30)).toBeNull();
-    expect(JSON.parse(calls[0].init.body as string)).toEqual({ worker_id: 'w1', lease_seconds: 30 });
+    const first = JSON.parse(calls[0].init.body as string);
+    expect(first).toEqual({ worker_id: 'w1', lease_seconds: 30, request_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     expect(await client.lease('w1')).toEqual(lease);
-    expect(JSON.parse(calls[1].init.body as string)).toEqual({ worker_id: 'w1' });
+    const second = JSON.parse(calls[1].init.body as string);
+    expect(second).toEqual({ worker_id: 'w1', request_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    // Every lease call is a new request (its retries reuse its id: lease-retry.test.ts).
+    expect(second.request_id).not.toBe(first.request_id);
   });
 
   it('an answer that breaks the contract is an EdgeApiError naming it, not retried', async () => {
