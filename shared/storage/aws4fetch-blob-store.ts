@@ -17,6 +17,8 @@ export interface Aws4fetchBlobStoreOptions {
   retries?: number;
   /** Injectable for tests. Default: the global fetch. */
   fetch?: typeof fetch;
+  /** Each S3 call (one attempt, answer and body included) fails after this long (default 30 s). */
+  timeoutMs?: number;
 }
 
 /** S3 DeleteObjects takes at most this many keys per request. */
@@ -87,7 +89,7 @@ export class Aws4fetchBlobStore implements BlobStore {
     const retries = this.opts.retries ?? 2;
     for (let i = 0; ; i++) {
       // Re-signing per attempt is not needed within the signature's validity (15 min); the body is bytes.
-      res = await this.fetchImpl(req.clone());
+      res = await this.fetchImpl(req.clone(), { signal: AbortSignal.timeout(this.opts.timeoutMs ?? 30_000) });
       if ((res.status < 500 && res.status !== 429) || i >= retries) return res;
       await res.body?.cancel().catch(() => {});
       await new Promise((ok) => setTimeout(ok, 50 * 2 ** i));

@@ -22,7 +22,15 @@ export interface S3BlobStoreOptions {
   secretAccessKey: string;
   /** Path-style URLs (endpoint/bucket/key) instead of virtual-host style (bucket.endpoint/key). */
   forcePathStyle?: boolean;
+  /**
+   * A call whose connection cannot be made, or whose socket stays silent, for this long fails (default
+   * DEFAULT_S3_TIMEOUT_MS): a stalled S3 never hangs a request, a heartbeat or a training job.
+   */
+  timeoutMs?: number;
 }
+
+/** How long an S3 call may wait on a silent connection before it fails. */
+export const DEFAULT_S3_TIMEOUT_MS = 30_000;
 
 /** S3 DeleteObjects takes at most this many keys per request. */
 const DELETE_CHUNK = 1000;
@@ -55,6 +63,11 @@ export class S3BlobStore implements BlobStore {
       region: opts.region,
       forcePathStyle: opts.forcePathStyle ?? false,
       credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
+      // Idle (not total) time: a large upload that keeps sending is fine, a silent socket fails the call.
+      requestHandler: {
+        connectionTimeout: Math.min(opts.timeoutMs ?? DEFAULT_S3_TIMEOUT_MS, 10_000),
+        socketTimeout: opts.timeoutMs ?? DEFAULT_S3_TIMEOUT_MS,
+      },
       // Without this the SDK adds a CRC32 of the (empty) body to presigned PUT URLs
       // (x-amz-checksum-crc32 + x-amz-sdk-checksum-algorithm), which real S3 then checks against the
       // uploaded bytes and rejects. Checksums stay on for operations that require one (DeleteObjects).
