@@ -11,9 +11,19 @@ export interface Quotas {
 }
 
 export interface RateLimitConfig {
-  /** Requests one API key may make per window. */
+  /** Requests one API key may make per window (Node; on Workers the RATE_LIMITER binding's own limit applies). */
   requestsPerWindow: number;
   windowMs: number;
+  /**
+   * Failed authentications one client address may make per window (Node; on Workers the AUTH_FAILURE_LIMITER
+   * binding's limit); after that its requests are 429 until the window ends, before credentials are checked.
+   */
+  authFailuresPerWindow: number;
+  /**
+   * Node behind a proxy: the request header holding the client's address as the proxy sets it (e.g. x-real-ip; for
+   * x-forwarded-for the last entry). Unset: the socket's address; client-sent headers are not trusted.
+   */
+  clientIpHeader?: string;
 }
 
 export interface Logger {
@@ -63,7 +73,7 @@ export const DEFAULT_QUOTAS: Quotas = {
 export const DEFAULTS = {
   localMode: false,
   maxJsonBytes: 1024 * 1024,
-  rateLimit: { requestsPerWindow: 600, windowMs: 60_000 },
+  rateLimit: { requestsPerWindow: 600, windowMs: 60_000, authFailuresPerWindow: 30 },
   quotas: DEFAULT_QUOTAS,
   baseModel: 'toy-clip',
   maxJobAttempts: 5,
@@ -121,6 +131,11 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
   positiveInt(problems, 'maxJobAttempts', config.maxJobAttempts);
   positiveInt(problems, 'rateLimit.requestsPerWindow', config.rateLimit.requestsPerWindow);
   positiveInt(problems, 'rateLimit.windowMs', config.rateLimit.windowMs);
+  positiveInt(problems, 'rateLimit.authFailuresPerWindow', config.rateLimit.authFailuresPerWindow);
+  const header = config.rateLimit.clientIpHeader;
+  if (header !== undefined && !/^[A-Za-z0-9-]{1,64}$/.test(header)) {
+    problems.push(`rateLimit.clientIpHeader must be a header name, got ${JSON.stringify(header)}`);
+  }
   for (const [k, v] of Object.entries(config.quotas)) positiveInt(problems, `quotas.${k}`, v);
 
   if (config.publicBaseUrl !== undefined) {
@@ -178,7 +193,8 @@ function envBool(problems: string[], env: Record<string, string | undefined>, na
 }
 
 /**
- * Reads ADMIN_TOKEN, WORKER_TOKEN, LOCAL_MODE, MAX_JSON_BYTES, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_MS,
+ * Reads ADMIN_TOKEN, WORKER_TOKEN, LOCAL_MODE, MAX_JSON_BYTES, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_MS, AUTH_FAILURE_LIMIT,
+ * CLIENT_IP_HEADER,
  * PUBLIC_BASE_URL, INFERENCE_URL, BASE_MODEL, MAX_JOB_ATTEMPTS, QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES,
  * QUOTA_CONCURRENT_JOBS. `overrides` win.
  */
@@ -198,6 +214,8 @@ export function configFromEnv(env: Record<string, string | undefined>, overrides
     rateLimit: pick({
       requestsPerWindow: envInt(problems, env, 'RATE_LIMIT_REQUESTS'),
       windowMs: envInt(problems, env, 'RATE_LIMIT_WINDOW_MS'),
+      authFailuresPerWindow: envInt(problems, env, 'AUTH_FAILURE_LIMIT'),
+      clientIpHeader: env.CLIENT_IP_HEADER?.trim() || undefined,
     }),
     quotas: pick({
       datasets: envInt(problems, env, 'QUOTA_DATASETS'),

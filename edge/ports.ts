@@ -20,6 +20,7 @@ export interface SqlDatabase {
 
 export type { BlobHead, BlobStore, PresignedPut } from '../shared/storage/blob-store.ts';
 import type { BlobStore } from '../shared/storage/blob-store.ts';
+import type { RateLimits } from './http/rate-limit.ts';
 
 export interface KeyValueCache {
   get(key: string): Promise<string | null>;
@@ -31,4 +32,6 @@ export interface Ports {
   db: SqlDatabase;
   blobs: BlobStore;
   cache: KeyValueCache;
+  /** Request and failed-authentication limits (edge/http/rate-limit.ts); absent: memory counters, no client address. */
+  rateLimits?: RateLimits;
 }

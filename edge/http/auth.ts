@@ -9,7 +9,8 @@ import { API_KEY_PATTERN, hashApiKey } from '../ids.ts';
 import type { SqlDatabase } from '../ports.ts';
 import { apiKeyByHash } from '../tenants/tenants.ts';
 import type { AppEnv, Principal, TenantEnv, TenantPrincipal } from './context.ts';
-import { unauthorized } from './errors.ts';
+import { ApiError, unauthorized } from './errors.ts';
+import { rateLimitsOf, tooManyAuthFailures } from './rate-limit.ts';
 
 /** The token of `Authorization: Bearer <token>`; 401 when the header is missing or not of that form. */
 export function bearerToken(c: Context): string {
@@ -45,9 +46,30 @@ export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal> {
   return resolveApiKey(ports.db, token);
 }
 
-/** App middleware for /v1: sets c.var.principal or answers 401. */
+/**
+ * resolvePrincipal under the failed-authentication limit of the client's address: 429 while the address is
+ * blocked (before the token is looked at), and each 401 counted (the one over the limit is a 429 too).
+ */
+async function limitedPrincipal(c: Context<AppEnv>): Promise<Principal> {
+  const limits = rateLimitsOf(c.var.ports, c.var.config);
+  const address = limits.clientAddress(c);
+  if (address === undefined) return resolvePrincipal(c);
+  const wait = await limits.authFailures.blockedFor(address);
+  if (wait > 0) throw tooManyAuthFailures(wait);
+  try {
+    return await resolvePrincipal(c);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      const blocked = await limits.authFailures.recordFailure(address);
+      if (blocked > 0) throw tooManyAuthFailures(blocked);
+    }
+    throw err;
+  }
+}
+
+/** App middleware for /v1: sets c.var.principal or answers 401 (429 for an address with too many failures). */
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
-  c.set('principal', await resolvePrincipal(c));
+  c.set('principal', await limitedPrincipal(c));
   await next();
 };
 
@@ -55,7 +77,7 @@ async function principalOf(c: Context<AppEnv>): Promise<Principal> {
   const known = c.var.principal as Principal | undefined;
   if (known) return known;
   // A route mounted outside /v1 (not behind `authenticate`) resolves the token here.
-  const p = await resolvePrincipal(c);
+  const p = await limitedPrincipal(c);
   c.set('principal', p);
   return p;
 }

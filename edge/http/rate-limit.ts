@@ -1,65 +1,92 @@
-// Per-key fixed-window rate limit on the `rate_windows` table (one upsert per request: works the same
-// on D1 and SQLite). Over the limit: 429 rate_limited with Retry-After (seconds to the next window).
-import type { MiddlewareHandler } from 'hono';
+// Rate limits of the API, over the RateLimits port (no database write per request):
+//   - `rateLimit` (app middleware for /v1, after `authenticate`): tenant keys per key id, the admin token as one
+//     bucket; workers (internal, trusted) are not limited. 429 rate_limited with Retry-After.
+//   - failed authentication per client address (`authenticate` and the routes outside /v1, edge/http/auth.ts):
+//     once an address has failed `authFailuresPerWindow` times, its requests are 429 until the window ends, before
+//     their credentials are checked (so a right guess is not told apart while blocked).
+// Node: counters in process memory (edge/http/memory-rate-limit.ts; edge/node/rate-limits.ts for the address).
+// Workers: the rate-limiting bindings (edge/workers/rate-limits.ts).
+import type { Context, MiddlewareHandler } from 'hono';
 import type { EdgeConfig } from '../config.ts';
-import type { Ports, SqlDatabase } from '../ports.ts';
+import type { Ports } from '../ports.ts';
 import type { AppEnv } from './context.ts';
 import { rateLimited } from './errors.ts';
+import { memoryRateLimits } from './memory-rate-limit.ts';
 
 /** Rate-limit windows that started this long ago (or longer than the window, if larger) are history. */
 export const RATE_WINDOW_RETENTION_MS = 60 * 60 * 1000;
 
-export interface WindowCount {
-  count: number;
-  windowStart: number;
+export interface LimitDecision {
+  allowed: boolean;
+  /** Seconds until the current window ends (the Retry-After of a refusal). */
+  resetSeconds: number;
+  /** Known only where the limiter reports them (Node); sent as X-RateLimit-Limit / -Remaining / -Reset. */
+  limit?: number;
+  remaining?: number;
 }
 
-/** Counts one request of `bucket` in the window containing `now`; drops the bucket's older windows. */
-export async function countRequest(db: SqlDatabase, bucket: string, windowMs: number, now: number): Promise<WindowCount> {
-  const windowStart = now - (now % windowMs);
-  const row = await db
-    .prepare(
-      `INSERT INTO rate_windows (key_id, window_start, count) VALUES (?, ?, 1)
-       ON CONFLICT (key_id, window_start) DO UPDATE SET count = count + 1
-       RETURNING count`,
-    )
-    .bind(bucket, windowStart)
-    .first<{ count: number }>();
-  const count = row?.count ?? 1;
-  if (count === 1) {
-    // First request of a new window: the previous windows of this key are history.
-    await db.prepare('DELETE FROM rate_windows WHERE key_id = ? AND window_start < ?').bind(bucket, windowStart).run();
+export interface RequestLimiter {
+  /** Counts one request of `bucket`. */
+  hit(bucket: string): Promise<LimitDecision>;
+}
+
+export interface AuthFailureLimiter {
+  /** Seconds `address` must wait before its credentials are checked again; 0 when it is not blocked. */
+  blockedFor(address: string): Promise<number>;
+  /** Counts one failed authentication of `address`; the seconds it is blocked now (0 while under the limit). */
+  recordFailure(address: string): Promise<number>;
+}
+
+export interface RateLimits {
+  requests: RequestLimiter;
+  authFailures: AuthFailureLimiter;
+  /** The client's address as the runtime knows it; undefined when unknown (then failures are not limited). */
+  clientAddress(c: Context): string | undefined;
+}
+
+const defaults = new WeakMap<Ports, RateLimits>();
+
+/** The ports' limits; ports built without them (in-process tests) get memory counters and no client address. */
+export function rateLimitsOf(ports: Ports, config: EdgeConfig): RateLimits {
+  if (ports.rateLimits) return ports.rateLimits;
+  let limits = defaults.get(ports);
+  if (!limits) {
+    limits = memoryRateLimits(config.rateLimit, () => undefined);
+    defaults.set(ports, limits);
   }
-  return { count, windowStart };
+  return limits;
 }
 
-/** Deletes rate-limit windows that can no longer be the current one (for the periodic maintenance task). */
+/**
+ * Deletes rows of the `rate_windows` table, which only edges before migration 0007 wrote (for the periodic
+ * maintenance task; the limits no longer touch the database).
+ */
 export async function purgeOldRateWindows(ports: Pick<Ports, 'db'>, config: Pick<EdgeConfig, 'rateLimit'>, now: Date): Promise<number> {
   const keep = Math.max(RATE_WINDOW_RETENTION_MS, config.rateLimit.windowMs);
   const { changes } = await ports.db.prepare('DELETE FROM rate_windows WHERE window_start < ?').bind(now.getTime() - keep).run();
   return changes;
 }
 
-/**
- * App middleware for /v1, after `authenticate`: tenant keys are limited per key id, the admin token as
- * one bucket; workers (internal, trusted) are not limited.
- */
 export const rateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   const p = c.var.principal;
   if (!p || p.kind === 'worker') return next();
-  const bucket = p.kind === 'tenant' ? p.keyId : 'admin';
-  const { requestsPerWindow: limit, windowMs } = c.var.config.rateLimit;
-  const now = Date.now();
-  const { count, windowStart } = await countRequest(c.var.ports.db, bucket, windowMs, now);
-  const resetSeconds = Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000));
-  c.header('X-RateLimit-Limit', String(limit));
-  c.header('X-RateLimit-Remaining', String(Math.max(0, limit - count)));
-  c.header('X-RateLimit-Reset', String(resetSeconds));
-  if (count > limit) {
-    throw rateLimited(
-      `Too many requests: an API key may make ${limit} requests per ${windowMs / 1000} s. Retry after ${resetSeconds} s.`,
-      resetSeconds,
-    );
+  const bucket = p.kind === 'tenant' ? `key:${p.keyId}` : 'admin';
+  const d = await rateLimitsOf(c.var.ports, c.var.config).requests.hit(bucket);
+  if (d.limit !== undefined) {
+    c.header('X-RateLimit-Limit', String(d.limit));
+    c.header('X-RateLimit-Remaining', String(d.remaining ?? 0));
+    c.header('X-RateLimit-Reset', String(d.resetSeconds));
+  }
+  if (!d.allowed) {
+    const budget = d.limit !== undefined ? `an API key may make ${d.limit} requests per ${c.var.config.rateLimit.windowMs / 1000} s` : 'this API key is over its limit';
+    throw rateLimited(`Too many requests: ${budget}. Retry after ${d.resetSeconds} s.`, d.resetSeconds);
   }
   await next();
 };
+
+/** The 429 of an address blocked for failed authentication. */
+export const tooManyAuthFailures = (seconds: number) =>
+  rateLimited(
+    `Too many requests with failed authentication from your address; retry after ${seconds} s with a valid key (check it for copy errors).`,
+    seconds,
+  );

@@ -14,6 +14,7 @@ import { type BackgroundTimer, startBackgroundTimer } from '../background.ts';
 import { type EdgeConfig, type EdgeConfigInput, configFromEnv, resolveConfig } from '../config.ts';
 import { randomString } from '../crypto.ts';
 import { guardedFetch, nodeResolver } from './dns-resolver.ts';
+import { nodeRateLimits } from './rate-limits.ts';
 import { SqliteDatabase } from './sqlite-database.ts';
 import type { S3BlobStoreOptions } from '../../shared/storage/s3-blob-store.ts';
 import type { BlobStore, KeyValueCache, Ports } from '../ports.ts';
@@ -149,7 +150,7 @@ export async function startEdge(opts: StartEdgeOptions): Promise<RunningEdge> {
   const db = new SqliteDatabase(join(opts.dataDir, 'edge.sqlite'));
   try {
     db.migrate(MIGRATIONS_DIR);
-    const ports: Ports = { db, blobs: await makeBlobStore(opts, config), cache: await makeCache(opts) };
+    const ports: Ports = { db, blobs: await makeBlobStore(opts, config), cache: await makeCache(opts), rateLimits: nodeRateLimits(config.rateLimit) };
     const app = createApp(ports, config);
     const hostname = opts.hostname ?? '127.0.0.1';
     const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((ok, fail) => {

@@ -219,15 +219,14 @@ describe('rate limit', () => {
       expect((await limited.fetch('/v1/me', { headers: bearer(other.api_key) })).status).toBe(200);
       // Unauthenticated requests are 401 (not counted, not limited).
       expect((await limited.fetch('/v1/me')).status).toBe(401);
-      // One row per key and window in rate_windows.
-      const rows = limited.db.raw.prepare('SELECT key_id, count FROM rate_windows ORDER BY count DESC').all() as { count: number }[];
-      expect(rows[0].count).toBe(4);
+      // Counted in memory: no rate_windows rows (test/edge/http/rate-limit.test.ts).
+      expect(limited.db.raw.prepare('SELECT COUNT(*) AS n FROM rate_windows').get()).toEqual({ n: 0 });
     } finally {
       await limited.close();
     }
   });
 
-  it('a new window lets the key in again and drops the old window row', async () => {
+  it('a new window lets the key in again', async () => {
     const limited = await startTestEdge({ rateLimit: { requestsPerWindow: 1, windowMs: 1000 } });
     try {
       const t = await limited.createTenant('Windowed');
@@ -238,8 +237,6 @@ describe('rate limit', () => {
       expect(second.status).toBe(429);
       await new Promise((r) => setTimeout(r, 1050));
       expect((await limited.fetch('/v1/me', { headers: bearer(t.api_key) })).status).toBe(200);
-      const keyId = (limited.db.raw.prepare('SELECT id FROM api_keys WHERE tenant_id = ?').get(t.id) as { id: string }).id;
-      expect(limited.db.raw.prepare('SELECT * FROM rate_windows WHERE key_id = ?').all(keyId)).toHaveLength(1);
     } finally {
       await limited.close();
     }

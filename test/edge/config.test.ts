@@ -9,7 +9,7 @@ describe('resolveConfig', () => {
     const c = resolveConfig(tokens);
     expect(c.localMode).toBe(false);
     expect(c.maxJsonBytes).toBe(1024 * 1024);
-    expect(c.rateLimit).toEqual({ requestsPerWindow: 600, windowMs: 60_000 });
+    expect(c.rateLimit).toEqual({ requestsPerWindow: 600, windowMs: 60_000, authFailuresPerWindow: 30 });
     expect(c.quotas).toEqual({ datasets: 50, images: 20000, bytes: 2 * 1024 ** 3, concurrent_jobs: 2 });
     expect(c.publicBaseUrl).toBeUndefined();
     expect(c.maxJobAttempts).toBe(5);
@@ -24,7 +24,7 @@ describe('resolveConfig', () => {
 
   it('merges partial nested settings and normalises the base URL', () => {
     const c = resolveConfig({ ...tokens, rateLimit: { requestsPerWindow: 5 }, quotas: { datasets: 3 }, publicBaseUrl: 'https://api.example.com/' });
-    expect(c.rateLimit).toEqual({ requestsPerWindow: 5, windowMs: 60_000 });
+    expect(c.rateLimit).toEqual({ requestsPerWindow: 5, windowMs: 60_000, authFailuresPerWindow: 30 });
     expect(c.quotas.datasets).toBe(3);
     expect(c.quotas.images).toBe(20000);
     expect(c.publicBaseUrl).toBe('https://api.example.com');
@@ -65,12 +65,14 @@ describe('configFromEnv', () => {
       MAX_JSON_BYTES: '2048',
       RATE_LIMIT_REQUESTS: '10',
       RATE_LIMIT_WINDOW_MS: '1000',
+      AUTH_FAILURE_LIMIT: '4',
+      CLIENT_IP_HEADER: 'X-Real-IP',
       QUOTA_IMAGES: '7',
       PUBLIC_BASE_URL: 'http://localhost:8787',
     });
     expect(c.localMode).toBe(true);
     expect(c.maxJsonBytes).toBe(2048);
-    expect(c.rateLimit).toEqual({ requestsPerWindow: 10, windowMs: 1000 });
+    expect(c.rateLimit).toEqual({ requestsPerWindow: 10, windowMs: 1000, authFailuresPerWindow: 4, clientIpHeader: 'X-Real-IP' });
     expect(c.quotas.images).toBe(7);
     expect(c.quotas.datasets).toBe(50);
     expect(c.publicBaseUrl).toBe('http://localhost:8787');

@@ -15,7 +15,9 @@ import { ADMIN_TOKEN, WORKER_TOKEN, type FakeCache, type TestEdge, bearer, jsonH
 
 let edge: TestEdge;
 beforeAll(async () => {
-  edge = await startTestEdge();
+  // Hundreds of refused credentials from one address: the failed-authentication limit (tested below and in
+  // test/edge/http/rate-limit.test.ts) would answer them 429 before their scope is checked.
+  edge = await startTestEdge({ rateLimit: { authFailuresPerWindow: 1_000_000 } });
 });
 afterAll(async () => {
   await edge?.close();
@@ -160,22 +162,22 @@ describe('API keys at rest', () => {
     const t = await edge.createTenant('IdemGap');
     const other = (await (await edge.fetch('/v1/api-keys', { method: 'POST', headers: bearer(t.api_key) })).json()) as { api_key: string };
     const res = await edge.fetch('/v1/api-keys', { method: 'POST', headers: bearer(t.api_key, { 'Idempotency-Key': 'make-ci-key' }) });
-    const made = (await res.json()) as { api_key: string };
-    // Still kept at rest for the 24 h replay window (remaining gap, G9).
-    expect(dbDump().includes(made.api_key)).toBe(true);
+    const made = (await res.json()) as { id: string; api_key: string };
+    // G9 (fixed for idempotency records): the key is not kept at rest for the replay window.
+    expect(dbDump().includes(made.api_key)).toBe(false);
     // Another key of the tenant with the same Idempotency-Key makes its own new key: nothing is replayed to it.
     const second = await edge.fetch('/v1/api-keys', { method: 'POST', headers: bearer(other.api_key, { 'Idempotency-Key': 'make-ci-key' }) });
     expect(second.status).toBe(201);
     expect(second.headers.get('Idempotent-Replayed')).toBeNull();
     expect(((await second.json()) as { api_key: string }).api_key).not.toBe(made.api_key);
-    // The key that made it gets its own response again (a retry after a lost answer).
+    // The key that made it gets the replay (a retry after a lost answer): the key's id, never its secret.
     const replay = await edge.fetch('/v1/api-keys', { method: 'POST', headers: bearer(t.api_key, { 'Idempotency-Key': 'make-ci-key' }) });
     expect(replay.headers.get('Idempotent-Replayed')).toBe('true');
-    expect(((await replay.json()) as { api_key: string }).api_key).toBe(made.api_key);
+    expect(await replay.json()).toMatchObject({ id: made.id, api_key: null });
   });
 });
 
-describe('what the per-key rate limit does not cover', () => {
+describe('what the rate limits cover', () => {
   let limited: TestEdge;
   beforeAll(async () => {
     limited = await startTestEdge({ rateLimit: { requestsPerWindow: 2, windowMs: 60_000 } });
@@ -184,13 +186,22 @@ describe('what the per-key rate limit does not cover', () => {
     await limited?.close();
   });
 
-  it('failed authentication and the system routes are never counted nor limited', async () => {
-    for (let i = 0; i < 8; i++) {
-      expect((await limited.fetch('/v1/me', { headers: bearer(`ck_live_${String(i).repeat(32)}`) })).status).toBe(401);
-      expect((await limited.fetch('/v1/tenants', { method: 'POST', headers: jsonHeaders(`${ADMIN_TOKEN}-wrong`), body: '{}' })).status).toBe(401);
-      expect((await limited.fetch('/healthz')).status).toBe(200);
+  it('G4 (fixed): failed authentication is limited per client address; the system routes are not limited', async () => {
+    const own = await startTestEdge({ rateLimit: { authFailuresPerWindow: 16 } });
+    try {
+      for (let i = 0; i < 8; i++) {
+        expect((await own.fetch('/v1/me', { headers: bearer(`ck_live_${String(i).repeat(32)}`) })).status).toBe(401);
+        expect((await own.fetch('/v1/tenants', { method: 'POST', headers: jsonHeaders(`${ADMIN_TOKEN}-wrong`), body: '{}' })).status).toBe(401);
+        expect((await own.fetch('/healthz')).status).toBe(200);
+      }
+      const blocked = await own.fetch('/v1/tenants', { method: 'POST', headers: jsonHeaders(`${ADMIN_TOKEN}-guess`), body: '{}' });
+      expect(blocked.status).toBe(429);
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect((await own.fetch('/healthz')).status).toBe(200);
+      expect(own.db.raw.prepare('SELECT COUNT(*) AS n FROM rate_windows').get()).toEqual({ n: 0 });
+    } finally {
+      await own.close();
     }
-    expect(limited.db.raw.prepare('SELECT COUNT(*) AS n FROM rate_windows').get()).toEqual({ n: 0 });
   });
 
   it('limits are per key: a tenant multiplies its budget by creating keys (no per-tenant limit, no cap on keys)', async () => {

@@ -1,0 +1,62 @@
+// Fixed-window counters in process memory (the edge on Node; a fallback for ports built without limits). Each
+// counter keeps only its current window: when a new window starts, the old counts are dropped at once, so memory
+// is bounded by the buckets active in one window.
+import type { Context } from 'hono';
+import type { RateLimitConfig } from '../config.ts';
+import type { AuthFailureLimiter, RateLimits, RequestLimiter } from './rate-limit.ts';
+
+export class FixedWindowCounter {
+  private windowStart = -1;
+  private readonly counts = new Map<string, number>();
+
+  constructor(readonly windowMs: number) {}
+
+  private roll(now: number): number {
+    const start = now - (now % this.windowMs);
+    if (start !== this.windowStart) {
+      this.windowStart = start;
+      this.counts.clear();
+    }
+    return start;
+  }
+
+  /** The bucket's count in the current window after adding `add`, and the seconds until the window ends. */
+  count(bucket: string, add: number, now = Date.now()): { count: number; resetSeconds: number } {
+    const start = this.roll(now);
+    const count = (this.counts.get(bucket) ?? 0) + add;
+    if (add > 0) this.counts.set(bucket, count);
+    return { count, resetSeconds: Math.max(1, Math.ceil((start + this.windowMs - now) / 1000)) };
+  }
+}
+
+export function memoryRequestLimiter(limit: number, windowMs: number): RequestLimiter {
+  const counter = new FixedWindowCounter(windowMs);
+  return {
+    async hit(bucket) {
+      const { count, resetSeconds } = counter.count(bucket, 1);
+      return { allowed: count <= limit, limit, remaining: Math.max(0, limit - count), resetSeconds };
+    },
+  };
+}
+
+export function memoryAuthFailureLimiter(limit: number, windowMs: number): AuthFailureLimiter {
+  const counter = new FixedWindowCounter(windowMs);
+  return {
+    async blockedFor(address) {
+      const { count, resetSeconds } = counter.count(address, 0);
+      return count >= limit ? resetSeconds : 0;
+    },
+    async recordFailure(address) {
+      const { count, resetSeconds } = counter.count(address, 1);
+      return count > limit ? resetSeconds : 0;
+    },
+  };
+}
+
+export function memoryRateLimits(config: RateLimitConfig, clientAddress: (c: Context) => string | undefined): RateLimits {
+  return {
+    requests: memoryRequestLimiter(config.requestsPerWindow, config.windowMs),
+    authFailures: memoryAuthFailureLimiter(config.authFailuresPerWindow, config.windowMs),
+    clientAddress,
+  };
+}
