@@ -3,13 +3,18 @@
 //
 // One run: purge expired idempotency keys, purge rate-limit windows older than an hour (or than the
 // configured window, when longer), expire presigned uploads past their expires_at (rows, then objects),
-// then send due webhook deliveries. Each task runs even when an earlier one failed; failures are logged
-// through config.logger and listed in the summary, never thrown. Web-standard code only.
+// reconcile the bucket with the database (remove due recorded objects no image row names: edge/datasets/
+// sweeps.ts; orphans a failed request left are logged), purge job events, final jobs and webhook deliveries
+// past the retention (edge/retention.ts), then send due webhook deliveries. Each task runs even when an
+// earlier one failed; failures are logged through config.logger and listed in the summary, never thrown.
+// Web-standard code only.
 import type { EdgeConfig } from './config.ts';
+import { type SweepSummary, sweepOrphanedObjects } from './datasets/sweeps.ts';
 import { expirePendingUploads } from './datasets/uploads.ts';
 import { purgeExpiredIdempotencyKeys } from './http/idempotency.ts';
 import { purgeOldRateWindows } from './http/rate-limit.ts';
 import type { Ports } from './ports.ts';
+import { type RetentionSummary, purgeExpiredRecords } from './retention.ts';
 import { type DispatchSummary, dispatchDueWebhooks } from './webhooks/dispatcher.ts';
 import type { WebhookSettings } from './webhooks/settings.ts';
 
@@ -20,6 +25,10 @@ export interface BackgroundSummary {
   rateWindowsPurged: number;
   /** Pending presigned uploads removed (row and object). */
   uploadsExpired: number;
+  /** The reconciliation of the bucket: due recorded keys handled, and the orphans removed (null when it failed). */
+  objectSweep: SweepSummary | null;
+  /** Rows purged past the retention (config.retentionDays). */
+  retention: RetentionSummary;
   /** One line per task that failed. */
   errors: string[];
 }
@@ -40,7 +49,15 @@ export async function runBackgroundTasks(
   now: Date = new Date(),
   opts: BackgroundOptions = {},
 ): Promise<BackgroundSummary> {
-  const summary: BackgroundSummary = { webhooks: null, idempotencyKeysPurged: 0, rateWindowsPurged: 0, uploadsExpired: 0, errors: [] };
+  const summary: BackgroundSummary = {
+    webhooks: null,
+    idempotencyKeysPurged: 0,
+    rateWindowsPurged: 0,
+    uploadsExpired: 0,
+    objectSweep: null,
+    retention: { jobEvents: 0, jobs: 0, deliveries: 0, attempts: 0 },
+    errors: [],
+  };
   const task = async (name: string, fn: () => Promise<void>) => {
     try {
       await fn();
@@ -56,7 +73,18 @@ export async function runBackgroundTasks(
     summary.rateWindowsPurged = await purgeOldRateWindows(ports, config, now);
   });
   await task('expired uploads', async () => {
-    summary.uploadsExpired = await expirePendingUploads(ports, now);
+    summary.uploadsExpired = await expirePendingUploads(ports, now, undefined, config.logger);
+  });
+  await task('object sweep', async () => {
+    const sweep = await sweepOrphanedObjects(ports, now);
+    summary.objectSweep = sweep;
+    if (sweep.orphans.length > 0) {
+      const shown = sweep.orphans.slice(0, 10).join(', ');
+      config.logger.warn(`[background] removed ${sweep.orphans.length} orphaned object(s) a failed request left: ${shown}${sweep.orphans.length > 10 ? ', …' : ''}`);
+    }
+  });
+  await task('retention', async () => {
+    summary.retention = await purgeExpiredRecords(ports.db, config.retentionDays, now);
   });
   await task('webhooks', async () => {
     summary.webhooks = await dispatchDueWebhooks(ports, webhookSettings, now, opts.fetchImpl ?? fetch);

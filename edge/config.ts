@@ -54,6 +54,18 @@ export interface EdgeConfig {
    * stopped that many times without finishing) fails the job with `too_many_attempts` instead.
    */
   maxJobAttempts: number;
+  /**
+   * A heartbeat of a job (or evaluation) whose progress has not moved for this long fails it with `stalled`: a worker
+   * stuck on a silent socket must not hold its lease and the tenant's job slot forever.
+   */
+  jobStallSeconds: number;
+  /** A heartbeat of a job (or evaluation) running longer than this fails it with `timed_out`. */
+  jobMaxSeconds: number;
+  /**
+   * Days job events, webhook deliveries (with their attempts) and the rows of final jobs and evaluations are
+   * kept after they end (edge/retention.ts); the row of a job whose model still exists is kept.
+   */
+  retentionDays: number;
   logger: Logger;
 }
 
@@ -77,6 +89,9 @@ export const DEFAULTS = {
   quotas: DEFAULT_QUOTAS,
   baseModel: 'toy-clip',
   maxJobAttempts: 5,
+  jobStallSeconds: 3600,
+  jobMaxSeconds: 48 * 3600,
+  retentionDays: 30,
 } as const;
 
 /** Shortest accepted admin/worker token. */
@@ -113,6 +128,9 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
     inferenceUrl: input.inferenceUrl,
     baseModel: input.baseModel ?? DEFAULTS.baseModel,
     maxJobAttempts: input.maxJobAttempts ?? DEFAULTS.maxJobAttempts,
+    jobStallSeconds: input.jobStallSeconds ?? DEFAULTS.jobStallSeconds,
+    jobMaxSeconds: input.jobMaxSeconds ?? DEFAULTS.jobMaxSeconds,
+    retentionDays: input.retentionDays ?? DEFAULTS.retentionDays,
     logger: input.logger ?? consoleLogger,
   };
 
@@ -129,6 +147,9 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
   if (typeof config.localMode !== 'boolean') problems.push('localMode must be a boolean');
   positiveInt(problems, 'maxJsonBytes', config.maxJsonBytes);
   positiveInt(problems, 'maxJobAttempts', config.maxJobAttempts);
+  positiveInt(problems, 'jobStallSeconds', config.jobStallSeconds);
+  positiveInt(problems, 'jobMaxSeconds', config.jobMaxSeconds);
+  positiveInt(problems, 'retentionDays', config.retentionDays);
   positiveInt(problems, 'rateLimit.requestsPerWindow', config.rateLimit.requestsPerWindow);
   positiveInt(problems, 'rateLimit.windowMs', config.rateLimit.windowMs);
   positiveInt(problems, 'rateLimit.authFailuresPerWindow', config.rateLimit.authFailuresPerWindow);
@@ -195,7 +216,7 @@ function envBool(problems: string[], env: Record<string, string | undefined>, na
 /**
  * Reads ADMIN_TOKEN, WORKER_TOKEN, LOCAL_MODE, MAX_JSON_BYTES, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_MS, AUTH_FAILURE_LIMIT,
  * CLIENT_IP_HEADER,
- * PUBLIC_BASE_URL, INFERENCE_URL, BASE_MODEL, MAX_JOB_ATTEMPTS, QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES,
+ * PUBLIC_BASE_URL, INFERENCE_URL, BASE_MODEL, MAX_JOB_ATTEMPTS, JOB_STALL_SECONDS, JOB_MAX_SECONDS, RETENTION_DAYS, QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES,
  * QUOTA_CONCURRENT_JOBS. `overrides` win.
  */
 export function configFromEnv(env: Record<string, string | undefined>, overrides: Partial<EdgeConfigInput> = {}): EdgeConfig {
@@ -211,6 +232,9 @@ export function configFromEnv(env: Record<string, string | undefined>, overrides
     inferenceUrl: env.INFERENCE_URL || undefined,
     baseModel: env.BASE_MODEL || undefined,
     maxJobAttempts: envInt(problems, env, 'MAX_JOB_ATTEMPTS'),
+    jobStallSeconds: envInt(problems, env, 'JOB_STALL_SECONDS'),
+    jobMaxSeconds: envInt(problems, env, 'JOB_MAX_SECONDS'),
+    retentionDays: envInt(problems, env, 'RETENTION_DAYS'),
     rateLimit: pick({
       requestsPerWindow: envInt(problems, env, 'RATE_LIMIT_REQUESTS'),
       windowMs: envInt(problems, env, 'RATE_LIMIT_WINDOW_MS'),

@@ -1,11 +1,16 @@
-// Datasets as a whole: create (within the datasets quota), list, read, delete (objects, then rows; refused
+// Datasets as a whole: create (within the datasets quota), list, read, delete (rows, then objects; refused
 // while a job needs the images), finalize (open → ready: drops unfinished presigned uploads, then checks
-// the dataset can be trained on). Every query filters on the caller's tenant.
+// the dataset can be trained on). Every query filters on the caller's tenant. Rows go before objects, so no
+// row ever names a deleted object; objects whose delete fails are left to the reconciliation (sweeps.ts).
+import type { Logger } from '../config.ts';
 import type { BlobStore, SqlDatabase } from '../ports.ts';
 import { conflict, validationFailed } from '../http/errors.ts';
 import { type Pagination, listPage } from '../http/pagination.ts';
 import { newId } from '../ids.ts';
+import type { ImageContentType } from './image-probe.ts';
 import { type DatasetRow, type DatasetView, classCounts, datasetView, loadDataset, loadDatasetView, requireOpen } from './store.ts';
+import { deleteRecordedObjects } from './sweeps.ts';
+import { stagingKeyOf } from './uploads.ts';
 
 /** Job states that still need the dataset's images. */
 const ACTIVE_JOB_STATES_SQL = "('queued', 'running', 'cancelling')";
@@ -51,7 +56,7 @@ export async function getDataset(db: SqlDatabase, tenantId: string, id: string):
 }
 
 /** Deletes the dataset, its image objects and rows; 409 while a training job or evaluation of it (or validating on it) is queued or running. */
-export async function deleteDataset(db: SqlDatabase, blobs: BlobStore, tenantId: string, id: string): Promise<void> {
+export async function deleteDataset(db: SqlDatabase, blobs: BlobStore, tenantId: string, id: string, logger?: Logger): Promise<void> {
   const ds = await loadDataset(db, tenantId, id);
   // A job still training (or about to) reads these images: refuse rather than pull them from under it.
   const active = await db
@@ -69,16 +74,32 @@ export async function deleteDataset(db: SqlDatabase, blobs: BlobStore, tenantId:
       `Dataset ${ds.id} is used by ${what} ${active.id}, which is ${active.status}; ${active.kind === 'evaluation' ? '' : 'cancel it or '}wait until it finishes, then delete the dataset. Nothing was deleted.`,
     );
   }
-  const keys = await db
-    .prepare('SELECT object_key FROM images WHERE dataset_id = ? AND tenant_id = ?')
+  const images = await db
+    .prepare('SELECT id, tenant_id, dataset_id, object_key, content_type, status FROM images WHERE dataset_id = ? AND tenant_id = ?')
     .bind(ds.id, tenantId)
-    .all<{ object_key: string }>();
-  // Objects first: if this fails, the rows remain and a retry deletes everything.
-  await blobs.delete(keys.map((k) => k.object_key));
+    .all<{ id: string; tenant_id: string; dataset_id: string; object_key: string; content_type: ImageContentType; status: string }>();
+  // Rows first; in the same transaction every image key of the dataset (also of images added since the read
+  // above) is recorded, so the reconciliation removes whatever the deletes below miss.
+  const now = new Date();
   await db.batch([
+    db
+      .prepare(
+        `INSERT INTO blob_sweeps (object_key, tenant_id, sweep_after, reason, created_at)
+         SELECT object_key, tenant_id, ?, 'deleted', ? FROM images WHERE dataset_id = ? AND tenant_id = ? AND true
+         ON CONFLICT (object_key) DO UPDATE SET sweep_after = MIN(sweep_after, excluded.sweep_after)`,
+      )
+      .bind(now.getTime(), now.toISOString(), ds.id, tenantId),
     db.prepare('DELETE FROM images WHERE dataset_id = ? AND tenant_id = ?').bind(ds.id, tenantId),
     db.prepare('DELETE FROM datasets WHERE id = ? AND tenant_id = ?').bind(ds.id, tenantId),
   ]);
+  // Staging objects of unfinished uploads (their records stay until the URLs expire), then the images.
+  const staged = images.filter((i) => i.status === 'pending').map(stagingKeyOf);
+  if (staged.length > 0) await blobs.delete(staged).catch((err) => logger?.warn('[datasets] removing staged uploads failed', err));
+  await deleteRecordedObjects(
+    { db, blobs },
+    images.map((i) => i.object_key),
+    logger,
+  );
 }
 
 /**
@@ -86,18 +107,28 @@ export async function deleteDataset(db: SqlDatabase, blobs: BlobStore, tenantId:
  * when it cannot be trained on (no images, a declared class without images, fewer than 2 classes with
  * images); 409 when it is already ready or changed meanwhile.
  */
-export async function finalizeDataset(db: SqlDatabase, blobs: BlobStore, tenantId: string, id: string): Promise<DatasetView> {
+export async function finalizeDataset(db: SqlDatabase, blobs: BlobStore, tenantId: string, id: string, logger?: Logger): Promise<DatasetView> {
   const ds = await loadDataset(db, tenantId, id);
   requireOpen(ds);
 
-  // Unfinished presigned uploads are dropped (objects first, then rows).
-  const pending = await db
-    .prepare("SELECT id, object_key FROM images WHERE dataset_id = ? AND tenant_id = ? AND status = 'pending'")
+  // Unfinished presigned uploads are dropped: rows first (a complete running now finds nothing to store, or
+  // stored its image before and keeps it), then their objects. Their staging keys stay recorded until the
+  // URLs expire, so a PUT after this is removed by the reconciliation.
+  const dropped = await db
+    .prepare(
+      `DELETE FROM images WHERE dataset_id = ? AND tenant_id = ? AND status = 'pending'
+       RETURNING id, tenant_id, dataset_id, object_key, content_type`,
+    )
     .bind(ds.id, tenantId)
-    .all<{ id: string; object_key: string }>();
-  if (pending.length > 0) {
-    await blobs.delete(pending.map((p) => p.object_key));
-    await db.batch(pending.map((p) => db.prepare("DELETE FROM images WHERE id = ? AND status = 'pending'").bind(p.id)));
+    .all<{ id: string; tenant_id: string; dataset_id: string; object_key: string; content_type: ImageContentType }>();
+  if (dropped.length > 0) {
+    await blobs.delete(dropped.map(stagingKeyOf)).catch((err) => logger?.warn('[datasets] removing staged uploads failed', err));
+    // A copy a concurrent complete made before it found its row gone (it removes it too).
+    await deleteRecordedObjects(
+      { db, blobs },
+      dropped.map((p) => p.object_key),
+      logger,
+    );
   }
 
   const view = await loadDatasetView(db, ds);

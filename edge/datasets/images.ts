@@ -1,6 +1,7 @@
 // Images uploaded through the API (multipart): every file of a request is checked (size, format, pixel
-// size) and the label and the quotas before anything is stored; the objects are put before their rows are
-// inserted in one batch, and a failure removes the objects already put. Nothing is half-written.
+// size) and the label and the quotas before anything is stored; the objects are put (recorded for the
+// reconciliation first: edge/datasets/sweeps.ts) before their rows are inserted by one guarded INSERT that
+// carries the quotas, and a failure removes the objects already put. Nothing is half-written.
 import { imageKey } from '../../shared/storage/keys.ts';
 import { sha256Hex } from '../crypto.ts';
 import type { Quotas } from '../config.ts';
@@ -9,7 +10,8 @@ import { newId } from '../ids.ts';
 import type { BlobStore, SqlDatabase } from '../ports.ts';
 import { EXTENSIONS, type ImageInfo, ImageProbeError, probeImage } from './image-probe.ts';
 import { MAX_FILES_PER_REQUEST, MAX_IMAGE_BYTES } from './limits.ts';
-import { changedMeanwhile, checkImageQuota, checkLabel, insertImageStatement, loadDataset, pixelCheck, requireOpen } from './store.ts';
+import { checkImageQuota, checkLabel, insertImagesStatement, loadDataset, pixelCheck, refusedInsertError, requireOpen } from './store.ts';
+import { UNCONFIRMED_GRACE_MS, deleteRecordedObjects, forgetReferencedStatement, recordSweepsStatement } from './sweeps.ts';
 
 export interface AddImagesOptions {
   tenantId: string;
@@ -87,48 +89,59 @@ export async function addImages(db: SqlDatabase, blobs: BlobStore, o: AddImagesO
   const totalBytes = checked.reduce((s, f) => s + f.bytes.byteLength, 0);
   await checkImageQuota(db, tenantId, o.quotas, checked.length, totalBytes);
 
-  const now = new Date().toISOString();
+  const now = new Date();
   const rows = await Promise.all(
     checked.map(async ({ bytes, info }) => {
       const id = newId('image');
       return { id, bytes, info, key: imageKey(tenantId, ds.id, id, EXTENSIONS[info.contentType]), sha256: await sha256Hex(bytes) };
     }),
   );
-  await putAll(
-    blobs,
-    rows.map((r) => ({ key: r.key, bytes: r.bytes, contentType: r.info.contentType })),
-  );
-  const undo = () => blobs.delete(rows.map((r) => r.key)).catch(() => {});
-  let results: { changes: number }[];
+  const keys = rows.map((r) => r.key);
+  // Recorded before they exist: if this request dies after a put, the reconciliation removes the objects.
+  await recordSweepsStatement(db, { tenantId, keys, sweepAfter: now.getTime() + UNCONFIRMED_GRACE_MS, reason: 'unconfirmed', now }).run();
+  const undo = () => deleteRecordedObjects({ db, blobs }, keys);
   try {
-    results = await db.batch(
-      rows.map((r) =>
-        insertImageStatement(db, {
+    await putAll(
+      blobs,
+      rows.map((r) => ({ key: r.key, bytes: r.bytes, contentType: r.info.contentType })),
+    );
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+  let inserted: number;
+  try {
+    const [insert] = await db.batch([
+      insertImagesStatement(db, {
+        tenantId,
+        datasetId: ds.id,
+        status: 'stored',
+        createdAt: now.toISOString(),
+        quotas: o.quotas,
+        rows: rows.map((r) => ({
           id: r.id,
-          tenantId,
-          datasetId: ds.id,
           label,
           objectKey: r.key,
           contentType: r.info.contentType,
           bytes: r.bytes.byteLength,
           width: r.info.width,
           height: r.info.height,
-          status: 'stored',
           expiresAt: null,
-          createdAt: now,
           sha256: r.sha256,
-        }),
-      ),
-    );
+        })),
+      }),
+      // In the same transaction: the rows now refer to the objects (a refused insert forgets nothing).
+      forgetReferencedStatement(db, keys),
+    ]);
+    inserted = insert.changes;
   } catch (err) {
     await undo();
     throw err;
   }
-  if (results.some((r) => r.changes === 0)) {
-    // The batch is one transaction and each insert has the same condition: all or none went in.
-    await db.batch(rows.map((r) => db.prepare('DELETE FROM images WHERE id = ?').bind(r.id)));
+  if (inserted === 0) {
+    // The dataset was finalized or deleted meanwhile, or concurrent uploads filled a quota first.
     await undo();
-    throw changedMeanwhile(ds.id);
+    throw await refusedInsertError(db, { tenantId, datasetId: ds.id, quotas: o.quotas, images: rows.length, bytes: totalBytes });
   }
   return rows.map((r) => ({ id: r.id, label, width: r.info.width, height: r.info.height }));
 }

@@ -5,7 +5,7 @@
 import type { LeaseImage } from '../../shared/contracts/worker-api.ts';
 import { quoteId } from '../../shared/util/quote.ts';
 import type { Quotas } from '../config.ts';
-import { type ApiError, conflict, notFound, validationFailed } from '../http/errors.ts';
+import { ApiError, conflict, notFound, validationFailed } from '../http/errors.ts';
 import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
 import type { SqlDatabase, SqlStatement } from '../ports.ts';
 import { tenantUsage } from '../tenants/usage.ts';
@@ -74,7 +74,8 @@ export function checkLabel(ds: DatasetRow, raw: string, param: string): string {
 /**
  * 409 when adding `images` images of `bytes` bytes would exceed the tenant's quotas. (API.md has no
  * quota error code; a quota is the current state of the account, so it is a 409 conflict whose message
- * names the quota.) Checked before writing; two concurrent uploads may both pass the check.
+ * names the quota.) An early check with a clear message; what enforces the quotas is the insert itself
+ * (insertImagesStatement), which concurrent requests cannot all pass.
  */
 export async function checkImageQuota(db: SqlDatabase, tenantId: string, quotas: Quotas, images: number, bytes: number): Promise<void> {
   const usage = await tenantUsage(db, tenantId);
@@ -100,46 +101,83 @@ export function pixelCheck(info: ImageInfo): string | null {
 
 export interface NewImageRow {
   id: string;
-  tenantId: string;
-  datasetId: string;
   label: string;
+  /** Where the verified bytes live (imageKey), also while the upload is pending. */
   objectKey: string;
   contentType: ImageContentType;
   bytes: number;
   width: number | null;
   height: number | null;
-  status: 'pending' | 'stored';
+  /** Pending presigned uploads only. */
   expiresAt: string | null;
-  createdAt: string;
   /** sha256 of the verified bytes (null while pending). */
   sha256: string | null;
 }
 
-/** Inserts the image only while its dataset is open (changes = 0 when it was finalized or deleted meanwhile). */
-export function insertImageStatement(db: SqlDatabase, r: NewImageRow): SqlStatement {
+/**
+ * One INSERT of all `rows` into the open dataset, guarded in the same statement: it inserts all of them only
+ * while the dataset is open and the tenant's images and bytes (images + model artifacts) stay within the
+ * quotas with them, else none (changes = 0: see refusedInsertError). The rows travel as one JSON value.
+ */
+export function insertImagesStatement(
+  db: SqlDatabase,
+  o: { tenantId: string; datasetId: string; status: 'pending' | 'stored'; createdAt: string; quotas: Quotas; rows: NewImageRow[] },
+): SqlStatement {
+  const { tenantId } = o;
+  const rows = o.rows.map((r) => ({
+    id: r.id,
+    label: r.label,
+    key: r.objectKey,
+    type: r.contentType,
+    bytes: r.bytes,
+    width: r.width,
+    height: r.height,
+    expires: r.expiresAt,
+    sha256: r.sha256,
+  }));
+  const bytes = o.rows.reduce((s, r) => s + r.bytes, 0);
+  const field = (name: string) => `json_extract(value, '$.${name}')`;
   return db
     .prepare(
       `INSERT INTO images (id, tenant_id, dataset_id, label, object_key, content_type, bytes, width, height, status, expires_at, created_at, sha256)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-       WHERE EXISTS (SELECT 1 FROM datasets WHERE id = ? AND tenant_id = ? AND status = 'open')`,
+       SELECT ${field('id')}, ?, ?, ${field('label')}, ${field('key')}, ${field('type')}, ${field('bytes')}, ${field('width')}, ${field('height')},
+              ?, ${field('expires')}, ?, ${field('sha256')}
+         FROM json_each(?)
+        WHERE EXISTS (SELECT 1 FROM datasets WHERE id = ? AND tenant_id = ? AND status = 'open')
+          AND (SELECT COUNT(*) FROM images WHERE tenant_id = ?) + ? <= ?
+          AND (SELECT COALESCE(SUM(bytes), 0) FROM images WHERE tenant_id = ?)
+              + (SELECT COALESCE(SUM(artifact_bytes), 0) FROM models WHERE tenant_id = ?) + ? <= ?`,
     )
     .bind(
-      r.id,
-      r.tenantId,
-      r.datasetId,
-      r.label,
-      r.objectKey,
-      r.contentType,
-      r.bytes,
-      r.width,
-      r.height,
-      r.status,
-      r.expiresAt,
-      r.createdAt,
-      r.sha256,
-      r.datasetId,
-      r.tenantId,
+      tenantId,
+      o.datasetId,
+      o.status,
+      o.createdAt,
+      JSON.stringify(rows),
+      o.datasetId,
+      tenantId,
+      tenantId,
+      rows.length,
+      o.quotas.images,
+      tenantId,
+      tenantId,
+      bytes,
+      o.quotas.bytes,
     );
+}
+
+/** Why insertImagesStatement inserted nothing: the dataset changed meanwhile (409) or a quota is full (409 naming it). */
+export async function refusedInsertError(db: SqlDatabase, o: { tenantId: string; datasetId: string; quotas: Quotas; images: number; bytes: number }): Promise<ApiError> {
+  const ds = await db.prepare('SELECT status FROM datasets WHERE id = ? AND tenant_id = ?').bind(o.datasetId, o.tenantId).first<{ status: string }>();
+  if (ds?.status !== 'open') return changedMeanwhile(o.datasetId);
+  try {
+    await checkImageQuota(db, o.tenantId, o.quotas, o.images, o.bytes);
+  } catch (err) {
+    if (err instanceof ApiError) return err;
+    throw err;
+  }
+  // Room again by now (something was deleted meanwhile): the request may simply be retried.
+  return conflict('Your images or storage quota was full while this request ran; nothing was added. Try again.');
 }
 
 /** Per-label counts of stored images for the given datasets. */
@@ -149,10 +187,10 @@ export async function classCounts(db: SqlDatabase, tenantId: string, datasetIds:
   const rows = await db
     .prepare(
       `SELECT dataset_id, label, COUNT(*) AS n FROM images
-       WHERE tenant_id = ? AND status = 'stored' AND dataset_id IN (${datasetIds.map(() => '?').join(', ')})
+       WHERE tenant_id = ? AND status = 'stored' AND dataset_id IN (SELECT value FROM json_each(?))
        GROUP BY dataset_id, label`,
     )
-    .bind(tenantId, ...datasetIds)
+    .bind(tenantId, JSON.stringify(datasetIds))
     .all<{ dataset_id: string; label: string; n: number }>();
   for (const r of rows) {
     let m = out.get(r.dataset_id);

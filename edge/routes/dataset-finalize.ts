@@ -24,7 +24,7 @@ export function datasetFinalizeRoutes() {
   const app = newRouter();
 
   app.openapi(finalizeDatasetRoute, async (c) => {
-    const view = await finalizeDataset(c.var.ports.db, c.var.ports.blobs, c.var.tenant.tenantId, c.req.valid('param').id);
+    const view = await finalizeDataset(c.var.ports.db, c.var.ports.blobs, c.var.tenant.tenantId, c.req.valid('param').id, c.var.config.logger);
     return c.json(view, 200);
   });
 

@@ -75,7 +75,8 @@ const completeUploadsRoute = createRoute({
   tags,
   summary: 'Complete presigned uploads',
   description:
-    'Verifies each uploaded object (present, of the declared size and type, a complete image within the pixel limit). ' +
+    'Verifies each uploaded object (present, of the declared size and type, a complete image within the pixel limit) and ' +
+    'stores a copy of the verified bytes (a later PUT through the URL changes nothing). ' +
     'When any fails: 422 naming them; those objects and uploads are removed, the others stay pending (call again with them).',
   security: SECURITY.tenant,
   middleware: [requireTenant] as const,
@@ -98,7 +99,12 @@ export function datasetUploadRoutes() {
   app.openapi(completeUploadsRoute, async (c) => {
     const { image_ids } = c.req.valid('json');
     const { db, blobs } = c.var.ports;
-    const images = await completeUploads(db, blobs, { tenantId: c.var.tenant.tenantId, datasetId: c.req.valid('param').id, imageIds: image_ids });
+    const images = await completeUploads(db, blobs, {
+      tenantId: c.var.tenant.tenantId,
+      datasetId: c.req.valid('param').id,
+      imageIds: image_ids,
+      logger: c.var.config.logger,
+    });
     return c.json({ images }, 200);
   });
 

@@ -30,6 +30,8 @@ import { sigV4Matches } from '../helpers/sigv4.ts';
 import { type RunningEdge, startEdge } from '../../edge/node/server.ts';
 import type { S3BlobStore } from '../../shared/storage/s3-blob-store.ts';
 import { MAX_IMAGE_BYTES, MAX_MULTIPART_BYTES } from '../../edge/datasets/limits.ts';
+import { EXTENSIONS } from '../../edge/datasets/image-probe.ts';
+import { uploadStagingKey } from '../../shared/storage/keys.ts';
 import { CLASSIFY_MAX_BODY_BYTES } from '../../edge/routes/classify.ts';
 import type { ErrorCode } from '../../edge/http/errors.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN } from '../helpers/edge.ts';
@@ -266,7 +268,9 @@ const S = {
  */
 function resourceTables(): string[] {
   const rows = edge.db.raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[];
-  return rows.map((r) => r.name).filter((n) => n !== 'rate_windows' && !/migration/i.test(n)).sort();
+  // blob_sweeps is the reconciliation's to-do list (e.g. a rejected upload's staging key, kept until its URL
+  // expires), not stored data.
+  return rows.map((r) => r.name).filter((n) => n !== 'rate_windows' && n !== 'blob_sweeps' && !/migration/i.test(n)).sort();
 }
 
 interface Snapshot {
@@ -311,8 +315,10 @@ async function pendingUpload(contentType: 'image/png' | 'image/jpeg' | 'image/we
     201,
   );
   const u = body.uploads[0];
-  const row = edge.db.raw.prepare('SELECT object_key FROM images WHERE id = ?').get(u.image_id) as { object_key: string };
-  return { imageId: u.image_id, objectKey: row.object_key, url: u.url, headers: u.headers };
+  // The key the URL writes: the upload's staging key (complete copies verified bytes to the image's own key).
+  const objectKey = uploadStagingKey(S.tenantId, S.openDs, u.image_id, EXTENSIONS[contentType]);
+  expect(new URL(u.url).pathname).toBe(`/${s3.bucket}/${objectKey}`);
+  return { imageId: u.image_id, objectKey, url: u.url, headers: u.headers };
 }
 
 async function s3Put(url: string, headers: Record<string, string>, body: Uint8Array): Promise<number> {

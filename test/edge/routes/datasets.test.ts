@@ -11,6 +11,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { type RunningEdge, startEdge } from '../../../edge/node/server.ts';
 import type { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
 import { MAX_IMAGE_BYTES } from '../../../edge/datasets/limits.ts';
+import { uploadStagingKey } from '../../../shared/storage/keys.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN, bearer, jsonHeaders } from '../../helpers/edge.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
 
@@ -461,7 +462,8 @@ describe('presigned uploads', () => {
       expect(put.status).toBe(200);
       await put.arrayBuffer();
     }
-    const badKey = imageRows(ds.id).find((r) => r.id === uploads[1].image_id)!.object_key;
+    const badKey = uploadStagingKey(t.id, ds.id, uploads[1].image_id, 'png');
+    expect(await blobs.head(badKey)).not.toBeNull();
 
     const err = await expectError(
       await postJson(t.key, `/v1/datasets/${ds.id}/uploads/complete`, { image_ids: uploads.map((u) => u.image_id) }),
@@ -532,8 +534,10 @@ describe('finalize', () => {
     const { uploads } = (await res.json()) as { uploads: { image_id: string; url: string; headers: Record<string, string> }[] };
     const put = await fetch(uploads[0].url, { method: 'PUT', headers: uploads[0].headers, body: bytes });
     await put.arrayBuffer();
-    const pendingKey = imageRows(ds.id).find((r) => r.status === 'pending')!.object_key;
+    // The PUT went to the upload's staging key; the image's own key is written only by complete.
+    const pendingKey = uploadStagingKey(t.id, ds.id, uploads[0].image_id, 'png');
     expect(await blobs.head(pendingKey)).not.toBeNull();
+    expect(await blobs.head(imageRows(ds.id).find((r) => r.status === 'pending')!.object_key)).toBeNull();
 
     const fin = await f(`/v1/datasets/${ds.id}/finalize`, { method: 'POST', headers: bearer(t.key) });
     expect(fin.status).toBe(200);

@@ -52,6 +52,7 @@ function writeConfig(): string {
     S3_SECRET_ACCESS_KEY: 'S3RVER',
     LOCAL_MODE: 'true',
     INFERENCE_URL: `http://127.0.0.1:${inferencePort}`,
+    QUOTA_DATASETS: '200',
   };
   writeFileSync(join(dir, '.dev.vars'), Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n');
   return file;
@@ -191,6 +192,43 @@ describe('the edge in workerd (wrangler dev --local, D1, KV, S3 via aws4fetch)',
     await expectError(await f('/v1/datasets/ds_doesnotexist', { headers: auth(apiKey) }), 404, 'not_found');
     const bad = await f('/v1/datasets', { method: 'POST', headers: json(apiKey), body: JSON.stringify({ name: '' }) });
     await expectError(bad, 422, 'validation_failed');
+  });
+
+  it('completes 100 presigned uploads in one call and lists 100 datasets in one page (D1 binds at most 100 parameters)', async () => {
+    const res = await f('/v1/datasets', { method: 'POST', headers: json(apiKey), body: JSON.stringify({ name: 'Bulk' }) });
+    expect(res.status).toBe(201);
+    const bulk = ((await res.json()) as { id: string }).id;
+    const bytes = await png(60);
+    const files = Array.from({ length: 100 }, (_, i) => ({ label: i % 2 === 0 ? 'cat' : 'dog', content_type: 'image/png', bytes: bytes.length }));
+    const up = await f(`/v1/datasets/${bulk}/uploads`, { method: 'POST', headers: json(apiKey), body: JSON.stringify({ files }) });
+    expect(up.status, await up.clone().text()).toBe(201);
+    const { uploads } = (await up.json()) as { uploads: { image_id: string; url: string; headers: Record<string, string> }[] };
+    expect(uploads).toHaveLength(100);
+    for (let i = 0; i < uploads.length; i += 10) {
+      await Promise.all(
+        uploads.slice(i, i + 10).map(async (u) => {
+          expect(u.url.startsWith(s3.endpoint)).toBe(true);
+          const put = await fetch(u.url, { method: 'PUT', headers: u.headers, body: bytes as Uint8Array<ArrayBuffer> });
+          expect(put.status).toBe(200);
+          await put.arrayBuffer();
+        }),
+      );
+    }
+    const done = await f(`/v1/datasets/${bulk}/uploads/complete`, { method: 'POST', headers: json(apiKey), body: JSON.stringify({ image_ids: uploads.map((u) => u.image_id) }) });
+    expect(done.status, await done.clone().text()).toBe(200);
+    expect(((await done.json()) as { images: unknown[] }).images).toHaveLength(100);
+    const view = await f(`/v1/datasets/${bulk}`, { headers: auth(apiKey) });
+    expect(await view.json()).toMatchObject({ image_count: 100, classes: [{ name: 'cat', image_count: 50 }, { name: 'dog', image_count: 50 }] });
+
+    // A full page of datasets (QUOTA_DATASETS is 200 here): their class counts are looked up for 100 datasets at once.
+    for (let i = 0; i < 98; i++) {
+      const d = await f('/v1/datasets', { method: 'POST', headers: json(apiKey), body: JSON.stringify({ name: `page-${i}` }) });
+      expect(d.status).toBe(201);
+    }
+    const page = await f('/v1/datasets?limit=100', { headers: auth(apiKey) });
+    expect(page.status, await page.clone().text()).toBe(200);
+    // The bulk dataset is deleted again so the rest of this file sees the tenant as before.
+    expect((await f(`/v1/datasets/${bulk}`, { method: 'DELETE', headers: auth(apiKey) })).status).toBe(204);
   });
 
   it('creates a training job idempotently, a worker leases and completes it, and the model appears', async () => {
