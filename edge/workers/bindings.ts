@@ -42,3 +42,8 @@ export interface ScheduledController {
   scheduledTime: number;
   cron: string;
 }
+
+/** A Workers rate-limiting binding (`[[ratelimits]]` in wrangler.toml): counts one hit of `key` in its period. */
+export interface RateLimitBinding {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
+}

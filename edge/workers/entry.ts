@@ -1,24 +1,29 @@
 // The edge on Cloudflare Workers: builds the three ports from bindings and serves createApp(ports, config).
 //
-// Bindings (infra/cloudflare/wrangler.toml): DB (D1, schema from infra/migrations), CACHE (KV).
+// Bindings (infra/cloudflare/wrangler.toml): DB (D1, schema from infra/migrations), CACHE (KV), RATE_LIMITER and
+// AUTH_FAILURE_LIMITER (rate limiting: edge/workers/rate-limits.ts).
 // Vars/secrets: ADMIN_TOKEN, WORKER_TOKEN (secrets), S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID,
 // S3_SECRET_ACCESS_KEY (secret), S3_FORCE_PATH_STYLE, plus everything configFromEnv reads.
 // The cron trigger runs runBackgroundTasks (idempotency/rate-limit purge, expired uploads, webhook
 // delivery via dispatchDueWebhooks). Ports, config and app are built once per isolate.
 import { type EdgeApp, createApp } from '../app.ts';
 import { runBackgroundTasks } from '../background.ts';
-import { type EdgeConfig, configFromEnv } from '../config.ts';
+import { DEFAULTS, type EdgeConfig, type RateLimitConfig, configFromEnv } from '../config.ts';
 import type { Ports } from '../ports.ts';
 import { webhookSettings } from '../webhooks/settings.ts';
 import { s3OptionsFromEnv } from '../../shared/storage/s3-env.ts';
 import { Aws4fetchBlobStore } from '../../shared/storage/aws4fetch-blob-store.ts';
-import type { D1Database, ExecutionContext, KVNamespace, ScheduledController } from './bindings.ts';
+import type { D1Database, ExecutionContext, KVNamespace, RateLimitBinding, ScheduledController } from './bindings.ts';
+import { workersRateLimits } from './rate-limits.ts';
 import { D1SqlDatabase } from './d1-database.ts';
 import { KvCache } from './kv-cache.ts';
 
 export interface WorkerEnv {
   DB: D1Database;
   CACHE: KVNamespace;
+  /** Rate-limiting bindings (edge/workers/rate-limits.ts): per API key, and failed authentication per address. */
+  RATE_LIMITER?: RateLimitBinding;
+  AUTH_FAILURE_LIMITER?: RateLimitBinding;
   [name: string]: unknown;
 }
 
@@ -33,7 +38,7 @@ function stringVars(env: WorkerEnv): Record<string, string | undefined> {
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
-export function buildPorts(env: WorkerEnv): Ports {
+export function buildPorts(env: WorkerEnv, rateLimit: RateLimitConfig = DEFAULTS.rateLimit): Ports {
   const vars = stringVars(env);
   if (!env.DB) throw new Error('missing D1 binding DB');
   if (!env.CACHE) throw new Error('missing KV binding CACHE');
@@ -41,7 +46,7 @@ export function buildPorts(env: WorkerEnv): Ports {
   const s3 = s3OptionsFromEnv(vars, 'auto');
   if (!s3) throw new Error('set S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY)');
   const blobs = new Aws4fetchBlobStore(s3);
-  return { db: new D1SqlDatabase(env.DB), blobs, cache: new KvCache(env.CACHE) };
+  return { db: new D1SqlDatabase(env.DB), blobs, cache: new KvCache(env.CACHE), rateLimits: workersRateLimits(env, rateLimit) };
 }
 
 let edge: Edge | null = null;
@@ -51,7 +56,7 @@ let edgeEnv: WorkerEnv | null = null;
 export function edgeFor(env: WorkerEnv): Edge {
   if (edge && edgeEnv === env) return edge;
   const config = configFromEnv(stringVars(env));
-  const ports = buildPorts(env);
+  const ports = buildPorts(env, config.rateLimit);
   edge = { ports, config, app: createApp(ports, config) };
   edgeEnv = env;
   return edge;
