@@ -48,6 +48,8 @@ export interface JobRow {
   attempts: number;
   /** The request_id of the lease request that took the current lease (migration 0005). */
   lease_request: string | null;
+  /** Unix ms of the last progress (lease or a heartbeat whose progress moved; migration 0008). */
+  progress_at: number | null;
 }
 
 /** The official recipe's crop range (Dassl's RandomResizedCrop default), for jobs stored before crop_scale existed. */

@@ -99,7 +99,8 @@ export function workerRoutes() {
   app.openapi(heartbeatRoute, async (c) => {
     const { lease_id, lease_seconds, progress, metrics } = c.req.valid('json');
     const jobId = c.req.valid('param').id;
-    return c.json(await heartbeat(c.var.ports.db, { jobId, leaseId: lease_id, leaseSeconds: lease_seconds, progress, metrics }), 200);
+    const { jobStallSeconds: stallSeconds, jobMaxSeconds: maxSeconds } = c.var.config;
+    return c.json(await heartbeat(c.var.ports.db, { jobId, leaseId: lease_id, leaseSeconds: lease_seconds, progress, metrics, stallSeconds, maxSeconds }), 200);
   });
 
   app.openapi(eventRoute, async (c) => {

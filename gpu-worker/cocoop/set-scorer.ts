@@ -32,7 +32,7 @@ export class LabelledFeatures {
   ) {}
 
   /** Encodes every image of the dataset (test-time transform). */
-  static async of(encoders: OrtClipEncoders, ds: ImageFolderDataset, signal?: AbortSignal): Promise<LabelledFeatures> {
+  static async of(encoders: OrtClipEncoders, ds: ImageFolderDataset, signal?: AbortSignal, onImages?: (done: number) => void): Promise<LabelledFeatures> {
     const { preprocess, config } = encoders.model;
     const p = config.projectionDim;
     const n = ds.items.length;
@@ -44,6 +44,7 @@ export class LabelledFeatures {
       const batch = new Float32Array(pixels.length * pixels[0].length);
       pixels.forEach((px, i) => batch.set(px, i * px.length));
       out.set(await encoders.encodePixels(batch, chunk.length), start * p);
+      onImages?.(start + chunk.length);
     }
     return new LabelledFeatures(out, n, p, ds.items.map((it) => ds.classNames[it.label]));
   }
@@ -53,7 +54,7 @@ export class SetScorer {
   constructor(private readonly inference: CocoopInference) {}
 
   /** Per image, the index into `labels` of the top-1 prediction (adapter null: zero-shot CLIP). */
-  async predict(set: LabelledFeatures, labels: string[], adapter: AdapterParams | null, signal?: AbortSignal): Promise<number[]> {
+  async predict(set: LabelledFeatures, labels: string[], adapter: AdapterParams | null, signal?: AbortSignal, onImages?: (done: number) => void): Promise<number[]> {
     const out: number[] = [];
     const p = set.dim;
     for (let start = 0; start < set.n; start += CLASSIFY_BATCH) {
@@ -61,6 +62,7 @@ export class SetScorer {
       const k = Math.min(CLASSIFY_BATCH, set.n - start);
       const logits = await this.inference.logits(set.features.subarray(start * p, (start + k) * p), k, labels, adapter);
       out.push(...argmaxRows(logits, k, labels.length));
+      onImages?.(start + k);
       await new Promise<void>((ok) => setImmediate(ok)); // heartbeats and cancels of the caller keep running
     }
     return out;
@@ -74,9 +76,9 @@ export class SetScorer {
   }
 
   /** The full figures: the adapter's (zero-shot's when null) and zero-shot CLIP's predictions, per class and confusion. */
-  async score(set: LabelledFeatures, labels: string[], adapter: AdapterParams | null, signal?: AbortSignal): Promise<Scores> {
-    const zeroShot = await this.predict(set, labels, null, signal);
-    const predicted = adapter ? await this.predict(set, labels, adapter, signal) : zeroShot;
+  async score(set: LabelledFeatures, labels: string[], adapter: AdapterParams | null, signal?: AbortSignal, onImages?: (done: number) => void): Promise<Scores> {
+    const zeroShot = await this.predict(set, labels, null, signal, onImages);
+    const predicted = adapter ? await this.predict(set, labels, adapter, signal, (d) => onImages?.(set.n + d)) : zeroShot;
     return scoreSet({ labels, truth: truthIndices(set, labels), predicted, zeroShot });
   }
 }

@@ -42,6 +42,8 @@ export class JobReporter {
   private lastBeat = 0;
   private beating = false;
   private valAccuracy: number | undefined;
+  /** Progress of work that is not training (an evaluation): steps done of steps. */
+  private stepsDone: { step: number; steps: number } | null = null;
 
   constructor(private readonly o: ReporterOptions) {
     this.jobId = o.lease.job.id;
@@ -67,7 +69,9 @@ export class JobReporter {
                 progress: { epoch: p.epoch, epochs: p.epochs, step: p.step, steps: p.stepsPerEpoch },
                 metrics: { train_loss: p.loss, train_accuracy: p.accuracy, ...(this.valAccuracy !== undefined ? { val_accuracy: this.valAccuracy } : {}) },
               }
-            : {}),
+            : this.stepsDone
+              ? { progress: { ...this.stepsDone } }
+              : {}),
         });
         if (reply.cancel_requested) stop.stop('cancel');
       } finally {
@@ -92,6 +96,12 @@ export class JobReporter {
         data: { epoch: p.epoch, epochs: p.epochs, loss: p.loss, accuracy: p.accuracy, lr: p.lr, ...(p.valAccuracy !== undefined ? { val_accuracy: p.valAccuracy } : {}) },
       });
     }
+    if (Date.now() - this.lastBeat >= Math.min(this.o.heartbeatMs, 1000)) this.heartbeat();
+  }
+
+  /** Work that is not training moved (an evaluation's images encoded and classified): the next heartbeat says so. */
+  steps(step: number, steps: number): void {
+    this.stepsDone = { step, steps };
     if (Date.now() - this.lastBeat >= Math.min(this.o.heartbeatMs, 1000)) this.heartbeat();
   }
 

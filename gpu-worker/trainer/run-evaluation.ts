@@ -67,9 +67,13 @@ export async function runEvaluation(lease: EvaluationLease, deps: RunEvaluationD
     if (stop.reason) return await stopped();
     const what = lease.model ? `model ${lease.model.id}` : 'zero-shot CLIP';
     reporter.note(`Evaluating ${what} on ${data.items.length} images of dataset ${lease.dataset.id} against ${ev.labels.length} labels.`);
-    const set = await LabelledFeatures.of(deps.encoders, data, stop.signal);
+    // Progress in heartbeats (the edge fails work whose progress stalls): images encoded, then classified
+    // by zero-shot CLIP and by the adapter.
+    const n = data.items.length;
+    const steps = n * (adapter ? 3 : 2);
+    const set = await LabelledFeatures.of(deps.encoders, data, stop.signal, (done) => reporter.steps(done, steps));
     await deps.afterEncode?.();
-    const result = await new SetScorer(deps.inference).score(set, ev.labels, adapter, stop.signal);
+    const result = await new SetScorer(deps.inference).score(set, ev.labels, adapter, stop.signal, (done) => reporter.steps(n + done, steps));
     clearInterval(ticker);
     await reporter.settle();
     if (stop.reason) return await stopped();
