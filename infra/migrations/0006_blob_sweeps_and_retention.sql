@@ -20,3 +20,5 @@ CREATE INDEX rate_windows_start ON rate_windows(window_start);
 CREATE INDEX job_events_created ON job_events(created_at);
 CREATE INDEX training_jobs_finished ON training_jobs(status, finished_at);
 CREATE INDEX webhook_deliveries_created ON webhook_deliveries(status, created_at);
+-- The worker API finds a job by its lease (heartbeat, events, complete, fail).
+CREATE INDEX training_jobs_lease ON training_jobs(lease_id);

@@ -1,8 +1,9 @@
 // D1 binds at most 100 parameters per statement (a statement with more fails on Workers with a 500). The edge
-// app runs here on real SQLite wrapped so every statement it binds is recorded, with the real S3 store on
+// app runs here on real SQLite wrapped so every statement it runs is recorded, with the real S3 store on
 // s3rver, through a broad set of flows at their size limits (100-item pages, 100 files per multipart and
 // presigned request, a job and an evaluation through the worker API, webhooks, the background tasks);
-// then no statement may have bound more than 100 values. The real workerd run of the largest case
+// then no statement may have bound more than 100 values, and none may read a whole table (EXPLAIN QUERY
+// PLAN: lookups and purges stay cheap as tables grow). The real workerd run of the largest case
 // (completing 100 presigned uploads in one call) is in workerd.test.ts.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { resolveConfig } from '../../../edge/config.ts';
 import { MAX_FILES_PER_REQUEST, UPLOAD_TTL_SECONDS } from '../../../edge/datasets/limits.ts';
 import { MIGRATIONS_DIR } from '../../../edge/node/server.ts';
 import { SqliteDatabase } from '../../../edge/node/sqlite-database.ts';
-import type { Ports } from '../../../edge/ports.ts';
+import type { Ports, SqlValue } from '../../../edge/ports.ts';
 import { webhookSettings } from '../../../edge/webhooks/settings.ts';
 import { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
 import { ADMIN_TOKEN, FakeCache, WORKER_TOKEN, bearer, jsonHeaders, serveApp } from '../../helpers/edge.ts';
@@ -78,8 +79,9 @@ function form(label: string, files: Uint8Array[]): FormData {
   return fd;
 }
 
-describe('no statement binds more than 100 parameters (D1)', () => {
-  it('through every flow at its size limits', async () => {
+/** Every flow at its size limits, through HTTP (and the background tasks, directly). */
+async function runFlows(): Promise<void> {
+  {
     const n = MAX_FILES_PER_REQUEST;
     const t = await ok<{ id: string; api_key: string }>(post(ADMIN_TOKEN, '/v1/tenants', { name: 'Binds' }), 201);
     const key = t.api_key;
@@ -165,9 +167,34 @@ describe('no statement binds more than 100 parameters (D1)', () => {
     await ok(f(`/v1/datasets/${other}`, { method: 'DELETE', headers: bearer(key) }), 204);
     await ok(f(`/v1/models/${completed.model_id}`, { method: 'DELETE', headers: bearer(key) }), 204);
 
+  }
+}
+
+/** Lines of EXPLAIN QUERY PLAN that read a whole table (or a whole index) of the schema. */
+function fullScans(sql: string, values: SqlValue[]): string[] {
+  const tables = new Set((sqlite.raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name));
+  const plan = sqlite.raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...values) as { detail: string }[];
+  return plan.map((p) => p.detail).filter((d) => {
+    const m = /^SCAN (\w+)/.exec(d);
+    return m !== null && tables.has(m[1]);
+  });
+}
+
+describe('every statement the edge runs through every flow at its size limits', () => {
+  beforeAll(runFlows, 120_000);
+
+  it('binds at most 100 parameters (D1)', () => {
     const widest = db.widest().sort((x, y) => y.binds - x.binds);
     expect(widest.length).toBeGreaterThan(40);
     const over = widest.filter((w) => w.binds > D1_MAX_BOUND_PARAMETERS).map((w) => `${w.binds} binds: ${w.sql.replace(/\s+/g, ' ').slice(0, 160)}`);
     expect(over).toEqual([]);
-  }, 120_000);
+  });
+
+  it('searches an index: no lookup or purge reads a whole table (EXPLAIN QUERY PLAN)', () => {
+    const seen = new Map<string, SqlValue[]>();
+    for (const r of db.recorded) if (!seen.has(r.sql)) seen.set(r.sql, r.values);
+    expect(seen.size).toBeGreaterThan(40);
+    const scans = [...seen.entries()].flatMap(([sql, values]) => fullScans(sql, values).map((d) => `${d}  ←  ${sql.replace(/\s+/g, ' ').slice(0, 160)}`));
+    expect(scans).toEqual([]);
+  });
 });
