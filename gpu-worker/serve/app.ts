@@ -1,7 +1,7 @@
 // The GPU inference service (docs/API-internal.md): POST /internal/v1/classify and
-// POST /internal/v1/embeddings/text behind the shared worker token, plus /healthz and /metrics.
+// POST /internal/v1/embeddings/text behind the shared worker token, plus /healthz (open) and /metrics (worker token).
 import { timingSafeEqual } from 'node:crypto';
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { type AdapterRef, MAX_IMAGES } from '../../shared/contracts/inference-api.ts';
 import type { ClipModel } from '../clip/model.ts';
 import type { OrtClipEncoders } from '../clip/ort-encoders.ts';
@@ -97,7 +97,9 @@ export function createInferenceApp(opts: InferenceAppOptions) {
     metrics.latency.observe((performance.now() - t0) / 1000, { route });
   });
 
-  app.use('/internal/*', async (c, next) => {
+  // The worker token guards the inference routes and /metrics (request counts and latencies); /healthz stays open
+  // for liveness probes.
+  const requireWorkerToken: MiddlewareHandler = async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const m = /^Bearer (.+)$/.exec(header);
     const given = Buffer.from(m ? m[1] : '');
@@ -105,7 +107,9 @@ export function createInferenceApp(opts: InferenceAppOptions) {
       return c.json({ error: { code: 'unauthorized', message: 'invalid worker token' } }, 401);
     }
     await next();
-  });
+  };
+  app.use('/internal/*', requireWorkerToken);
+  app.use('/metrics', requireWorkerToken);
 
   async function body(c: Context): Promise<unknown> {
     try {

@@ -42,7 +42,11 @@ describe('gpu-worker inference service', () => {
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
   const classify = (body: Record<string, unknown>) => post('/internal/v1/classify', { base_model: 'toy-clip', adapter: null, labels: LABELS, images, ...body });
-  const metrics = async () => (await fetch(`${server.url}/metrics`)).text();
+  const metrics = async () => {
+    const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    return res.text();
+  };
   const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
 
   /** Logits computed directly with the product's engine (not over HTTP, no batching). */
@@ -233,6 +237,15 @@ describe('gpu-worker inference service', () => {
     const c = adapters.cocoop;
     const r2 = await post('/internal/v1/embeddings/text', { base_model: 'toy-clip', adapter: { key: c.key, sha256: c.sha256, method: 'cocoop' }, texts });
     expect(r2.status).toBe(422);
+  });
+
+  it('/metrics needs the worker token (G11): 401 without it or with another token, in the service\'s error shape', async () => {
+    for (const headers of [{} as Record<string, string>, { authorization: 'Bearer not-the-token' }, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Basic ${TOKEN}` }]) {
+      const res = await fetch(`${server.url}/metrics`, { headers });
+      expect(res.status).toBe(401);
+      expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+    }
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200); // the liveness probe stays open
   });
 
   it('/metrics exposes request counters, latency and batch histograms, cache counters', async () => {
