@@ -7,7 +7,7 @@ import { quoteId } from '../../shared/util/quote.ts';
 import { conflict, notFound, validationFailed } from '../http/errors.ts';
 import { newId } from '../ids.ts';
 import { MAX_LABELS, checkLabels } from '../inference/classify.ts';
-import { requireLease } from '../jobs/queue.ts';
+import { requireLease } from '../jobs/lease.ts';
 import { guardedEventStatement, isConstraintError, mergeJson } from '../jobs/records.ts';
 import { finishLeased } from '../jobs/transitions.ts';
 import type { SqlDatabase, SqlStatement } from '../ports.ts';

@@ -2,37 +2,22 @@
 //
 //   enqueueJob       a tenant creates a job: queued (quota and dataset state checked by the INSERT itself)
 //   cancelJob        a tenant cancels: queued → cancelled at once, running → cancelling
-//   leaseNextJob     a worker takes the oldest queued job, or a leased one whose lease expired (attempts + 1)
-//   retireExhausted  finishes expired jobs that had their last attempt (run by leaseNextJob first)
-//   requireLease     the job under a lease the caller must still hold (404 / 409)
-//   heartbeat        extends the lease, merges progress and metrics; tells whether a cancel was requested
 //   appendEvent      appends a worker's event to the job log
 //   completeJob      succeeded + the model row + webhook deliveries, in one guarded batch
 //   failJob          failed (+ webhooks)
 //   markCancelled    the worker stopped after a cancel request: cancelling → cancelled (+ webhooks)
 //
-// A lease expires by time alone: leaseNextJob treats a running or cancelling job whose lease_expires_at has
-// passed as free (and gives it to the next worker) while it has attempts left; retireExhausted finishes it
-// once it has none. Every final transition is a guarded batch (edge/jobs/records.ts), so of two racing
-// changes exactly one wins and the loser leaves nothing behind (it gets a 409).
+// Leasing is in lease.ts (leaseNextJob, retireExhausted, requireLease), heartbeats in heartbeat.ts. Every final
+// transition is a guarded batch (edge/jobs/transitions.ts), so of two racing changes exactly one wins and the loser
+// leaves nothing behind (it gets a 409).
 import type { Evaluation, TrainingResult } from '../../shared/contracts/evaluation.ts';
 import type { Hyperparameters, Method, TrainingJob } from '../../shared/contracts/training-job.ts';
-import {
-  type CompleteRequest,
-  DEFAULT_LEASE_SECONDS,
-  type EventRequest,
-  type HeartbeatResponse,
-  type Lease,
-  type Metrics,
-  type Progress,
-} from '../../shared/contracts/worker-api.ts';
+import type { CompleteRequest, EventRequest, Metrics } from '../../shared/contracts/worker-api.ts';
 import { quoteId } from '../../shared/util/quote.ts';
-import { randomString, sha256Hex } from '../crypto.ts';
-import { storedImagesOf } from '../datasets/store.ts';
-import { ApiError, conflict, notFound, validationFailed } from '../http/errors.ts';
+import { sha256Hex } from '../crypto.ts';
+import { conflict, notFound, validationFailed } from '../http/errors.ts';
 import { newId } from '../ids.ts';
 import { insertModelStatement } from '../models/models.ts';
-import { evaluationLease } from '../evaluations/lease.ts';
 import { evaluationObject } from '../evaluations/records.ts';
 import type { BlobStore, SqlDatabase, SqlStatement } from '../ports.ts';
 import { ACTIVE_JOB_STATES } from '../tenants/usage.ts';
@@ -40,7 +25,6 @@ import {
   FINAL_JOB_STATES,
   completedProgress,
   type JobRow,
-  LEASED_STATES_SQL,
   eventStatement,
   guardedEventStatement,
   isConstraintError,
@@ -53,7 +37,8 @@ import {
   tenantJob,
   webhookData,
 } from './records.ts';
-import { finishLeased } from './transitions.ts';
+import { requireLease } from './lease.ts';
+import { failedWord, finishLeased } from './transitions.ts';
 import { jobWebhookStatements } from './webhook-events.ts';
 
 // ---- tenants: create and cancel -------------------------------------------------------------
@@ -197,222 +182,7 @@ export async function cancelJob(db: SqlDatabase, o: { tenantId: string; jobId: s
   throw conflict(`Training job ${quoteId(id)} is changing state; retry the cancel.`);
 }
 
-// ---- workers: lease ---------------------------------------------------------------------------
-
-export interface LeaseOptions {
-  workerId: string;
-  /** How long the lease lasts without a heartbeat (default DEFAULT_LEASE_SECONDS). */
-  leaseSeconds?: number;
-  /** config.maxJobAttempts: a job is leased at most this many times. */
-  maxAttempts: number;
-  /** The worker's name for this request: a retry of it gets the lease it already took. */
-  requestId?: string;
-}
-
-/** Leases the next job to a worker (null: nothing to do). A retried request (same requestId and worker) gets its lease again. */
-export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Lease | null> {
-  const now = new Date();
-  const nowMs = now.getTime();
-  if (o.requestId !== undefined) {
-    const held = await db
-      .prepare(`SELECT * FROM training_jobs WHERE lease_request = ? AND lease_worker = ? AND status IN ${LEASED_STATES_SQL} AND lease_expires_at >= ?`)
-      .bind(o.requestId, o.workerId, nowMs)
-      .first<JobRow>();
-    if (held) return leaseOf(db, held, held.lease_id!, held.lease_expires_at!);
-  }
-  const leaseId = `lse_${randomString(24, '0123456789abcdefghijklmnopqrstuvwxyz')}`;
-  const expires = nowMs + (o.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
-  const { maxAttempts } = o;
-  await retireExhausted(db, { maxAttempts, nowMs });
-  // One UPDATE picks and takes the job, so two workers racing never get the same one; the event is
-  // written in the same transaction from the row that now carries this lease. An expired job that had
-  // its last attempt is never picked (retireExhausted finishes it, here or on the next request).
-  await db.batch([
-    db
-      .prepare(
-        `UPDATE training_jobs
-           SET lease_id = ?, lease_worker = ?, lease_expires_at = ?, lease_request = ?, progress_at = ?, attempts = attempts + 1,
-               status = CASE WHEN status = 'queued' THEN 'running' ELSE status END,
-               started_at = COALESCE(started_at, ?)
-         WHERE id = (SELECT id FROM training_jobs
-                      WHERE status = 'queued' OR (status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND attempts < ?)
-                      ORDER BY created_at, id LIMIT 1)`,
-      )
-      .bind(leaseId, o.workerId, expires, o.requestId ?? null, nowMs, now.toISOString(), nowMs, maxAttempts),
-    db
-      .prepare(
-        `INSERT INTO job_events (id, job_id, tenant_id, created_at, level, type, message, data)
-         SELECT ?, id, tenant_id, ?, 'info', 'message',
-                CASE WHEN attempts > 1
-                     THEN 'Resumed by worker ' || lease_worker || ' (attempt ' || attempts || ') after the previous lease expired.'
-                     ELSE 'Started by worker ' || lease_worker || '.' END,
-                NULL
-           FROM training_jobs WHERE lease_id = ?`,
-      )
-      .bind(newId('event'), now.toISOString(), leaseId),
-  ]);
-  const row = await db.prepare('SELECT * FROM training_jobs WHERE lease_id = ?').bind(leaseId).first<JobRow>();
-  if (!row) return null;
-
-  if (row.kind === 'training' && row.attempts === 1) {
-    // Optional event; outside the lease transaction (its target rows depend on the job picked).
-    const statements = await jobWebhookStatements(db, row.tenant_id, 'training_job.started', webhookData(jobObject(row)), now);
-    if (statements.length > 0) await db.batch(statements);
-  }
-  return leaseOf(db, row, leaseId, expires);
-}
-
-/** The lease `leaseId` (expiring at `expires`, unix ms) of the row, as the worker API answers it. */
-async function leaseOf(db: SqlDatabase, row: JobRow, leaseId: string, expires: number): Promise<Lease> {
-  if (row.kind === 'evaluation') return evaluationLease(db, row, leaseId, expires);
-  const job = jobObject(row);
-  const validationId = job.hyperparameters.validation_dataset_id;
-  return {
-    kind: 'training',
-    job,
-    tenant_id: row.tenant_id,
-    attempts: row.attempts,
-    lease_id: leaseId,
-    lease_expires_at: new Date(expires).toISOString(),
-    storage: jobStorage(row.tenant_id, row.id, row.attempts),
-    dataset: { id: row.dataset_id, images: await storedImagesOf(db, row.tenant_id, row.dataset_id) },
-    validation_dataset: validationId ? { id: validationId, images: await storedImagesOf(db, row.tenant_id, validationId) } : null,
-  };
-}
-
-/**
- * Finishes the jobs whose lease expired after their last allowed attempt, so no lease starts attempt
- * maxAttempts + 1: a running job fails with `too_many_attempts`, a cancelling one is cancelled. Each in its
- * own guarded batch (job, event, webhook rows), conditional on the lease being still the expired one, so a
- * heartbeat or another edge instance that got there first wins and the job is left alone.
- */
-export async function retireExhausted(db: SqlDatabase, o: { maxAttempts: number; nowMs: number }): Promise<void> {
-  const { maxAttempts, nowMs } = o;
-  const rows = await db
-    .prepare(
-      `SELECT * FROM training_jobs
-        WHERE status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND attempts >= ?
-        ORDER BY created_at, id LIMIT 10`,
-    )
-    .bind(nowMs, maxAttempts)
-    .all<JobRow>();
-  for (const row of rows) {
-    const guard = { sql: 'lease_expires_at < ? AND attempts = ?', binds: [nowMs, row.attempts] };
-    const times = row.attempts === 1 ? 'once' : `${row.attempts} times`;
-    const leaseId = row.lease_id ?? '';
-    try {
-      if (row.status === 'cancelling') {
-        await finishLeased(db, row, {
-          leaseId,
-          to: 'cancelled',
-          event: { level: 'info', message: `Job cancelled; its worker stopped ${times} without confirming the cancel.` },
-          from: ['cancelling'],
-          guard,
-        });
-      } else {
-        const what = row.kind === 'evaluation' ? 'evaluation' : 'job';
-        const message =
-          `The ${what}'s worker stopped ${times} without finishing (its lease expired with no heartbeat), the most ` +
-          `attempts ${what === 'job' ? 'a job gets' : 'an evaluation gets'}; it is not retried again. ` +
-          (what === 'job' ? `The job's events show how far each attempt got; create a new job to try again.` : 'Create a new evaluation to try again.');
-        await finishLeased(db, row, {
-          leaseId,
-          to: 'failed',
-          set: { error: JSON.stringify({ code: 'too_many_attempts', message }) },
-          event: { level: 'error', message: `${failedWord(row)} ${message}`, data: { code: 'too_many_attempts', attempts: row.attempts } },
-          from: ['running'],
-          guard,
-        });
-      }
-    } catch (err) {
-      // 409 from finishLeased: the job changed meanwhile (heartbeat, cancel, another edge instance); leave it.
-      if (!(err instanceof ApiError && err.status === 409)) throw err;
-    }
-  }
-}
-
 // ---- workers: calls under a lease ---------------------------------------------------------------
-
-/** The job under a lease the caller must still hold: 404 unknown job, 409 lease not current / job not in `allowed`. */
-export async function requireLease(
-  db: SqlDatabase,
-  id: string,
-  leaseId: string,
-  allowed: readonly JobRow['status'][] = ['running', 'cancelling'],
-): Promise<JobRow> {
-  const row = await jobById(db, id);
-  if (!row) throw notFound(`No training job with id ${quoteId(id)}.`, 'id');
-  if (row.lease_id !== leaseId) {
-    throw conflict(`Lease ${quoteId(leaseId)} is not the current lease of job ${row.id} (it expired and the job was leased again, or it never was); stop working on it.`, 'lease_id');
-  }
-  if (!allowed.includes(row.status)) {
-    throw conflict(`Job ${row.id} is ${row.status}; this call needs it to be ${allowed.join(' or ')}.`);
-  }
-  return row;
-}
-
-export interface HeartbeatOptions {
-  jobId: string;
-  leaseId: string;
-  leaseSeconds?: number;
-  /** Merged into the stored progress / metrics (keys given replace stored ones). */
-  progress?: Progress;
-  metrics?: Metrics;
-  /** config.jobStallSeconds / jobMaxSeconds: a job without progress for this long, or running this long, fails. */
-  stallSeconds: number;
-  maxSeconds: number;
-}
-
-/** True when `patch` sets a progress field to another value than the stored one. */
-function progressMoved(stored: string, patch: Progress | undefined): boolean {
-  if (!patch) return false;
-  let before: Record<string, unknown> = {};
-  try {
-    before = JSON.parse(stored) as Record<string, unknown>;
-  } catch {
-    // nothing stored: any progress moved
-  }
-  return Object.entries(patch).some(([k, v]) => v !== undefined && before[k] !== v);
-}
-
-/**
- * Extends the lease and records progress; `cancel_requested` when the job is cancelling. A job whose progress has not
- * moved for `stallSeconds`, or that started more than `maxSeconds` ago, is failed here instead (`stalled` /
- * `timed_out`, + webhooks) and the worker gets 409: its lease is over.
- */
-export async function heartbeat(db: SqlDatabase, o: HeartbeatOptions): Promise<HeartbeatResponse> {
-  const { jobId: id, leaseId } = o;
-  const row = await requireLease(db, id, leaseId);
-  const nowMs = Date.now();
-  const moved = progressMoved(row.progress, o.progress);
-  const progressAt = moved ? nowMs : (row.progress_at ?? nowMs);
-  const startedMs = row.started_at ? Date.parse(row.started_at) : nowMs;
-  const what = row.kind === 'evaluation' ? 'evaluation' : 'job';
-  if (nowMs - startedMs > o.maxSeconds * 1000) {
-    await failLeasedNow(db, row, leaseId, 'timed_out', `The ${what} ran longer than ${o.maxSeconds} s (JOB_MAX_SECONDS) and was stopped.`);
-  }
-  if (nowMs - progressAt > o.stallSeconds * 1000) {
-    await failLeasedNow(
-      db,
-      row,
-      leaseId,
-      'stalled',
-      `The ${what} made no progress for ${Math.round((nowMs - progressAt) / 1000)} s (JOB_STALL_SECONDS is ${o.stallSeconds}) while its worker kept ` +
-        'heartbeating (stuck on storage or the network?); it was stopped. Create a new one to try again.',
-    );
-  }
-  const expires = nowMs + (o.leaseSeconds ?? DEFAULT_LEASE_SECONDS) * 1000;
-  const { changes } = await db
-    .prepare(
-      `UPDATE training_jobs SET lease_expires_at = ?, progress = ?, metrics = ?, progress_at = ?
-       WHERE id = ? AND lease_id = ? AND status IN ${LEASED_STATES_SQL}`,
-    )
-    .bind(expires, mergeJson(row.progress, o.progress), mergeJson(row.metrics, o.metrics), progressAt, id, leaseId)
-    .run();
-  if (changes === 0) await requireLease(db, id, leaseId); // throws the right 404/409
-  const now = await jobById(db, id);
-  return { cancel_requested: now?.status === 'cancelling', lease_expires_at: new Date(expires).toISOString() };
-}
 
 export type AppendEventOptions = { jobId: string; leaseId: string } & Omit<EventRequest, 'lease_id'>;
 
@@ -436,9 +206,6 @@ export function workObject(row: JobRow): TrainingJob | Evaluation {
   return row.kind === 'evaluation' ? evaluationObject(row) : jobObject(row);
 }
 
-function failedWord(row: JobRow): string {
-  return row.kind === 'evaluation' ? 'Evaluation failed:' : 'Training failed:';
-}
 
 export interface CompleteOptions {
   jobId: string;
@@ -536,22 +303,6 @@ export async function failJob(db: SqlDatabase, o: { jobId: string; leaseId: stri
     from: ['running', 'cancelling'],
   });
   return workObject(after);
-}
-
-/** Fails the leased row with `code` (+ event, + webhooks), then answers the worker 409: its lease is over. */
-async function failLeasedNow(db: SqlDatabase, row: JobRow, leaseId: string, code: 'stalled' | 'timed_out', message: string): Promise<never> {
-  try {
-    await finishLeased(db, row, {
-      leaseId,
-      to: 'failed',
-      set: { error: JSON.stringify({ code, message }) },
-      event: { level: 'error', message: `${failedWord(row)} ${message}`, data: { code } },
-      from: ['running', 'cancelling'],
-    });
-  } catch (err) {
-    if (!(err instanceof ApiError && err.status === 409)) throw err;
-  }
-  throw conflict(`${message} This lease is over; stop working on it.`, 'lease_id');
 }
 
 /** The worker stopped after a cancel request: cancelling → cancelled (+ webhooks); 409 unless cancelling. */

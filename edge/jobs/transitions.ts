@@ -77,3 +77,8 @@ function webhookOf(row: JobRow): { type: WorkEventType; data: Record<string, unk
   const status = row.status as 'succeeded' | 'failed' | 'cancelled';
   return { type: `training_job.${status}`, data: webhookData(jobObject(row)) };
 }
+
+/** How a failure event of the row starts. */
+export function failedWord(row: JobRow): string {
+  return row.kind === 'evaluation' ? 'Evaluation failed:' : 'Training failed:';
+}

@@ -32,7 +32,9 @@ import { completeEvaluation } from '../evaluations/queue.ts';
 import { requireWorker } from '../http/auth.ts';
 import { jsonBodyGuard } from '../http/json-body.ts';
 import { SECURITY, errorResponses, jsonBody, jsonResponse, newRouter } from '../http/openapi.ts';
-import { appendEvent, completeJob, failJob, heartbeat, leaseNextJob, markCancelled } from '../jobs/queue.ts';
+import { heartbeat } from '../jobs/heartbeat.ts';
+import { leaseNextJob } from '../jobs/lease.ts';
+import { appendEvent, completeJob, failJob, markCancelled } from '../jobs/queue.ts';
 
 // ---- schemas --------------------------------------------------------------------------------
 
