@@ -1,4 +1,5 @@
-// Webhook delivery settings (kept out of EdgeConfig): retry schedule, timeout, batch size, resolver.
+// Webhook delivery settings (kept out of EdgeConfig): retry schedule, timeout, batch size, resolver, the
+// per-endpoint concurrency limit and the Workers queue consumer's timings.
 import type { Resolver } from './url-guard.ts';
 
 export const WEBHOOK_EVENT_TYPES = [
@@ -36,6 +37,19 @@ export interface WebhookSettings {
   resolver?: Resolver;
   /** Most deliveries one dispatch run picks. */
   batchSize: number;
+  /**
+   * Most attempts open at once to one endpoint, across every dispatcher and queue consumer (the claim counts them).
+   * 6: a Worker invocation has at most 6 outbound connections waiting for headers, and one receiver gets no more.
+   */
+  endpointConcurrency: number;
+  /** Queue consumer: how long it waits for an attempt before acknowledging its message and finishing it in the background. */
+  holdMs: number;
+  /** Queue consumer: when its endpoint is at endpointConcurrency, a message comes back after this many seconds. */
+  deferSeconds: number;
+  /** Cron on Workers: a row due this long ago, not in flight and not enqueued within it, lost its message: enqueue it again. */
+  lostAfterMs: number;
+  /** Cron on Workers: most rows it enqueues per run. */
+  enqueueLimit: number;
 }
 
 export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
@@ -43,14 +57,36 @@ export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
   timeoutMs: 15_000,
   localMode: false,
   batchSize: 50,
+  endpointConcurrency: 6,
+  holdMs: 2_000,
+  deferSeconds: 5,
+  lostAfterMs: 5 * 60_000,
+  enqueueLimit: 1_000,
 };
 
 export function webhookSettings(overrides: Partial<WebhookSettings> = {}): WebhookSettings {
   const s = { ...DEFAULT_WEBHOOK_SETTINGS, ...overrides };
   if (!s.retryScheduleSeconds.every((d) => Number.isFinite(d) && d >= 0)) throw new Error('webhook retry delays must be >= 0 seconds');
   if (!(s.timeoutMs > 0)) throw new Error('webhook timeoutMs must be > 0');
-  if (!(Number.isInteger(s.batchSize) && s.batchSize > 0)) throw new Error('webhook batchSize must be a positive integer');
+  for (const k of ['batchSize', 'endpointConcurrency', 'deferSeconds', 'enqueueLimit'] as const) {
+    if (!(Number.isInteger(s[k]) && s[k] > 0)) throw new Error(`webhook ${k} must be a positive integer`);
+  }
+  if (!(s.holdMs >= 0) || !(s.lostAfterMs > 0)) throw new Error('webhook holdMs must be >= 0 and lostAfterMs > 0');
   return s;
+}
+
+/**
+ * WEBHOOK_RETRY_SCHEDULE (optional) on Workers: comma-separated retry delays in seconds, read as on Node
+ * (edge/node/server.ts); undefined when unset. Throws on anything else.
+ */
+export function retryScheduleFromEnv(env: Record<string, string | undefined>): number[] | undefined {
+  const raw = env.WEBHOOK_RETRY_SCHEDULE?.trim();
+  if (!raw) return undefined;
+  const parts = raw.split(',').map((p) => p.trim());
+  if (!parts.every((p) => /^\d+(\.\d+)?$/.test(p))) {
+    throw new Error(`WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds >= 0 (e.g. "1,5,30"), got ${JSON.stringify(env.WEBHOOK_RETRY_SCHEDULE)}`);
+  }
+  return parts.map(Number);
 }
 
 export function maxAttempts(s: WebhookSettings): number {
