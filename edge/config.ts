@@ -66,6 +66,8 @@ export interface EdgeConfig {
    * kept after they end (edge/retention.ts); the row of a job whose model still exists is kept.
    */
   retentionDays: number;
+  /** Webhook endpoints one tenant may have (disabled ones count until deleted); creating one more is 409. */
+  maxWebhookEndpoints: number;
   logger: Logger;
 }
 
@@ -92,6 +94,7 @@ export const DEFAULTS = {
   jobStallSeconds: 3600,
   jobMaxSeconds: 48 * 3600,
   retentionDays: 30,
+  maxWebhookEndpoints: 20,
 } as const;
 
 /** Shortest accepted admin/worker token. */
@@ -131,6 +134,7 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
     jobStallSeconds: input.jobStallSeconds ?? DEFAULTS.jobStallSeconds,
     jobMaxSeconds: input.jobMaxSeconds ?? DEFAULTS.jobMaxSeconds,
     retentionDays: input.retentionDays ?? DEFAULTS.retentionDays,
+    maxWebhookEndpoints: input.maxWebhookEndpoints ?? DEFAULTS.maxWebhookEndpoints,
     logger: input.logger ?? consoleLogger,
   };
 
@@ -150,6 +154,7 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
   positiveInt(problems, 'jobStallSeconds', config.jobStallSeconds);
   positiveInt(problems, 'jobMaxSeconds', config.jobMaxSeconds);
   positiveInt(problems, 'retentionDays', config.retentionDays);
+  positiveInt(problems, 'maxWebhookEndpoints', config.maxWebhookEndpoints);
   positiveInt(problems, 'rateLimit.requestsPerWindow', config.rateLimit.requestsPerWindow);
   positiveInt(problems, 'rateLimit.windowMs', config.rateLimit.windowMs);
   positiveInt(problems, 'rateLimit.authFailuresPerWindow', config.rateLimit.authFailuresPerWindow);
@@ -216,7 +221,8 @@ function envBool(problems: string[], env: Record<string, string | undefined>, na
 /**
  * Reads ADMIN_TOKEN, WORKER_TOKEN, LOCAL_MODE, MAX_JSON_BYTES, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_MS, AUTH_FAILURE_LIMIT,
  * CLIENT_IP_HEADER,
- * PUBLIC_BASE_URL, INFERENCE_URL, BASE_MODEL, MAX_JOB_ATTEMPTS, JOB_STALL_SECONDS, JOB_MAX_SECONDS, RETENTION_DAYS, QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES,
+ * PUBLIC_BASE_URL, INFERENCE_URL, BASE_MODEL, MAX_JOB_ATTEMPTS, JOB_STALL_SECONDS, JOB_MAX_SECONDS, RETENTION_DAYS, MAX_WEBHOOK_ENDPOINTS,
+ * QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES,
  * QUOTA_CONCURRENT_JOBS. `overrides` win.
  */
 export function configFromEnv(env: Record<string, string | undefined>, overrides: Partial<EdgeConfigInput> = {}): EdgeConfig {
@@ -235,6 +241,7 @@ export function configFromEnv(env: Record<string, string | undefined>, overrides
     jobStallSeconds: envInt(problems, env, 'JOB_STALL_SECONDS'),
     jobMaxSeconds: envInt(problems, env, 'JOB_MAX_SECONDS'),
     retentionDays: envInt(problems, env, 'RETENTION_DAYS'),
+    maxWebhookEndpoints: envInt(problems, env, 'MAX_WEBHOOK_ENDPOINTS'),
     rateLimit: pick({
       requestsPerWindow: envInt(problems, env, 'RATE_LIMIT_REQUESTS'),
       windowMs: envInt(problems, env, 'RATE_LIMIT_WINDOW_MS'),

@@ -106,7 +106,9 @@ const createEndpointRoute = createRoute({
   path: '/v1/webhook-endpoints',
   tags,
   summary: 'Create a webhook endpoint',
-  description: 'Registers an https URL for training job events. Returns the signing secret once.',
+  description:
+    'Registers an https URL for training job and evaluation events. Returns the signing secret once. 409 when the tenant already has ' +
+    'its limit of endpoints (MAX_WEBHOOK_ENDPOINTS, default 20; disabled endpoints count until deleted).',
   security,
   middleware: [requireTenant, createIdempotency] as const,
   request: { headers: IdempotencyHeaders, body: jsonBody(CreateEndpointRequest) },
@@ -188,7 +190,11 @@ export function webhookEndpointRoutes() {
   app.openapi(createEndpointRoute, async (c) => {
     const { url, events } = c.req.valid('json');
     const commit = idempotencyCommit(c, (e: CreatedEndpoint) => ({ status: 201, resourceId: e.id, body: e }));
-    const endpoint = await createEndpoint(c.var.ports.db, { tenantId: c.var.tenant.tenantId, url, events, localMode: c.var.config.localMode }, commit);
+    const endpoint = await createEndpoint(
+      c.var.ports.db,
+      { tenantId: c.var.tenant.tenantId, url, events, localMode: c.var.config.localMode, maxEndpoints: c.var.config.maxWebhookEndpoints },
+      commit,
+    );
     return c.json(endpoint, 201);
   });
 

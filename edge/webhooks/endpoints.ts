@@ -1,8 +1,8 @@
-// Webhook endpoints of a tenant: create (the URL checked by the guard), list, read, delete (its pending
+// Webhook endpoints of a tenant: create (the URL checked by the guard, within the tenant's cap), list, read, delete (its pending
 // deliveries fail at once), rotate the secret (the old one keeps signing for SECRET_OVERLAP_MS), and the
 // deliveries of an endpoint with all their attempts. The secret is returned only by create and rotate.
 import { quoteId } from '../../shared/util/quote.ts';
-import { notFound, validationFailed } from '../http/errors.ts';
+import { conflict, notFound, validationFailed } from '../http/errors.ts';
 import { type Pagination, listPage } from '../http/pagination.ts';
 import { newId } from '../ids.ts';
 import type { SqlDatabase, SqlStatement } from '../ports.ts';
@@ -45,24 +45,50 @@ export interface CreatedEndpoint {
   secret: string;
 }
 
-/** A new endpoint and its secret (in one batch with `commit`'s statements: the request's Idempotency-Key); 422 when the URL guard refuses the URL. `events` default: the three final events. */
+const overCap = (max: number) =>
+  conflict(`You have reached the limit of ${max} webhook endpoints per tenant; delete one you no longer need first.`);
+
+async function endpointCount(db: SqlDatabase, tenantId: string): Promise<number> {
+  const row = await db.prepare('SELECT COUNT(*) AS n FROM webhook_endpoints WHERE tenant_id = ?').bind(tenantId).first<{ n: number }>();
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * A new endpoint and its secret (in one batch with `commit`'s statements: the request's Idempotency-Key); 422 when the
+ * URL guard refuses the URL; 409 when the tenant has `maxEndpoints` already (API.md has no quota code: like the other
+ * quotas, a conflict with the account's state). The cap holds under concurrent requests: the INSERT counts the
+ * tenant's endpoints itself and, at the cap, writes NULL into the NOT NULL url, which aborts the whole batch (the
+ * Idempotency-Key's commit too), so an over-cap request writes nothing. `events` default: the final events.
+ */
 export async function createEndpoint(
   db: SqlDatabase,
-  o: { tenantId: string; url: string; events?: WebhookEventType[]; localMode: boolean },
+  o: { tenantId: string; url: string; events?: WebhookEventType[]; localMode: boolean; maxEndpoints: number },
   commit: (created: CreatedEndpoint) => SqlStatement[] = () => [],
 ): Promise<CreatedEndpoint> {
   const check = checkWebhookUrl(o.url, { localMode: o.localMode });
   if (!check.ok) throw validationFailed(check.reason, 'url');
+  if ((await endpointCount(db, o.tenantId)) >= o.maxEndpoints) throw overCap(o.maxEndpoints);
   const events = o.events ? WEBHOOK_EVENT_TYPES.filter((e) => o.events!.includes(e)) : DEFAULT_WEBHOOK_EVENTS;
   const id = newId('webhookEndpoint');
   const secret = newWebhookSecret();
   const createdAt = new Date().toISOString();
   const url = check.url.href;
   const created = { id, url, events, disabled_at: null, disabled_reason: null, created_at: createdAt, secret };
-  await db.batch([
-    db.prepare('INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?, ?)').bind(id, o.tenantId, url, JSON.stringify(events), secret, createdAt),
-    ...commit(created),
-  ]);
+  try {
+    await db.batch([
+      db
+        .prepare(
+          `INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret, created_at)
+           SELECT ?, ?, CASE WHEN (SELECT COUNT(*) FROM webhook_endpoints WHERE tenant_id = ?) < ? THEN ? ELSE NULL END, ?, ?, ?`,
+        )
+        .bind(id, o.tenantId, o.tenantId, o.maxEndpoints, url, JSON.stringify(events), secret, createdAt),
+      ...commit(created),
+    ]);
+  } catch (err) {
+    // A concurrent request took the last place (the guard above): nothing was written.
+    if ((await endpointCount(db, o.tenantId)) >= o.maxEndpoints) throw overCap(o.maxEndpoints);
+    throw err;
+  }
   return created;
 }
 
@@ -87,7 +113,7 @@ export async function deleteEndpoint(db: SqlDatabase, tenantId: string, id: stri
   const [deleted] = await db.batch([
     db.prepare('DELETE FROM webhook_endpoints WHERE id = ? AND tenant_id = ?').bind(id, tenantId),
     db
-      .prepare("UPDATE webhook_deliveries SET status = 'failed' WHERE endpoint_id = ? AND tenant_id = ? AND status = 'pending'")
+      .prepare("UPDATE webhook_deliveries SET status = 'failed', in_flight_until = NULL WHERE endpoint_id = ? AND tenant_id = ? AND status = 'pending'")
       .bind(id, tenantId),
   ]);
   if (deleted.changes === 0) throw noEndpoint(id);
