@@ -3,7 +3,8 @@
 // the dataset can be trained on). Every query filters on the caller's tenant. Rows go before objects, so no
 // row ever names a deleted object; objects whose delete fails are left to the reconciliation (sweeps.ts).
 import type { Logger } from '../config.ts';
-import type { BlobStore, SqlDatabase } from '../ports.ts';
+import { isConstraintFailure } from '../batch-guard.ts';
+import type { BlobStore, SqlDatabase, SqlStatement } from '../ports.ts';
 import { conflict, validationFailed } from '../http/errors.ts';
 import { type Pagination, listPage } from '../http/pagination.ts';
 import { newId } from '../ids.ts';
@@ -16,13 +17,20 @@ import { stagingKeyOf } from './uploads.ts';
 const ACTIVE_JOB_STATES_SQL = "('queued', 'running', 'cancelling')";
 
 /** A new open dataset; 409 over the tenant's datasets quota. */
-export async function createDataset(db: SqlDatabase, o: { tenantId: string; name: string; classes: string[]; maxDatasets: number }): Promise<DatasetView> {
+/**
+ * A new open dataset; 409 over the datasets quota. The quota is checked by the INSERT itself (parallel creates cannot
+ * all pass it); `commit(view)`: statements committed in the same batch (the request's Idempotency-Key).
+ */
+export async function createDataset(
+  db: SqlDatabase,
+  o: { tenantId: string; name: string; classes: string[]; maxDatasets: number },
+  commit: (view: DatasetView) => SqlStatement[] = () => [],
+): Promise<DatasetView> {
   const { tenantId, maxDatasets: quota } = o;
   // API.md has no quota code: over a quota is a 409 conflict (the account's state), naming the quota.
+  const overQuota = () => conflict(`You have reached your datasets quota (${quota}); delete a dataset you no longer need first.`);
   const row = await db.prepare('SELECT COUNT(*) AS n FROM datasets WHERE tenant_id = ?').bind(tenantId).first<{ n: number }>();
-  if (Number(row?.n ?? 0) >= quota) {
-    throw conflict(`You have reached your datasets quota (${quota}); delete a dataset you no longer need first.`);
-  }
+  if (Number(row?.n ?? 0) >= quota) throw overQuota();
   const ds: DatasetRow = {
     id: newId('dataset'),
     tenant_id: tenantId,
@@ -32,11 +40,25 @@ export async function createDataset(db: SqlDatabase, o: { tenantId: string; name
     created_at: new Date().toISOString(),
     finalized_at: null,
   };
-  await db
-    .prepare('INSERT INTO datasets (id, tenant_id, name, status, declared_classes, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-    .bind(ds.id, ds.tenant_id, ds.name, ds.status, ds.declared_classes, ds.created_at)
-    .run();
-  return datasetView(ds);
+  const view = datasetView(ds);
+  try {
+    await db.batch([
+      // The name becomes NULL (a NOT NULL error that rolls the batch back) when the quota is full by now.
+      db
+        .prepare(
+          `INSERT INTO datasets (id, tenant_id, name, status, declared_classes, created_at)
+           VALUES (?, ?, CASE WHEN (SELECT COUNT(*) FROM datasets WHERE tenant_id = ?) < ? THEN ? END, ?, ?, ?)`,
+        )
+        .bind(ds.id, ds.tenant_id, tenantId, quota, ds.name, ds.status, ds.declared_classes, ds.created_at),
+      ...commit(view),
+    ]);
+  } catch (err) {
+    if (!isConstraintFailure(err)) throw err;
+    const now = await db.prepare('SELECT COUNT(*) AS n FROM datasets WHERE tenant_id = ?').bind(tenantId).first<{ n: number }>();
+    if (Number(now?.n ?? 0) >= quota) throw overQuota();
+    throw conflict('This request conflicted with a retry of it (the same Idempotency-Key); nothing was created. Retry with the same key to get its answer.');
+  }
+  return view;
 }
 
 /** A page of the tenant's datasets, newest first, with their class counts. */

@@ -7,7 +7,8 @@ import { sha256Hex } from '../crypto.ts';
 import type { Quotas } from '../config.ts';
 import { ApiError, validationFailed } from '../http/errors.ts';
 import { newId } from '../ids.ts';
-import type { BlobStore, SqlDatabase } from '../ports.ts';
+import { abortIfUnchangedStatement, isConstraintFailure } from '../batch-guard.ts';
+import type { BlobStore, SqlDatabase, SqlStatement } from '../ports.ts';
 import { EXTENSIONS, type ImageInfo, ImageProbeError, probeImage } from './image-probe.ts';
 import { MAX_FILES_PER_REQUEST, MAX_IMAGE_BYTES } from './limits.ts';
 import { checkImageQuota, checkLabel, insertImagesStatement, loadDataset, pixelCheck, refusedInsertError, requireOpen } from './store.ts';
@@ -58,7 +59,13 @@ async function putAll(blobs: BlobStore, items: { key: string; bytes: Uint8Array;
  * Stores the files as images of the open dataset, all or none: 413 a file over MAX_IMAGE_BYTES, 415 not a
  * complete JPEG/PNG/WebP, 422 over the pixel limit / a bad label / too many files, 409 finalized or over quota.
  */
-export async function addImages(db: SqlDatabase, blobs: BlobStore, o: AddImagesOptions): Promise<StoredImage[]> {
+export async function addImages(
+  db: SqlDatabase,
+  blobs: BlobStore,
+  o: AddImagesOptions,
+  /** Statements committed with the rows (the request's Idempotency-Key), given the response's images. */
+  commit: (images: StoredImage[]) => SqlStatement[] = () => [],
+): Promise<StoredImage[]> {
   const { tenantId, files } = o;
   const ds = await loadDataset(db, tenantId, o.datasetId);
   requireOpen(ds);
@@ -109,6 +116,8 @@ export async function addImages(db: SqlDatabase, blobs: BlobStore, o: AddImagesO
     await undo();
     throw err;
   }
+  const stored: StoredImage[] = rows.map((r) => ({ id: r.id, label, width: r.info.width, height: r.info.height }));
+  const committing = commit(stored);
   let inserted: number;
   try {
     const [insert] = await db.batch([
@@ -130,18 +139,22 @@ export async function addImages(db: SqlDatabase, blobs: BlobStore, o: AddImagesO
           sha256: r.sha256,
         })),
       }),
+      // With an Idempotency-Key to complete: a refused insert must not complete it (the batch aborts instead).
+      ...(committing.length > 0 ? [abortIfUnchangedStatement(db)] : []),
       // In the same transaction: the rows now refer to the objects (a refused insert forgets nothing).
       forgetReferencedStatement(db, keys),
+      ...committing,
     ]);
     inserted = insert.changes;
   } catch (err) {
     await undo();
-    throw err;
+    if (!isConstraintFailure(err)) throw err;
+    inserted = 0;
   }
   if (inserted === 0) {
     // The dataset was finalized or deleted meanwhile, or concurrent uploads filled a quota first.
     await undo();
     throw await refusedInsertError(db, { tenantId, datasetId: ds.id, quotas: o.quotas, images: rows.length, bytes: totalBytes });
   }
-  return rows.map((r) => ({ id: r.id, label, width: r.info.width, height: r.info.height }));
+  return stored;
 }

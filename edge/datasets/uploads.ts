@@ -10,7 +10,8 @@ import type { Logger, Quotas } from '../config.ts';
 import { sha256Hex } from '../crypto.ts';
 import { conflict, notFound, validationFailed } from '../http/errors.ts';
 import { newId } from '../ids.ts';
-import type { BlobStore, Ports, SqlDatabase } from '../ports.ts';
+import { abortIfUnchangedStatement, isConstraintFailure } from '../batch-guard.ts';
+import type { BlobStore, Ports, SqlDatabase, SqlStatement } from '../ports.ts';
 import { EXTENSIONS, type ImageContentType, type ImageInfo, ImageProbeError, probeImage } from './image-probe.ts';
 import type { StoredImage } from './images.ts';
 import { UPLOAD_TTL_SECONDS } from './limits.ts';
@@ -49,6 +50,8 @@ export async function createUploads(
   db: SqlDatabase,
   blobs: BlobStore,
   o: { tenantId: string; datasetId: string; files: UploadFile[]; quotas: Quotas },
+  /** Statements committed with the rows (the request's Idempotency-Key), given the response's uploads. */
+  commit: (uploads: Upload[]) => SqlStatement[] = () => [],
 ): Promise<Upload[]> {
   const { tenantId, files } = o;
   const ds = await loadDataset(db, tenantId, o.datasetId);
@@ -68,7 +71,15 @@ export async function createUploads(
     }),
   );
   const lastExpiry = Math.max(...uploads.map((u) => u.put.expiresAt.getTime()));
-  const [insert] = await db.batch([
+  const answer: Upload[] = uploads.map((u) => ({
+    image_id: u.id,
+    url: u.put.url,
+    method: u.put.method,
+    headers: u.put.headers,
+    expires_at: u.put.expiresAt.toISOString(),
+  }));
+  const committing = commit(answer);
+  const batch = db.batch([
     insertImagesStatement(db, {
       tenantId,
       datasetId: ds.id,
@@ -87,17 +98,21 @@ export async function createUploads(
         sha256: null,
       })),
     }),
+    // With an Idempotency-Key to complete: a refused insert must not complete it (the batch aborts instead).
+    ...(committing.length > 0 ? [abortIfUnchangedStatement(db)] : []),
     recordSweepsStatement(db, { tenantId, keys: uploads.map((u) => u.staging), sweepAfter: lastExpiry + STAGING_SWEEP_MARGIN_MS, reason: 'staging', now }),
+    ...committing,
   ]);
+  let inserted: number;
+  try {
+    inserted = (await batch)[0].changes;
+  } catch (err) {
+    if (!isConstraintFailure(err)) throw err;
+    inserted = 0;
+  }
   // Refused: the URLs are never handed out (their staging records are swept harmlessly).
-  if (insert.changes === 0) throw await refusedInsertError(db, { tenantId, datasetId: ds.id, quotas: o.quotas, images: files.length, bytes });
-  return uploads.map((u) => ({
-    image_id: u.id,
-    url: u.put.url,
-    method: u.put.method,
-    headers: u.put.headers,
-    expires_at: u.put.expiresAt.toISOString(),
-  }));
+  if (inserted === 0) throw await refusedInsertError(db, { tenantId, datasetId: ds.id, quotas: o.quotas, images: files.length, bytes });
+  return answer;
 }
 
 interface UploadRow {

@@ -231,3 +231,11 @@ async function replay(c: Context<AppEnv>, row: StoredRow, opts: IdempotencyOptio
   }
   return c.body(null, row.status as ContentfulStatusCode, headers);
 }
+
+/**
+ * The `atomic` option of routes whose domain function stores the whole response with the key, in its batch (the
+ * response is known before the batch: e.g. the images of an upload): a replay always has that stored body.
+ */
+export const STORED_WITH_KEY: NonNullable<IdempotencyOptions['atomic']> = {
+  replay: () => Promise.reject(new Error('the response of this route is stored with its Idempotency-Key in the same batch')),
+};

@@ -7,7 +7,7 @@ import { MAX_FILES_PER_REQUEST, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MAX_MULTIPART
 import { requireTenant } from '../http/auth.ts';
 import type { AppEnv } from '../http/context.ts';
 import { invalidRequest, unsupportedMediaType } from '../http/errors.ts';
-import { idempotent } from '../http/idempotency.ts';
+import { STORED_WITH_KEY, idempotencyCommit, idempotent } from '../http/idempotency.ts';
 import { readBodyBytes } from '../http/json-body.ts';
 import { IdempotencyHeaders, SECURITY, V1_ERRORS, errorResponses, jsonResponse, newRouter } from '../http/openapi.ts';
 import { DatasetParams, ImageList, tags } from './dataset-schemas.ts';
@@ -68,7 +68,7 @@ const uploadImagesRoute = createRoute({
     'not a complete JPEG/PNG/WebP → 415; over the pixel limit or a bad label → 422; a file or the request over the byte limit → 413; ' +
     'dataset finalized or quota exceeded → 409.',
   security: SECURITY.tenant,
-  middleware: [requireTenant, multipartBody, idempotent({ maxBytes: MAX_MULTIPART_BYTES })] as const,
+  middleware: [requireTenant, multipartBody, idempotent({ maxBytes: MAX_MULTIPART_BYTES, atomic: STORED_WITH_KEY })] as const,
   request: {
     headers: IdempotencyHeaders,
     params: DatasetParams,
@@ -90,7 +90,7 @@ export function datasetImageRoutes() {
       label: form.label,
       files: Array.isArray(form.file) ? form.file : [form.file],
       quotas: c.var.config.quotas,
-    });
+    }, idempotencyCommit(c, (stored: { id: string }[]) => ({ status: 201, resourceId: stored.map((i) => i.id).join(','), body: { images: stored } })));
     return c.json({ images }, 201);
   });
 

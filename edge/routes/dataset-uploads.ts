@@ -5,7 +5,7 @@ import { IMAGE_CONTENT_TYPES, type ImageContentType } from '../datasets/image-pr
 import { MAX_FILES_PER_REQUEST, MAX_IMAGE_BYTES, UPLOAD_TTL_SECONDS } from '../datasets/limits.ts';
 import { completeUploads, createUploads } from '../datasets/uploads.ts';
 import { requireTenant } from '../http/auth.ts';
-import { idempotent } from '../http/idempotency.ts';
+import { STORED_WITH_KEY, idempotencyCommit, idempotent } from '../http/idempotency.ts';
 import {
   IdempotencyHeaders,
   JSON_BODY_ERRORS,
@@ -64,7 +64,7 @@ const createUploadsRoute = createRoute({
   summary: 'Presigned uploads',
   description: `Presigned S3 PUT URLs (valid ${UPLOAD_TTL_SECONDS / 60} min) for large datasets; then call uploads/complete. Pending uploads count against the quotas.`,
   security: SECURITY.tenant,
-  middleware: [requireTenant, idempotent()] as const,
+  middleware: [requireTenant, idempotent({ atomic: STORED_WITH_KEY })] as const,
   request: { headers: IdempotencyHeaders, params: DatasetParams, body: jsonBody(UploadsRequest) },
   responses: { 201: jsonResponse(Uploads, 'One upload per file.'), ...errorResponses(...V1_ERRORS, ...JSON_BODY_ERRORS, 404, 409) },
 });
@@ -92,7 +92,12 @@ export function datasetUploadRoutes() {
   app.openapi(createUploadsRoute, async (c) => {
     const { files } = c.req.valid('json');
     const { db, blobs } = c.var.ports;
-    const uploads = await createUploads(db, blobs, { tenantId: c.var.tenant.tenantId, datasetId: c.req.valid('param').id, files, quotas: c.var.config.quotas });
+    const uploads = await createUploads(
+      db,
+      blobs,
+      { tenantId: c.var.tenant.tenantId, datasetId: c.req.valid('param').id, files, quotas: c.var.config.quotas },
+      idempotencyCommit(c, (u: { image_id: string }[]) => ({ status: 201, resourceId: u.map((x) => x.image_id).join(','), body: { uploads: u } })),
+    );
     return c.json({ uploads }, 201);
   });
 

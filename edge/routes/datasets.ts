@@ -7,7 +7,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { createDataset, deleteDataset, getDataset, listDatasets } from '../datasets/datasets.ts';
 import { MAX_CLASSES, MAX_LABEL_LENGTH } from '../datasets/limits.ts';
 import { requireTenant } from '../http/auth.ts';
-import { idempotent } from '../http/idempotency.ts';
+import { STORED_WITH_KEY, idempotencyCommit, idempotent } from '../http/idempotency.ts';
 import {
   IdempotencyHeaders,
   JSON_BODY_ERRORS,
@@ -55,7 +55,7 @@ const createDatasetRoute = createRoute({
   summary: 'Create a dataset',
   description: 'An open dataset. Over the datasets quota: 409 conflict.',
   security: SECURITY.tenant,
-  middleware: [requireTenant, idempotent()] as const,
+  middleware: [requireTenant, idempotent({ atomic: STORED_WITH_KEY })] as const,
   request: { headers: IdempotencyHeaders, body: jsonBody(CreateDatasetRequest) },
   responses: { 201: jsonResponse(Dataset, 'The new dataset.'), ...errorResponses(...V1_ERRORS, ...JSON_BODY_ERRORS, 409) },
 });
@@ -103,7 +103,11 @@ export function datasetRoutes() {
 
   app.openapi(createDatasetRoute, async (c) => {
     const { name, classes = [] } = c.req.valid('json');
-    const view = await createDataset(c.var.ports.db, { tenantId: c.var.tenant.tenantId, name, classes, maxDatasets: c.var.config.quotas.datasets });
+    const view = await createDataset(
+      c.var.ports.db,
+      { tenantId: c.var.tenant.tenantId, name, classes, maxDatasets: c.var.config.quotas.datasets },
+      idempotencyCommit(c, (v: { id: string }) => ({ status: 201, resourceId: v.id, body: v })),
+    );
     return c.json(view, 201);
   });
 
