@@ -1,5 +1,7 @@
-// The local stack behind `npm start` (API.md "Local mode"): an S3-protocol server on disk (s3rver), the edge on
-// Node with SQLite, and one supervised worker process (trainer + inference server, gpu-worker/worker-process.ts).
+// The local stack behind `npm start` (API.md "Local mode"): an S3-protocol server on disk (s3rver) in its own
+// process, the edge on Node with SQLite in this one, and one worker process (trainer + inference server,
+// gpu-worker/worker-process.ts). Both child processes are supervised: restarted with a backoff when they die, stopped
+// (SIGTERM, then SIGKILL) on stop.
 //
 // Environment: PORT (default 8787; 0 picks a free port), HOST (default 127.0.0.1), ADMIN_TOKEN (if unset: read from
 // or generated into ${DATA_DIR}/admin-token and printed), DATA_DIR (default .data), CLIP_MODEL_DIR (default
@@ -7,33 +9,38 @@
 // (RATE_LIMIT_*, QUOTA_*, POLL_MS, COCOOP_TF_BACKEND, ...). When ready it writes ${DATA_DIR}/stack.json (URLs, S3 settings)
 // for `npm run worker` and `npm run demo`, and removes it on stop.
 // Logs are prefixed per component: [s3] [edge] [worker] [local]. SIGINT / SIGTERM stop everything, exit 0.
+//
+// Memory sampling (for benchmarks, scripts/bench-load.ts): only when this process was spawned with an IPC channel
+// (a parent passing 'ipc' in stdio; `npm start` from a shell has none) it answers { type: 'memory-sample', id } with
+// the memory of the edge (this process) and of the s3 process, each read after a forced full garbage collection when
+// the process runs with --expose-gc (the s3 process gets the flag when this one has it), and the pids of the parts;
+// { type: 'heap-snapshot', id, file } writes a V8 heap snapshot of the edge to `file`. Nothing of it is reachable
+// over HTTP.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeHeapSnapshot } from 'node:v8';
 import { configFromEnv } from '../edge/config.ts';
 import { adminToken, startEdge, workerToken, webhookSettingsFromEnv, type RunningEdge } from '../edge/node/server.ts';
 import type { S3BlobStoreOptions } from '../shared/storage/s3-blob-store.ts';
 import { portFromEnv } from '../shared/util/env.ts';
+import { memorySample, type MemorySample } from './lib/s3-process.ts';
 import { removeStackInfo, writeStackInfo } from './local-stack-file.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUCKET = 'cocoop';
 
-// s3rver ships no type declarations; the part of its API used here.
-interface S3rverInstance {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
+/** The answer to a { type: 'memory-sample' } IPC message. */
+export interface StackMemorySample {
+  type: 'memory-sample';
+  id: number;
+  edge: MemorySample;
+  /** null when the s3 process did not answer within 5 s (restarting, or gone). */
+  s3: MemorySample | null;
+  pids: { edge: number; s3: number | null; worker: number | null };
 }
-type S3rverCtor = new (options: {
-  address: string;
-  port: number;
-  silent: boolean;
-  directory: string;
-  configureBuckets: { name: string }[];
-}) => S3rverInstance;
 
 function logger(prefix: string): (line: string) => void {
   return (line) => process.stdout.write(`${prefix} ${line}\n`);
@@ -73,41 +80,47 @@ function freePort(host: string): Promise<number> {
   });
 }
 
-/** Keeps one worker child running: restarts it with a backoff when it dies. */
-class WorkerSupervisor {
-  private child: ChildProcess | null = null;
+/** Keeps one child process running: restarts it with a backoff when it dies. */
+class Supervisor {
+  child: ChildProcess | null = null;
   private stopping = false;
   private restartTimer: NodeJS.Timeout | null = null;
   private backoffMs = 500;
   private startedAt = 0;
 
-  constructor(private readonly env: NodeJS.ProcessEnv) {}
+  constructor(
+    private readonly log: (line: string) => void,
+    private readonly nodeArgs: string[],
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly ipc = false,
+  ) {}
 
-  start(): void {
-    if (this.stopping) return;
-    const child = spawn(process.execPath, [join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'gpu-worker/worker-process.ts')], {
+  start(): ChildProcess | null {
+    if (this.stopping) return null;
+    const child = spawn(process.execPath, this.nodeArgs, {
       cwd: ROOT,
       env: this.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: this.ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
     this.startedAt = Date.now();
-    logWorker(`pid ${child.pid}`);
-    pipeLines(child.stdout, logWorker);
-    pipeLines(child.stderr, logWorker);
-    child.once('error', (err) => logWorker(`spawn failed: ${err.message}`));
+    this.log(`pid ${child.pid}`);
+    pipeLines(child.stdout, this.log);
+    pipeLines(child.stderr, this.log);
+    child.once('error', (err) => this.log(`spawn failed: ${err.message}`));
     child.once('exit', (code, signal) => {
       if (this.child === child) this.child = null;
       if (this.stopping) return;
-      // A worker that ran a while gets the short backoff again.
+      // A child that ran a while gets the short backoff again.
       if (Date.now() - this.startedAt > 60_000) this.backoffMs = 500;
-      logWorker(`pid ${child.pid} exited (${signal ? `signal ${signal}` : `code ${code}`}); restarting in ${this.backoffMs} ms`);
+      this.log(`pid ${child.pid} exited (${signal ? `signal ${signal}` : `code ${code}`}); restarting in ${this.backoffMs} ms`);
       this.restartTimer = setTimeout(() => {
         this.restartTimer = null;
         this.start();
       }, this.backoffMs);
       this.backoffMs = Math.min(this.backoffMs * 2, 30_000);
     });
+    return child;
   }
 
   /** SIGTERM to the child, SIGKILL after `graceMs`. */
@@ -118,7 +131,7 @@ class WorkerSupervisor {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((ok) => {
       const timer = setTimeout(() => {
-        logWorker(`pid ${child.pid} did not stop in ${graceMs} ms; killing it`);
+        this.log(`pid ${child.pid} did not stop in ${graceMs} ms; killing it`);
         child.kill('SIGKILL');
       }, graceMs);
       child.once('exit', () => {
@@ -130,7 +143,54 @@ class WorkerSupervisor {
   }
 }
 
-export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; stop(): Promise<void> }> {
+/** Resolves when `child` sends { type: 'ready' }; rejects if it exits first or takes longer than `timeoutMs`. */
+function childReady(child: ChildProcess, timeoutMs: number): Promise<void> {
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => done(new Error(`not ready within ${timeoutMs / 1000} s`)), timeoutMs);
+    const onMessage = (msg: { type?: string }) => {
+      if (msg?.type === 'ready') done();
+    };
+    const onExit = (code: number | null, signal: string | null) => done(new Error(`exited before it was ready (${signal ? `signal ${signal}` : `code ${code}`})`));
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (err) fail(err);
+      else ok();
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+/** The memory sample of the s3 child, or null when it does not answer in 5 s. */
+function childMemory(child: ChildProcess | null, id: number): Promise<MemorySample | null> {
+  if (!child || !child.connected) return Promise.resolve(null);
+  return new Promise((ok) => {
+    const timer = setTimeout(() => done(null), 5000);
+    const onMessage = (msg: { type?: string; id?: number; sample?: MemorySample }) => {
+      if (msg?.type === 'memory-sample' && msg.id === id) done(msg.sample ?? null);
+    };
+    const done = (sample: MemorySample | null) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      ok(sample);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'memory-sample', id }, (err) => {
+      if (err) done(null);
+    });
+  });
+}
+
+export interface LocalStack {
+  url: string;
+  stop(): Promise<void>;
+  /** Memory of the edge (this process) and the s3 process, each after a forced GC when possible. */
+  memory(id?: number): Promise<StackMemorySample>;
+}
+
+export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<LocalStack> {
   const dataDir = resolve(env.DATA_DIR || '.data');
   // The AWS SDK's multi-line notice that its 2027 releases need Node >= 22 (our versions are pinned; see
   // docs/deploy.md): muted in the local stack's logs unless the user set the variable.
@@ -144,17 +204,23 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
   const admin = adminToken(env, dataDir);
   const worker = workerToken(env, dataDir);
 
-  const S3rver = createRequire(import.meta.url)('s3rver') as S3rverCtor;
-  const s3server = new S3rver({
-    address: '127.0.0.1',
-    port: portFromEnv(env, 'S3_PORT', 0),
-    silent: true,
-    directory: join(dataDir, 's3'),
-    configureBuckets: [{ name: BUCKET }],
-  });
-  const s3addr = await s3server.run();
-  const s3endpoint = `http://127.0.0.1:${s3addr.port}`;
-  logS3(`s3rver listening on ${s3endpoint} (bucket ${BUCKET}, data: ${join(dataDir, 's3')})`);
+  // s3rver in its own process, on a fixed port (a restarted s3 process must come back where the edge and the worker
+  // look for it).
+  const s3Port = env.S3_PORT ? portFromEnv(env, 'S3_PORT', 0) : await freePort('127.0.0.1');
+  const s3endpoint = `http://127.0.0.1:${s3Port}`;
+  const gcFlag = process.execArgv.includes('--expose-gc') ? ['--expose-gc'] : [];
+  const s3supervisor = new Supervisor(
+    logS3,
+    [...gcFlag, join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'scripts/lib/s3-process.ts')],
+    { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED, S3_DIR: join(dataDir, 's3'), S3_PORT: String(s3Port), S3_BUCKET: BUCKET },
+    true,
+  );
+  try {
+    await childReady(s3supervisor.start()!, 30_000);
+  } catch (err) {
+    await s3supervisor.stop();
+    throw new Error(`the s3 process: ${err instanceof Error ? err.message : String(err)}`);
+  }
   const s3: S3BlobStoreOptions = {
     endpoint: s3endpoint,
     bucket: BUCKET,
@@ -172,12 +238,12 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
     const config = configFromEnv(env, { adminToken: admin.token, workerToken: worker, localMode: true, inferenceUrl });
     edge = await startEdge({ dataDir, port, hostname: host, config, s3, webhooks: webhookSettingsFromEnv(env, config) });
   } catch (err) {
-    await s3server.close();
+    await s3supervisor.stop();
     throw err;
   }
   logEdge(`listening on ${edge.url} (SQLite: ${join(dataDir, 'edge.sqlite')}, inference: ${inferenceUrl})`);
 
-  const supervisor = new WorkerSupervisor({
+  const supervisor = new Supervisor(logWorker, [join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'gpu-worker/worker-process.ts')], {
     ...env,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED,
     EDGE_URL: edge.url,
@@ -209,6 +275,16 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
   let stopped: Promise<void> | null = null;
   return {
     url: edge.url,
+    async memory(id = 0) {
+      const s3Sample = await childMemory(s3supervisor.child, id);
+      return {
+        type: 'memory-sample',
+        id,
+        edge: memorySample(),
+        s3: s3Sample,
+        pids: { edge: process.pid, s3: s3supervisor.child?.pid ?? null, worker: supervisor.child?.pid ?? null },
+      };
+    },
     stop() {
       stopped ??= (async () => {
         removeStackInfo(dataDir);
@@ -216,7 +292,7 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
         logWorker('stopped');
         await edge.close();
         logEdge('stopped');
-        await s3server.close();
+        await s3supervisor.stop();
         logS3('stopped');
       })();
       return stopped;
@@ -224,8 +300,28 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
   };
 }
 
+/** The IPC side of memory sampling (see the header); only called when this process has an IPC channel. */
+function answerIpc(running: LocalStack): void {
+  process.on('message', (msg: { type?: string; id?: number; file?: string }) => {
+    const id = typeof msg?.id === 'number' ? msg.id : 0;
+    if (msg?.type === 'memory-sample') {
+      running.memory(id).then(
+        (sample) => process.send?.(sample),
+        (err: unknown) => process.send?.({ type: 'error', id, message: err instanceof Error ? err.message : String(err) }),
+      );
+    } else if (msg?.type === 'heap-snapshot' && typeof msg.file === 'string') {
+      try {
+        process.send?.({ type: 'heap-snapshot', id, file: writeHeapSnapshot(msg.file) });
+      } catch (err) {
+        process.send?.({ type: 'error', id, message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+  });
+}
+
 async function main(): Promise<void> {
   const running = await startLocal();
+  if (process.send) answerIpc(running);
   let signalled = false;
   const onSignal = (sig: string) => {
     if (signalled) return;

@@ -1,5 +1,7 @@
 // A local stack for benchmarks: `npm start` (bin/start.mjs) as a child process in a temporary DATA_DIR on a free
-// port, plus what a benchmark needs from it: a tenant, a trained model, toy-world images, the machine's name.
+// port, plus what a benchmark needs from it: a tenant, a trained model, toy-world images, the machine's name. The
+// launcher runs with --expose-gc and an IPC channel, so the benchmark can read the memory of the edge and the s3
+// process after a forced garbage collection (scripts/start-local.ts, "Memory sampling").
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -7,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toyImageSet } from '../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../lab/toyworld/png.ts';
+import type { StackMemorySample } from '../start-local.ts';
 import { apiCall } from './api-call.ts';
 
 export { apiCall };
@@ -23,19 +26,43 @@ export interface BenchStack {
   dataDir: string;
   /** The stack's output lines (prefixed [s3] [edge] [worker] [local]). */
   lines: string[];
-  /** Pids of the launcher and of its current worker process (for memory sampling). */
-  pids(): { launcher: number; worker: number | null };
+  /** Pids of the launcher (the edge) and of its current s3 and worker processes (for memory sampling). */
+  pids(): { launcher: number; s3: number | null; worker: number | null };
+  /** Memory of the edge and the s3 process, each after a forced full GC (over IPC). */
+  memory(): Promise<StackMemorySample>;
+  /** Writes a V8 heap snapshot of the edge process to `file`; resolves with its path. */
+  heapSnapshot(file: string): Promise<string>;
   stop(): Promise<void>;
 }
 
 /** Starts the local stack with `env` added to the environment; resolves when its worker polls for jobs. */
 export async function startBenchStack(env: NodeJS.ProcessEnv = {}, log: (line: string) => void = () => {}): Promise<BenchStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cocoop-bench-'));
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin/start.mjs')], {
+  const child: ChildProcess = spawn(process.execPath, ['--expose-gc', join(ROOT, 'bin/start.mjs')], {
     cwd: ROOT,
     env: { ...process.env, DATA_DIR: dataDir, PORT: '0', ADMIN_TOKEN: '', WORKER_TOKEN: '', INFERENCE_PORT: '', S3_PORT: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
+  let nextId = 1;
+  /** One IPC request to the launcher; resolves with the answer of the same id. */
+  const ask = <T>(msg: Record<string, unknown>, timeoutMs: number): Promise<T> =>
+    new Promise((ok, fail) => {
+      const id = nextId++;
+      const timer = setTimeout(() => done(new Error(`no answer to ${String(msg.type)} in ${timeoutMs / 1000} s`)), timeoutMs);
+      const onMessage = (m: { type?: string; id?: number; message?: string }) => {
+        if (m?.id !== id) return;
+        if (m.type === 'error') done(new Error(m.message));
+        else done(undefined, m as T);
+      };
+      const done = (err?: Error, value?: T) => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        if (err) fail(err);
+        else ok(value!);
+      };
+      child.on('message', onMessage);
+      child.send({ ...msg, id });
+    });
   const lines: string[] = [];
   let buf = '';
   let onLine: (() => void) | null = null;
@@ -79,9 +106,14 @@ export async function startBenchStack(env: NodeJS.ProcessEnv = {}, log: (line: s
     dataDir,
     lines,
     pids() {
-      const workers = lines.map((l) => l.match(/^\[worker\] pid (\d+)$/)?.[1]).filter((x): x is string => !!x);
-      return { launcher: child.pid!, worker: workers.length ? Number(workers.at(-1)) : null };
+      const last = (prefix: string) => {
+        const pids = lines.map((l) => l.match(new RegExp(`^\\[${prefix}\\] pid (\\d+)$`))?.[1]).filter((x): x is string => !!x);
+        return pids.length ? Number(pids.at(-1)) : null;
+      };
+      return { launcher: child.pid!, s3: last('s3'), worker: last('worker') };
     },
+    memory: () => ask<StackMemorySample>({ type: 'memory-sample' }, 15_000),
+    heapSnapshot: async (file) => (await ask<{ file: string }>({ type: 'heap-snapshot', file }, 300_000)).file,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

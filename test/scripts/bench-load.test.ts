@@ -1,6 +1,7 @@
 // Smoke runs of `npm run bench:load` and `npm run bench:classify` (--quick) against real local stacks: every
 // scenario answers without errors, the numbers are consistent (p50 ≤ p99; Server-Timing inference ≤ edge total ≤
-// client latency), the soak samples both processes' memory, and the markdown reports what the JSON holds.
+// client latency), the soak samples the memory of the edge, s3 and worker processes (and the heap after GC of the
+// first two), and the markdown reports what the JSON holds.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,11 +35,26 @@ describe('load benchmarks (smoke)', () => {
     const soak = r.soak!;
     expect(soak.errors).toBe(0);
     expect(soak.requests).toBeGreaterThan(0);
-    for (const [, edge, worker] of soak.samples) {
-      expect(edge).toBeGreaterThan(10); // MB: a live Node process
+    for (const [, edge, s3, worker] of soak.samples) {
+      expect(edge).toBeGreaterThan(10); // MB: a live Node process, for each of the three
+      expect(s3).toBeGreaterThan(10);
       expect(worker).toBeGreaterThan(10);
     }
-    expect(soak.passed).toBe(soak.edge_growth_mb <= soak.bound_mb && soak.worker_growth_mb <= soak.bound_mb);
+    // Heap after a forced GC, from the edge and the s3 process over IPC: at the start and at the end of the soak.
+    expect(soak.heap.length).toBeGreaterThanOrEqual(2);
+    for (const h of soak.heap) {
+      expect(h.edge_heap_mb).toBeGreaterThan(1);
+      expect(h.edge_heap_mb!).toBeLessThan(h.edge_rss_mb!);
+      expect(h.edge_heap_mb!).toBeLessThanOrEqual(h.edge_heap_total_mb!);
+      expect(h.s3_heap_mb).toBeGreaterThan(1);
+      expect(h.s3_heap_mb!).toBeLessThan(h.s3_rss_mb!);
+    }
+    // The edge's heap (SQLite, Hono, the AWS SDK) is not the s3 process's: separate processes.
+    expect(soak.heap[0]!.edge_rss_mb).not.toBe(soak.heap[0]!.s3_rss_mb);
+    // A 4 s soak has no full minute: no per-minute rows, no fits.
+    expect(soak.minutes).toEqual([]);
+    for (const f of Object.values(soak.fits)) expect(f.all).toBeNull();
+    expect(soak.passed).toBe(Object.values(soak.growth_mb).every((g) => g <= soak.bound_mb));
   }, 300_000);
 
   it('bench:classify: both servers, both models, Server-Timing splits each request', () => {

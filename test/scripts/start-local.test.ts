@@ -58,6 +58,18 @@ describe('npm start (local stack)', () => {
     expect(body.data).toHaveLength(1);
     expect(body.data[0]!.embedding).toHaveLength(64);
 
+    // s3rver runs in its own process (not the launcher's); killed, it is restarted on the same endpoint.
+    const s3Pid = Number((await first.waitFor(/^\[s3\] pid (\d+)$/))[1]);
+    expect(s3Pid).not.toBe(first.child.pid);
+    expect(first.lines).toContain(`[s3] s3rver listening on ${stack.s3.endpoint} (bucket cocoop, data: ${join(dataDir, 's3')})`);
+    const s3Mark = first.lines.length;
+    process.kill(s3Pid, 'SIGKILL');
+    await first.waitFor(new RegExp(`^\\[s3\\] pid ${s3Pid} exited`), 10_000, s3Mark);
+    const newS3Pid = Number((await first.waitFor(/^\[s3\] pid (\d+)$/, 10_000, s3Mark))[1]);
+    expect(newS3Pid).not.toBe(s3Pid);
+    await first.waitFor(/^\[s3\] s3rver listening on /, 30_000, s3Mark);
+    expect((await fetch(`${stack.s3.endpoint}/cocoop?list-type=2`)).status).toBe(200);
+
     // Kill the worker: the launcher starts a new one.
     const pid = Number((await first.waitFor(/^\[worker\] pid (\d+)$/))[1]);
     const mark = first.lines.length;
@@ -70,6 +82,7 @@ describe('npm start (local stack)', () => {
     expect(await first.exited).toBe(0);
     expect(existsSync(join(dataDir, 'stack.json'))).toBe(false);
     expect(() => process.kill(newPid, 0)).toThrow(); // the worker is gone too
+    expect(() => process.kill(newS3Pid, 0)).toThrow(); // and the s3 process
 
     // Same DATA_DIR: the tenant still authenticates.
     const second = launch(env);

@@ -1,7 +1,7 @@
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SqliteDatabase } from '../../../edge/node/sqlite-database.ts';
 import { useTmpDirs } from '../../helpers/tmp.ts';
 
@@ -24,8 +24,8 @@ const SCHEMA_TABLES = [
 
 const tmpDir = useTmpDirs('sqlite-db-');
 const opened: SqliteDatabase[] = [];
-function open(path = ':memory:'): SqliteDatabase {
-  const db = new SqliteDatabase(path);
+function open(path = ':memory:', statementCacheSize?: number): SqliteDatabase {
+  const db = new SqliteDatabase(path, statementCacheSize);
   opened.push(db);
   return db;
 }
@@ -154,6 +154,53 @@ describe('SqliteDatabase statements', () => {
     expect(await db.prepare("SELECT id FROM tenants WHERE id = 't2'").first()).toBeNull();
     // and the database is usable afterwards (no transaction left open)
     expect(await db.batch([tenant.bind('t2', 'Two', now)])).toEqual([{ changes: 1 }]);
+  });
+});
+
+describe('SqliteDatabase prepared-statement cache', () => {
+  it('prepares each SQL text once and reuses the statement across binds and calls', async () => {
+    const db = open();
+    db.migrate(MIGRATIONS);
+    const prepare = vi.spyOn(db.raw, 'prepare');
+    const insertSql = 'INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)';
+    for (let i = 0; i < 5; i++) await db.prepare(insertSql).bind(`t${i}`, `T${i}`, now).run();
+    await db.batch([db.prepare(insertSql).bind('t5', 'T5', now), db.prepare(insertSql).bind('t6', 'T6', now)]);
+    const selectSql = 'SELECT id FROM tenants WHERE id = ?';
+    expect(await db.prepare(selectSql).bind('t3').first()).toEqual({ id: 't3' });
+    expect(await db.prepare(selectSql).bind('t6').all()).toEqual([{ id: 't6' }]);
+    // 7 inserts and 2 reads, but one compilation per text
+    expect(prepare.mock.calls.map((c) => c[0])).toEqual([insertSql, selectSql]);
+    expect(db.statements.get(insertSql)).toBe(prepare.mock.results[0]!.value);
+    expect(prepare).toHaveBeenCalledTimes(2); // that lookup was a hit too
+    // different values in one statement object do not leak between calls
+    expect(await db.prepare('SELECT COUNT(*) AS n FROM tenants').first()).toEqual({ n: 7 });
+  });
+
+  it('is bounded: the least recently used text is evicted and prepared again when next used', async () => {
+    const db = open(':memory:', 3);
+    const prepare = vi.spyOn(db.raw, 'prepare');
+    const q = (n: number) => db.prepare(`SELECT ${n} AS n`).first<{ n: number }>();
+    for (const n of [1, 2, 3]) expect(await q(n)).toEqual({ n });
+    expect(db.statements.size).toBe(3);
+    expect(await q(1)).toEqual({ n: 1 }); // hit: 1 becomes the most recently used, 2 the least
+    expect(prepare).toHaveBeenCalledTimes(3);
+    expect(await q(4)).toEqual({ n: 4 }); // evicts 2
+    expect(db.statements.size).toBe(3);
+    expect(await q(1)).toEqual({ n: 1 });
+    expect(await q(3)).toEqual({ n: 3 });
+    expect(prepare).toHaveBeenCalledTimes(4); // 1, 3 and 4 were cached
+    expect(await q(2)).toEqual({ n: 2 }); // 2 was evicted: compiled again
+    expect(prepare).toHaveBeenCalledTimes(5);
+    expect(db.statements.size).toBe(3);
+    for (let n = 10; n < 200; n++) await q(n);
+    expect(db.statements.size).toBe(3);
+  });
+
+  it('caches nothing for invalid SQL, and the error still reaches the caller', async () => {
+    const db = open();
+    await expect(db.prepare('SELECT FROM nowhere').all()).rejects.toThrow();
+    expect(db.statements.size).toBe(0);
+    expect(() => new SqliteDatabase(':memory:', 0)).toThrow(/capacity/);
   });
 });
 
