@@ -37,6 +37,8 @@ import { tenantRoutes } from './routes/tenants.ts';
 import { trainingJobRoutes } from './routes/training-jobs.ts';
 import { evaluationRoutes } from './routes/evaluations.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
+import { auditEventRoutes } from './routes/audit-events.ts';
+import { workerAdminRoutes } from './routes/workers-admin.ts';
 import { workerRoutes } from './routes/trainer-api.ts';
 import { classifyBodyLimit, classifyRoutes } from './routes/classify.ts';
 
@@ -71,6 +73,8 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
   app.use('/v1/*', authenticate, rateLimit, jsonBodyGuard);
 
   app.route('/', tenantRoutes());
+  app.route('/', auditEventRoutes());
+  app.route('/', workerAdminRoutes());
   app.route('/', trainingJobRoutes());
   app.route('/', evaluationRoutes());
   app.route('/', modelRoutes());

@@ -17,6 +17,8 @@ export const ID_PREFIXES = {
   webhookEndpoint: 'whe',
   webhookMessage: 'msg',
   event: 'evt',
+  workerToken: 'wkr',
+  auditEvent: 'aud',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -1,5 +1,7 @@
-// Who is calling: `Authorization: Bearer <token>` is the admin token, the worker token, or a tenant API
-// key (looked up by its sha256 on every request, so a revoked key stops working at once).
+// Who is calling: `Authorization: Bearer <token>` is the admin token, the configured worker token, a per-worker
+// token (`wkt_live_…`, issued by POST /v1/workers), or a tenant API key. Per-worker tokens and API keys are looked up
+// by their sha256 on every request, so a revoked one stops working at once; an expired key is refused (401) and a
+// suspended tenant's key is refused by requireTenant (403). last_used_at is written at most once a minute.
 //
 // `authenticate` runs on every /v1 request (401 unless the token is one of the three); each route then
 // states who may call it with `requireTenant` / `requireAdmin` / `requireWorker` in its `middleware`.
@@ -7,9 +9,10 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from '../crypto.ts';
 import { API_KEY_PATTERN, hashApiKey } from '../ids.ts';
 import type { SqlDatabase } from '../ports.ts';
-import { apiKeyByHash } from '../tenants/tenants.ts';
-import type { AppEnv, Principal, TenantEnv, TenantPrincipal } from './context.ts';
-import { ApiError, unauthorized } from './errors.ts';
+import { apiKeyByHash, noteApiKeyUse } from '../tenants/tenants.ts';
+import { WORKER_TOKEN_PATTERN, workerTokenRow } from '../worker-tokens/worker-tokens.ts';
+import type { AppEnv, Principal, TenantEnv, TenantPrincipal, WorkerPrincipal } from './context.ts';
+import { ApiError, forbidden, unauthorized } from './errors.ts';
 import { rateLimitsOf, tooManyAuthFailures } from './rate-limit.ts';
 
 /** The token of `Authorization: Bearer <token>`; 401 when the header is missing or not of that form. */
@@ -23,7 +26,7 @@ export function bearerToken(c: Context): string {
   return m[1];
 }
 
-/** The tenant and key of an API key; 401 when it is malformed, unknown or revoked. */
+/** The tenant and key of an API key; 401 when it is malformed, unknown, revoked or expired. */
 export async function resolveApiKey(db: SqlDatabase, key: string): Promise<TenantPrincipal> {
   if (!API_KEY_PATTERN.test(key)) {
     throw unauthorized('Invalid API key: keys look like "ck_live_" followed by 32 letters and digits; check for copy errors.');
@@ -31,7 +34,20 @@ export async function resolveApiKey(db: SqlDatabase, key: string): Promise<Tenan
   const row = await apiKeyByHash(db, await hashApiKey(key));
   if (!row) throw unauthorized('Invalid API key: no key matches it; check for copy errors or create a new key.');
   if (row.revoked_at !== null) throw unauthorized(`This API key (${row.id}) has been revoked; use another key of your tenant.`);
-  return { kind: 'tenant', tenantId: row.tenant_id, keyId: row.id };
+  const now = new Date();
+  if (row.expires_at !== null && row.expires_at <= now.toISOString()) {
+    throw unauthorized(`This API key (${row.id}) expired at ${row.expires_at}; use another key of your tenant, or create one (POST /v1/api-keys).`);
+  }
+  await noteApiKeyUse(db, row, now);
+  return { kind: 'tenant', tenantId: row.tenant_id, keyId: row.id, suspended: row.suspended_at !== null };
+}
+
+/** The worker of a per-worker token; 401 when it is unknown or revoked. */
+export async function resolveWorkerToken(db: SqlDatabase, token: string): Promise<WorkerPrincipal> {
+  const row = await workerTokenRow(db, token);
+  if (!row) throw unauthorized('Invalid worker token: no worker token matches it; check for copy errors.');
+  if (row.revoked_at !== null) throw unauthorized(`This worker token (${row.id}) has been revoked; ask the operator for a new one (POST /v1/workers).`);
+  return { kind: 'worker', workerId: row.id };
 }
 
 /** Resolves the bearer token to a principal. Admin and worker tokens are compared in constant time. */
@@ -42,7 +58,8 @@ export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal> {
   const admin = timingSafeEqual(token, config.adminToken);
   const worker = timingSafeEqual(token, config.workerToken);
   if (admin) return { kind: 'admin' };
-  if (worker) return { kind: 'worker' };
+  if (worker) return { kind: 'worker', workerId: null };
+  if (WORKER_TOKEN_PATTERN.test(token)) return resolveWorkerToken(ports.db, token);
   return resolveApiKey(ports.db, token);
 }
 
@@ -95,6 +112,7 @@ export const requireTenant: MiddlewareHandler<TenantEnv> = async (c, next) => {
   if (p.kind !== 'tenant') {
     throw unauthorized('This endpoint needs a tenant API key ("Authorization: Bearer ck_live_…"), not the admin or worker token.');
   }
+  if (p.suspended) throw forbidden(`Tenant ${p.tenantId} is suspended: its API keys are refused until the operator lifts the suspension.`);
   c.set('tenant', p);
   await next();
 };
@@ -106,10 +124,17 @@ export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/** Route middleware: the worker token. */
+/** Route middleware: a worker token (per-worker or the configured one). */
 export const requireWorker: MiddlewareHandler<AppEnv> = async (c, next) => {
   const p = await principalOf(c);
-  if (p.kind !== 'worker') throw unauthorized('This endpoint needs the worker token ("Authorization: Bearer <WORKER_TOKEN>").');
+  if (p.kind !== 'worker') throw unauthorized('This endpoint needs a worker token ("Authorization: Bearer <worker token>").');
   await next();
 };
+
+/** The worker of a request that passed `requireWorker`. */
+export function workerOf(c: Context<AppEnv>): WorkerPrincipal {
+  const p = c.var.principal;
+  if (p?.kind !== 'worker') throw unauthorized('This endpoint needs a worker token ("Authorization: Bearer <worker token>").');
+  return p;
+}
 

@@ -9,6 +9,8 @@ export interface TenantPrincipal {
   kind: 'tenant';
   tenantId: string;
   keyId: string;
+  /** The tenant is suspended (POST /v1/tenants/{id}/suspend): `requireTenant` answers 403. */
+  suspended: boolean;
 }
 
 /** The operator (ADMIN_TOKEN). */
@@ -16,9 +18,11 @@ export interface AdminPrincipal {
   kind: 'admin';
 }
 
-/** A GPU worker (WORKER_TOKEN). */
+/** A GPU worker: the configured WORKER_TOKEN (workerId null) or a per-worker token issued by POST /v1/workers. */
 export interface WorkerPrincipal {
   kind: 'worker';
+  /** The per-worker token's id (`wkr_…`); null for the configured WORKER_TOKEN (bootstrap/legacy). */
+  workerId: string | null;
 }
 
 export type Principal = TenantPrincipal | AdminPrincipal | WorkerPrincipal;

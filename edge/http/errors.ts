@@ -9,6 +9,7 @@ import { randomString } from '../crypto.ts';
 export const ERROR_STATUS = {
   invalid_request: 400,
   unauthorized: 401,
+  forbidden: 403,
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
@@ -50,6 +51,7 @@ export class ApiError extends Error {
 export const invalidRequest = (message: string, param?: string) => new ApiError(400, 'invalid_request', message, param);
 export const unauthorized = (message: string) =>
   new ApiError(401, 'unauthorized', message, undefined, { 'WWW-Authenticate': 'Bearer' });
+export const forbidden = (message: string) => new ApiError(403, 'forbidden', message);
 export const notFound = (message: string, param?: string) => new ApiError(404, 'not_found', message, param);
 export const conflict = (message: string, param?: string) => new ApiError(409, 'conflict', message, param);
 export const payloadTooLarge = (message: string) => new ApiError(413, 'payload_too_large', message);

@@ -23,7 +23,8 @@ export const ErrorSchema = z
 
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: 'invalid_request: malformed request (e.g. the body is not JSON).',
-  401: 'unauthorized: missing, invalid or revoked credentials.',
+  401: 'unauthorized: missing, invalid, expired or revoked credentials.',
+  403: 'forbidden: the tenant of this API key is suspended.',
   404: 'not_found: no such resource in your tenant.',
   409: 'conflict: the request conflicts with the current state (or reuses an Idempotency-Key).',
   413: 'payload_too_large: the body is over the size limit.',
@@ -45,8 +46,8 @@ export function errorResponses<S extends ErrorStatus>(...statuses: S[]) {
   return out;
 }
 
-/** The errors every authenticated /v1 route can answer. */
-export const V1_ERRORS = [401, 429, 500] as const;
+/** The errors every authenticated /v1 route can answer (403 only to a suspended tenant's keys). */
+export const V1_ERRORS = [401, 403, 429, 500] as const;
 /** The extra errors of a route with a JSON body. */
 export const JSON_BODY_ERRORS = [400, 413, 415, 422] as const;
 
@@ -93,6 +94,6 @@ export function registerSecuritySchemes(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerComponent('securitySchemes', 'WorkerToken', {
     type: 'http',
     scheme: 'bearer',
-    description: 'The GPU worker token (WORKER_TOKEN).',
+    description: 'A GPU worker token: a per-worker token issued by POST /v1/workers (`wkt_…`), or the configured WORKER_TOKEN.',
   });
 }

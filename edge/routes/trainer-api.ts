@@ -8,12 +8,16 @@
 //   POST /internal/v1/jobs/{id}/cancelled       the worker stopped after a cancel request (+ webhooks)
 // Every call after the lease names its lease_id; a lease that is no longer the job's current one is 409,
 // so a worker whose lease expired (and whose job another worker resumed) can never finish the job.
+// A per-worker token (POST /v1/workers) leases as its worker (the lease's lease_worker is the token's id, whatever
+// worker_id the body names) and may drive only leases it took: another worker's lease is 409 (param lease_id).
+// The configured WORKER_TOKEN (bootstrap/legacy) leases under the body's worker_id and may drive any lease.
 // A job gets at most config.maxJobAttempts leases: when its lease expires after the last one, the next
 // lease request finishes it instead (failed with `too_many_attempts`, or cancelled when a cancel was pending).
 //
 // The request and response schemas are the shared contract (shared/contracts/worker-api.ts), which the
 // trainer's client parses with too; the state changes are the job queue's (edge/jobs/queue.ts).
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { Evaluation } from '../../shared/contracts/evaluation.ts';
 import { TrainingJob } from '../../shared/contracts/training-job.ts';
 import {
@@ -29,12 +33,14 @@ import {
   ResultRequest,
 } from '../../shared/contracts/worker-api.ts';
 import { completeEvaluation } from '../evaluations/queue.ts';
-import { requireWorker } from '../http/auth.ts';
+import { requireWorker, workerOf } from '../http/auth.ts';
+import type { AppEnv } from '../http/context.ts';
 import { jsonBodyGuard } from '../http/json-body.ts';
 import { SECURITY, errorResponses, jsonBody, jsonResponse, newRouter } from '../http/openapi.ts';
 import { heartbeat } from '../jobs/heartbeat.ts';
 import { leaseNextJob } from '../jobs/lease.ts';
 import { appendEvent, completeJob, failJob, markCancelled } from '../jobs/queue.ts';
+import { requireOwnLease } from '../worker-tokens/worker-tokens.ts';
 
 // ---- schemas --------------------------------------------------------------------------------
 
@@ -91,10 +97,21 @@ export function workerRoutes() {
   // Outside /v1, so the app's authenticate and body guard do not run here: the worker token first,
   // then the same bounded JSON body reading.
   app.use('/internal/v1/*', requireWorker, jsonBodyGuard);
+  // A per-worker token drives only its own leases (the configured token: any).
+  app.use('/internal/v1/jobs/:id/*', async (c, next) => {
+    const { workerId } = workerOf(c);
+    if (workerId !== null) {
+      const body = (await c.req.json().catch(() => null)) as { lease_id?: unknown } | null;
+      const leaseId = body?.lease_id;
+      if (typeof leaseId === 'string') await requireOwnLease(c.var.ports.db, { jobId: c.req.param('id') ?? '', leaseId, workerId });
+    }
+    await next();
+  });
 
   app.openapi(leaseRoute, async (c) => {
     const { worker_id, lease_seconds, request_id } = c.req.valid('json');
-    const lease = await leaseNextJob(c.var.ports.db, { workerId: worker_id, leaseSeconds: lease_seconds, maxAttempts: c.var.config.maxJobAttempts, requestId: request_id });
+    const workerId = workerOf(c as unknown as Context<AppEnv>).workerId ?? worker_id;
+    const lease = await leaseNextJob(c.var.ports.db, { workerId, leaseSeconds: lease_seconds, maxAttempts: c.var.config.maxJobAttempts, requestId: request_id });
     return lease ? c.json(lease, 200) : c.body(null, 204);
   });
 

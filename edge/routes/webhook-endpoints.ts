@@ -1,8 +1,10 @@
 // Webhook endpoints: POST/GET /v1/webhook-endpoints, GET/DELETE /v1/webhook-endpoints/{id},
 // POST /v1/webhook-endpoints/{id}/rotate-secret, GET /v1/webhook-endpoints/{id}/deliveries.
 // The secret is returned only by create and rotate-secret. The SQL and rules are in edge/webhooks/endpoints.ts;
-// deliveries are sent by edge/webhooks/dispatcher.ts.
+// deliveries are sent by edge/webhooks/dispatcher.ts. Create, delete and rotate-secret write their audit event
+// (edge/audit/audit.ts) in the same batch as the change.
 import { createRoute, z } from '@hono/zod-openapi';
+import { actorOf, auditStatement, auditedEndpointChange as audited } from '../audit/audit.ts';
 import { requireTenant, tenantIdOf } from '../http/auth.ts';
 import { idempotencyCommit, idempotent } from '../http/idempotency.ts';
 import {
@@ -203,11 +205,17 @@ export function webhookEndpointRoutes() {
   app.openapi(getEndpointRoute, async (c) => c.json(await getEndpoint(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id), 200));
 
   app.openapi(deleteEndpointRoute, async (c) => {
-    await deleteEndpoint(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id);
+    const { tenantId } = c.var.tenant;
+    const id = c.req.valid('param').id;
+    await deleteEndpoint(audited(c.var.ports.db, { tenantId, actor: actorOf(c.var.tenant), id, action: 'webhook_endpoint.deleted' }), tenantId, id);
     return c.body(null, 204);
   });
 
-  app.openapi(rotateSecretRoute, async (c) => c.json(await rotateSecret(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id), 200));
+  app.openapi(rotateSecretRoute, async (c) => {
+    const { tenantId } = c.var.tenant;
+    const id = c.req.valid('param').id;
+    return c.json(await rotateSecret(audited(c.var.ports.db, { tenantId, actor: actorOf(c.var.tenant), id, action: 'webhook_endpoint.secret_rotated' }), tenantId, id), 200);
+  });
 
   app.openapi(listDeliveriesRoute, async (c) => {
     const page = await listDeliveries(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id, c.req.valid('query'));
@@ -216,3 +224,4 @@ export function webhookEndpointRoutes() {
 
   return app;
 }
+

@@ -34,10 +34,16 @@ const NO_ID_ROUTES = new Set([
   'GET /v1/models',
   'GET /v1/webhook-endpoints',
   'POST /v1/webhook-endpoints',
+  'GET /v1/api-keys',
+  'GET /v1/audit-events',
+  'GET /v1/workers',
+  'POST /v1/workers',
 ]);
 const isInternal = (path: string) => path.startsWith('/internal/');
 
 interface Ids {
+  tenant: string;
+  workerToken: string;
   keyId: string;
   dataset: string;
   image: string;
@@ -92,12 +98,20 @@ const MATRIX: Record<string, (a: Ids) => Call> = {
 };
 const OPTIONAL = new Set(['POST /v1/classify', 'POST /v1/embeddings/text']);
 
+/** Admin routes with an id: a tenant key (B's, with A's ids) is 401 unauthorized there, and nothing changes either. */
+const ADMIN_MATRIX: Record<string, (a: Ids) => Call> = {
+  'POST /v1/tenants/{id}/suspend': (a) => ({ path: `/v1/tenants/${a.tenant}/suspend` }),
+  'POST /v1/tenants/{id}/unsuspend': (a) => ({ path: `/v1/tenants/${a.tenant}/unsuspend` }),
+  'DELETE /v1/workers/{id}': (a) => ({ path: `/v1/workers/${a.workerToken}` }),
+};
+
 let s3: RunningS3rver;
 let edge: RunningEdge & { fetch(path: string, init?: RequestInit): Promise<Response> };
 let dataDir: string;
 let a: Ids;
 let keyA: string;
 let keyB: string;
+let tenantB: string;
 
 async function ok<T>(res: Response | Promise<Response>, status: number): Promise<T> {
   const r = await res;
@@ -124,6 +138,11 @@ beforeAll(async () => {
   const [ta, tb] = [await tenant('A'), await tenant('B')];
   keyA = ta.api_key;
   keyB = tb.api_key;
+  tenantB = tb.id;
+  const workerToken = await ok<{ id: string }>(
+    edge.fetch('/v1/workers', { method: 'POST', headers: jsonHeaders(ADMIN_TOKEN), body: JSON.stringify({ name: 'matrix' }) }),
+    201,
+  );
   const post = <T>(path: string, body: unknown, status = 201) =>
     ok<T>(edge.fetch(path, { method: 'POST', headers: jsonHeaders(keyA), body: JSON.stringify(body) }), status);
 
@@ -148,7 +167,7 @@ beforeAll(async () => {
   expect(running.db.raw.prepare('SELECT COUNT(*) AS n FROM job_events WHERE job_id = ?').get(job.id)).toEqual({ n: expect.any(Number) });
   expect(running.db.raw.prepare('SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ?').get(endpoint.id)).toEqual({ n: 1 });
   const evaluation = await post<{ id: string }>('/v1/evaluations', { model: jobView.model_id, dataset_id: ds.id }, 202);
-  a = { keyId: extraKey.id, dataset: ds.id, image: images[0].id, job: job.id, model: jobView.model_id, endpoint: endpoint.id, evaluation: evaluation.id };
+  a = { tenant: ta.id, workerToken: workerToken.id, keyId: extraKey.id, dataset: ds.id, image: images[0].id, job: job.id, model: jobView.model_id, endpoint: endpoint.id, evaluation: evaluation.id };
 }, 60_000);
 
 afterAll(async () => {
@@ -157,13 +176,17 @@ afterAll(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Every table's rows (rate_windows aside: B's own request counter) and every object with a hash of its bytes. */
+/**
+ * Every table's rows (rate_windows aside: B's own request counter; B's keys without last_used_at, which B's requests
+ * set) and every object with a hash of its bytes.
+ */
 async function snapshot(): Promise<{ tables: Record<string, unknown[]>; objects: Record<string, string> }> {
   const names = (edge.db.raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[])
     .map((r) => r.name)
     .filter((n) => n !== 'rate_windows');
   const tables: Record<string, unknown[]> = {};
   for (const n of names) tables[n] = edge.db.raw.prepare(`SELECT * FROM "${n}" ORDER BY rowid`).all();
+  tables.api_keys = (tables.api_keys as { tenant_id: string }[]).map((k) => (k.tenant_id === tenantB ? { ...k, last_used_at: null } : k));
   const store = edge.ports.blobs as S3BlobStore;
   const listed = await store.client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
   const objects: Record<string, string> = {};
@@ -190,10 +213,10 @@ describe('tenant isolation matrix', () => {
     expect(routes.length).toBeGreaterThan(20);
     const unaccounted = routes.filter((r) => {
       const path = r.slice(r.indexOf(' ') + 1);
-      return !(r in MATRIX) && !NO_ID_ROUTES.has(r) && !isInternal(path);
+      return !(r in MATRIX) && !(r in ADMIN_MATRIX) && !NO_ID_ROUTES.has(r) && !isInternal(path);
     });
     expect(unaccounted, 'add these routes to MATRIX (or NO_ID_ROUTES when they take no id)').toEqual([]);
-    const stale = Object.keys(MATRIX).filter((r) => !routes.includes(r) && !OPTIONAL.has(r));
+    const stale = [...Object.keys(MATRIX), ...Object.keys(ADMIN_MATRIX)].filter((r) => !routes.includes(r) && !OPTIONAL.has(r));
     expect(stale, 'matrix entries for routes the app no longer has').toEqual([]);
   });
 
@@ -218,6 +241,14 @@ describe('tenant isolation matrix', () => {
       expect(typeof body?.error?.message, route).toBe('string');
     }
     expect(results).toEqual(results.map((r) => ({ route: r.route, status: 404, code: 'not_found' })));
+    const adminResults: typeof results = [];
+    for (const [route, make] of Object.entries(ADMIN_MATRIX)) {
+      const method = route.slice(0, route.indexOf(' '));
+      const res = await edge.fetch(make(a).path, { method, headers: bearer(keyB) });
+      const body = (await res.json().catch(() => null)) as { error?: { code?: unknown } } | null;
+      adminResults.push({ route, status: res.status, code: body?.error?.code });
+    }
+    expect(adminResults).toEqual(adminResults.map((r) => ({ route: r.route, status: 401, code: 'unauthorized' })));
     expect(await snapshot()).toEqual(before);
 
     // A still sees everything.

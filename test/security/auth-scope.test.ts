@@ -45,12 +45,23 @@ describe('credential scope on every documented route', () => {
   it('only the declared principal gets past auth; every other credential is 401', async () => {
     const t = await edge.createTenant('Scope');
     const creds: Record<Exclude<Scheme, 'none'>, string> = { ApiKey: t.api_key, AdminToken: ADMIN_TOKEN, WorkerToken: WORKER_TOKEN };
+    // A per-worker token (POST /v1/workers) is a WorkerToken credential too: refused wherever the configured one is.
+    const issued = await edge.fetch('/v1/workers', { method: 'POST', headers: jsonHeaders(ADMIN_TOKEN), body: JSON.stringify({ name: 'scope' }) });
+    expect(issued.status).toBe(201);
+    const perWorker = ((await issued.json()) as { token: string }).token;
     const routes = await documentedRoutes();
     expect(routes.length).toBeGreaterThan(25);
     const system = routes.filter((r) => r.scheme === 'none').map((r) => `${r.method} ${r.path}`);
     expect(system.sort(), 'only the system routes may be public').toEqual(['GET /docs', 'GET /healthz', 'GET /openapi.json']);
     expect(routes.filter((r) => r.path.startsWith('/internal/')).every((r) => r.scheme === 'WorkerToken')).toBe(true);
-    expect(routes.filter((r) => r.scheme === 'AdminToken').map((r) => `${r.method} ${r.path}`)).toEqual(['POST /v1/tenants']);
+    expect(routes.filter((r) => r.scheme === 'AdminToken').map((r) => `${r.method} ${r.path}`).sort()).toEqual([
+      'DELETE /v1/workers/{id}',
+      'GET /v1/workers',
+      'POST /v1/tenants',
+      'POST /v1/tenants/{id}/suspend',
+      'POST /v1/tenants/{id}/unsuspend',
+      'POST /v1/workers',
+    ]);
 
     const seen: string[] = [];
     for (const r of routes) {
@@ -69,6 +80,7 @@ describe('credential scope on every documented route', () => {
       };
       const wrong = [
         ...Object.entries(creds).filter(([k]) => k !== r.scheme).map(([, v]) => v),
+        ...(r.scheme === 'WorkerToken' ? [`${perWorker}x`, perWorker.slice(0, -1) + (perWorker.endsWith('A') ? 'B' : 'A')] : [perWorker]),
         `${creds[r.scheme]}x`,
         creds[r.scheme].slice(0, -1) + (creds[r.scheme].endsWith('A') ? 'B' : 'A'),
         null,
@@ -78,6 +90,7 @@ describe('credential scope on every documented route', () => {
       }
       const right = await call(creds[r.scheme]);
       expect(right.status, `${r.method} ${r.path} with its own credential`).not.toBe(401);
+      if (r.scheme === 'WorkerToken') expect((await call(perWorker)).status, `${r.method} ${r.path} with a per-worker token`).not.toBe(401);
       seen.push(`${r.method} ${r.path}`);
     }
     expect(seen.length).toBeGreaterThan(25);

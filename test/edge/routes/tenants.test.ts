@@ -211,7 +211,7 @@ describe('API keys', () => {
     const res = await edge.fetch('/v1/api-keys', { method: 'POST', headers: bearer(t.api_key) });
     expect(res.status).toBe(201);
     const created = (await res.json()) as { id: string; api_key: string };
-    expect(Object.keys(created).sort()).toEqual(['api_key', 'id']);
+    expect(Object.keys(created).sort()).toEqual(['api_key', 'expires_at', 'id']);
     expect(created.id).toMatch(/^key_[0-9a-z]{21}$/);
     expect(created.api_key).toMatch(/^ck_live_[0-9A-Za-z]{32}$/);
     expect(created.api_key).not.toBe(t.api_key);
@@ -323,7 +323,7 @@ describe('Idempotency-Key', () => {
     expect(r1.status).toBe(201);
     expect(r2.status).toBe(201);
     const created = (await r1.json()) as { id: string; api_key: string };
-    expect(await r2.json()).toEqual({ id: created.id, api_key: null, note: expect.stringMatching(/not stored/) });
+    expect(await r2.json()).toEqual({ id: created.id, api_key: null, expires_at: null, note: expect.stringMatching(/not stored/) });
     expect(keys(a.id)).toBe(2);
 
     const r3 = await edge.fetch('/v1/api-keys', { method: 'POST', headers: bearer(b.api_key, { 'Idempotency-Key': 'k1' }) });
