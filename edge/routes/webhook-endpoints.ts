@@ -191,10 +191,16 @@ export function webhookEndpointRoutes() {
 
   app.openapi(createEndpointRoute, async (c) => {
     const { url, events } = c.req.valid('json');
-    const commit = idempotencyCommit(c, (e: CreatedEndpoint) => ({ status: 201, resourceId: e.id, body: e }));
+    const { db } = c.var.ports;
+    const { tenant } = c.var;
+    const idempotency = idempotencyCommit(c, (e: CreatedEndpoint) => ({ status: 201, resourceId: e.id, body: e }));
+    const commit = (e: CreatedEndpoint) => [
+      auditStatement(db, { tenantId: tenant.tenantId, actor: actorOf(tenant), action: 'webhook_endpoint.created', target: { type: 'webhook_endpoint', id: e.id }, data: { url: e.url } }),
+      ...idempotency(e),
+    ];
     const endpoint = await createEndpoint(
-      c.var.ports.db,
-      { tenantId: c.var.tenant.tenantId, url, events, localMode: c.var.config.localMode, maxEndpoints: c.var.config.maxWebhookEndpoints },
+      db,
+      { tenantId: tenant.tenantId, url, events, localMode: c.var.config.localMode, maxEndpoints: c.var.config.maxWebhookEndpoints },
       commit,
     );
     return c.json(endpoint, 201);

@@ -38,11 +38,13 @@ export interface CreatedTenant {
 export async function createTenant(db: SqlDatabase, name: string, commit: (created: CreatedTenant) => SqlStatement[] = () => []): Promise<CreatedTenant> {
   const now = new Date();
   const id = newId('tenant', now.getTime());
+  // The tenant's event first: event ids order the log, and they are made in this order.
+  const event = auditStatement(db, { tenantId: id, actor: ADMIN_ACTOR, action: 'tenant.created', target: { type: 'tenant', id }, data: { name } }, now);
   const key = await insertKeyStatements(db, { tenantId: id, actor: ADMIN_ACTOR, now, expiresAt: null });
   const created = { id, name, api_key: key.key };
   await db.batch([
     db.prepare('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)').bind(id, name, now.toISOString()),
-    auditStatement(db, { tenantId: id, actor: ADMIN_ACTOR, action: 'tenant.created', target: { type: 'tenant', id }, data: { name } }, now),
+    event,
     ...key.statements,
     ...commit(created),
   ]);
