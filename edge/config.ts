@@ -34,8 +34,16 @@ export interface Logger {
 export interface EdgeConfig {
   /** Bearer token of the operator: creates tenants. */
   adminToken: string;
-  /** Bearer token of the GPU workers (lease, heartbeat, complete). */
+  /**
+   * Bearer token of the GPU workers (lease, heartbeat, complete): the bootstrap/legacy token, accepted besides the
+   * per-worker tokens issued by POST /v1/workers (docs/deploy.md).
+   */
   workerToken: string;
+  /**
+   * The token the edge sends to the inference service (INFERENCE_TOKEN; default: workerToken). Set it to another value
+   * so that workers, which must accept it, need not hold the configured worker token.
+   */
+  inferenceToken: string;
   /** `npm start` on one machine: e.g. webhooks may target loopback. */
   localMode: boolean;
   /** Largest JSON request body accepted (bytes). */
@@ -123,6 +131,7 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
   const config: EdgeConfig = {
     adminToken: input.adminToken,
     workerToken: input.workerToken,
+    inferenceToken: input.inferenceToken ?? input.workerToken,
     localMode: input.localMode ?? DEFAULTS.localMode,
     maxJsonBytes: input.maxJsonBytes ?? DEFAULTS.maxJsonBytes,
     rateLimit: { ...DEFAULTS.rateLimit, ...input.rateLimit },
@@ -139,7 +148,7 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
   };
 
   const problems: string[] = [];
-  for (const name of ['adminToken', 'workerToken'] as const) {
+  for (const name of ['adminToken', 'workerToken', 'inferenceToken'] as const) {
     const t = config[name];
     if (typeof t !== 'string' || t.length < MIN_TOKEN_LENGTH) {
       problems.push(`${name} must be a string of at least ${MIN_TOKEN_LENGTH} characters`);
@@ -148,6 +157,7 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
     }
   }
   if (config.adminToken === config.workerToken) problems.push('adminToken and workerToken must differ');
+  if (config.adminToken === config.inferenceToken) problems.push('adminToken and inferenceToken must differ');
   if (typeof config.localMode !== 'boolean') problems.push('localMode must be a boolean');
   positiveInt(problems, 'maxJsonBytes', config.maxJsonBytes);
   positiveInt(problems, 'maxJobAttempts', config.maxJobAttempts);
@@ -219,7 +229,7 @@ function envBool(problems: string[], env: Record<string, string | undefined>, na
 }
 
 /**
- * Reads ADMIN_TOKEN, WORKER_TOKEN, LOCAL_MODE, MAX_JSON_BYTES, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_MS, AUTH_FAILURE_LIMIT,
+ * Reads ADMIN_TOKEN, WORKER_TOKEN, INFERENCE_TOKEN, LOCAL_MODE, MAX_JSON_BYTES, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_MS, AUTH_FAILURE_LIMIT,
  * CLIENT_IP_HEADER,
  * PUBLIC_BASE_URL, INFERENCE_URL, BASE_MODEL, MAX_JOB_ATTEMPTS, JOB_STALL_SECONDS, JOB_MAX_SECONDS, RETENTION_DAYS, MAX_WEBHOOK_ENDPOINTS,
  * QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES,
@@ -232,6 +242,7 @@ export function configFromEnv(env: Record<string, string | undefined>, overrides
   const input: EdgeConfigInput = {
     adminToken: env.ADMIN_TOKEN ?? '',
     workerToken: env.WORKER_TOKEN ?? '',
+    inferenceToken: env.INFERENCE_TOKEN || undefined,
     localMode: envBool(problems, env, 'LOCAL_MODE'),
     maxJsonBytes: envInt(problems, env, 'MAX_JSON_BYTES'),
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,

@@ -3,7 +3,8 @@
 // encoders are loaded once here and handed to both. Environment: as gpu-worker/trainer/main.ts (EDGE_URL,
 // WORKER_TOKEN, MODEL_DIR, S3_*, WORK_DIR, POLL_MS, COCOOP_TF_BACKEND, ...) plus INFERENCE_PORT (default 8790) and
 // INFERENCE_HOST (default 127.0.0.1), INFERENCE_MAX_BATCH and INFERENCE_BATCH_WAIT_MS (micro-batching, see
-// serve/main.ts) for the inference server.
+// serve/main.ts) for the inference server, and INFERENCE_TOKEN: the token the inference server accepts (the edge's
+// INFERENCE_TOKEN; default WORKER_TOKEN). Set it when WORKER_TOKEN is a per-worker token (docs/deploy.md).
 // SIGTERM / SIGINT: the inference server closes, the trainer stops after its current step, exit 0.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -22,7 +23,7 @@ export async function runWorkerProcess(env: NodeJS.ProcessEnv = process.env): Pr
 
   const loaded = loadModel(cfg.modelDir, log);
   try {
-    const inference = await startInferenceServer({ model: loaded, workerToken: cfg.workerToken, blobs, port, hostname: env.INFERENCE_HOST || '127.0.0.1', ...batching });
+    const inference = await startInferenceServer({ model: loaded, workerToken: env.INFERENCE_TOKEN || cfg.workerToken, blobs, port, hostname: env.INFERENCE_HOST || '127.0.0.1', ...batching });
     log(`inference server listening on ${inference.url}`);
     try {
       // One CocoopInference for both: the trainer's validation and evaluations reuse the server's text sessions.

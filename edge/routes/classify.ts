@@ -105,7 +105,7 @@ const embeddingsRoute = createRoute({
 
 function clientOf(c: { var: AppEnv['Variables'] }): InferenceClient {
   const { config } = c.var;
-  return new InferenceClient({ baseUrl: config.inferenceUrl, token: config.workerToken, logger: config.logger });
+  return new InferenceClient({ baseUrl: config.inferenceUrl, token: config.inferenceToken, logger: config.logger });
 }
 
 export function classifyRoutes() {

@@ -54,6 +54,14 @@ describe('resolveConfig', () => {
   it('refuses equal admin and worker tokens', () => {
     expect(() => resolveConfig({ adminToken: 'x'.repeat(20), workerToken: 'x'.repeat(20) })).toThrow(/must differ/);
   });
+
+  it('INFERENCE_TOKEN: the token sent to the inference service, by default the worker token; never the admin token', () => {
+    const env = { ADMIN_TOKEN: tokens.adminToken, WORKER_TOKEN: tokens.workerToken };
+    expect(configFromEnv(env).inferenceToken).toBe(tokens.workerToken);
+    expect(configFromEnv({ ...env, INFERENCE_TOKEN: 'i'.repeat(20) }).inferenceToken).toBe('i'.repeat(20));
+    expect(() => configFromEnv({ ...env, INFERENCE_TOKEN: tokens.adminToken })).toThrow(/adminToken and inferenceToken must differ/);
+    expect(() => configFromEnv({ ...env, INFERENCE_TOKEN: 'short' })).toThrow(/inferenceToken must be a string of at least/);
+  });
 });
 
 describe('configFromEnv', () => {

@@ -3,6 +3,8 @@
 // drives only the leases it took; the configured WORKER_TOKEN keeps working (bootstrap/legacy).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ADMIN_TOKEN, WORKER_TOKEN, type TestEdge, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
 import { completeBody, count, insertReadyDataset, workerClient } from '../../helpers/jobs.ts';
 
@@ -150,5 +152,33 @@ describe('leases under per-worker tokens', () => {
     const resumed = await workerClient(edge, b.token).leaseOk();
     expect(resumed.job.id).toBe(jobId);
     expect(resumed.attempts).toBe(2);
+  });
+});
+
+describe('INFERENCE_TOKEN', () => {
+  it('the edge sends INFERENCE_TOKEN to the inference service, and that token opens nothing on the edge', async () => {
+    const seen: (string | undefined)[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ embeddings: [[1, 0, 0]] }));
+      });
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const inferenceToken = 'inference-only-token-0123456789';
+    const split = await startTestEdge({ inferenceUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, inferenceToken });
+    try {
+      const t = await split.createTenant('Embeds');
+      const res = await split.fetch('/v1/embeddings/text', { method: 'POST', headers: jsonHeaders(t.api_key), body: JSON.stringify({ texts: ['a cat'] }) });
+      expect(res.status).toBe(200);
+      expect(seen).toEqual([`Bearer ${inferenceToken}`]);
+      expect((await workerClient(split, inferenceToken).lease('w')).status).toBe(401);
+      expect((await split.fetch('/v1/me', { headers: bearer(inferenceToken) })).status).toBe(401);
+    } finally {
+      await split.close();
+      await new Promise<void>((ok) => server.close(() => ok()));
+    }
   });
 });
