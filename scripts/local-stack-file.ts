@@ -7,6 +7,8 @@ import { join } from 'node:path';
 export interface LocalStackInfo {
   /** The edge's base URL. */
   edge_url: string;
+  /** Where the edge runs: node (SQLite) or workerd (`npm start -- --edge workerd`). */
+  edge_runtime?: 'node' | 'workerd';
   /** The worker inference server the edge forwards classification to. */
   inference_url: string;
   /** The base CLIP model directory the stack's worker uses. */

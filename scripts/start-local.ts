@@ -2,6 +2,8 @@
 // process, the edge on Node with SQLite in this one, and one worker process (trainer + inference server,
 // gpu-worker/worker-process.ts). Both child processes are supervised: restarted with a backoff when they die, stopped
 // (SIGTERM, then SIGKILL) on stop.
+// `--edge workerd` (or EDGE_RUNTIME=workerd) runs the edge's Workers build inside workerd instead (`wrangler dev
+// --local`, D1, KV and Queues persisted in ${DATA_DIR}/workerd; scripts/lib/local-workerd.ts), also supervised.
 //
 // Environment: PORT (default 8787; 0 picks a free port), HOST (default 127.0.0.1), ADMIN_TOKEN (if unset: read from
 // or generated into ${DATA_DIR}/admin-token and printed), DATA_DIR (default .data), CLIP_MODEL_DIR (default
@@ -26,6 +28,7 @@ import { configFromEnv } from '../edge/config.ts';
 import { adminToken, startEdge, workerToken, webhookSettingsFromEnv, type RunningEdge } from '../edge/node/server.ts';
 import type { S3BlobStoreOptions } from '../shared/storage/s3-blob-store.ts';
 import { portFromEnv } from '../shared/util/env.ts';
+import { startLocalWorkerd } from './lib/local-workerd.ts';
 import { memorySample, type MemorySample } from './lib/s3-process.ts';
 import { removeStackInfo, writeStackInfo } from './local-stack-file.ts';
 
@@ -39,7 +42,8 @@ export interface StackMemorySample {
   edge: MemorySample;
   /** null when the s3 process did not answer within 5 s (restarting, or gone). */
   s3: MemorySample | null;
-  pids: { edge: number; s3: number | null; worker: number | null };
+  /** edge: this process on Node; the wrangler process (leading the group with workerd) with --edge workerd. */
+  pids: { edge: number | null; s3: number | null; worker: number | null };
 }
 
 function logger(prefix: string): (line: string) => void {
@@ -186,11 +190,26 @@ function childMemory(child: ChildProcess | null, id: number): Promise<MemorySamp
 export interface LocalStack {
   url: string;
   stop(): Promise<void>;
-  /** Memory of the edge (this process) and the s3 process, each after a forced GC when possible. */
+  /** Memory of this process (the edge on Node) and the s3 process, each after a forced GC when possible. */
   memory(id?: number): Promise<StackMemorySample>;
 }
 
-export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<LocalStack> {
+export type EdgeRuntime = 'node' | 'workerd';
+
+/** The edge runtime from `--edge <node|workerd>` / `--edge=<...>` in `argv`, else EDGE_RUNTIME, else node. */
+export function edgeRuntimeFrom(argv: string[], env: NodeJS.ProcessEnv): EdgeRuntime {
+  let value = env.EDGE_RUNTIME || 'node';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--edge') value = argv[++i] ?? '';
+    else if (a.startsWith('--edge=')) value = a.slice('--edge='.length);
+    else throw new Error(`unknown argument ${JSON.stringify(a)} (usage: npm start -- [--edge node|workerd])`);
+  }
+  if (value !== 'node' && value !== 'workerd') throw new Error(`--edge must be node or workerd, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export async function startLocal(env: NodeJS.ProcessEnv = process.env, runtime: EdgeRuntime = 'node'): Promise<LocalStack> {
   const dataDir = resolve(env.DATA_DIR || '.data');
   // The AWS SDK's multi-line notice that its 2027 releases need Node >= 22 (our versions are pinned; see
   // docs/deploy.md): muted in the local stack's logs unless the user set the variable.
@@ -233,15 +252,32 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
   const inferencePort = env.INFERENCE_PORT ? portFromEnv(env, 'INFERENCE_PORT', 0) : await freePort('127.0.0.1');
   const inferenceUrl = `http://127.0.0.1:${inferencePort}`;
 
-  let edge: RunningEdge;
+  let edge: { url: string; close(): Promise<void>; pid(): number | null };
   try {
-    const config = configFromEnv(env, { adminToken: admin.token, workerToken: worker, localMode: true, inferenceUrl });
-    edge = await startEdge({ dataDir, port, hostname: host, config, s3, webhooks: webhookSettingsFromEnv(env, config) });
+    if (runtime === 'workerd') {
+      const w = await startLocalWorkerd({
+        dataDir,
+        host,
+        port,
+        adminToken: admin.token,
+        workerToken: worker,
+        s3: { endpoint: s3endpoint, bucket: BUCKET, region: s3.region, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+        inferenceUrl,
+        env,
+        log: logEdge,
+      });
+      edge = { url: w.url, close: () => w.stop(), pid: w.pid };
+      logEdge(`listening on ${edge.url} (workerd; D1, KV and Queues: ${join(dataDir, 'workerd/state')}, inference: ${inferenceUrl})`);
+    } else {
+      const config = configFromEnv(env, { adminToken: admin.token, workerToken: worker, localMode: true, inferenceUrl });
+      const running: RunningEdge = await startEdge({ dataDir, port, hostname: host, config, s3, webhooks: webhookSettingsFromEnv(env, config) });
+      edge = { url: running.url, close: () => running.close(), pid: () => process.pid };
+      logEdge(`listening on ${edge.url} (SQLite: ${join(dataDir, 'edge.sqlite')}, inference: ${inferenceUrl})`);
+    }
   } catch (err) {
     await s3supervisor.stop();
     throw err;
   }
-  logEdge(`listening on ${edge.url} (SQLite: ${join(dataDir, 'edge.sqlite')}, inference: ${inferenceUrl})`);
 
   const supervisor = new Supervisor(logWorker, [join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'gpu-worker/worker-process.ts')], {
     ...env,
@@ -263,6 +299,7 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
 
   writeStackInfo(dataDir, {
     edge_url: edge.url,
+    edge_runtime: runtime,
     inference_url: inferenceUrl,
     model_dir: modelDir,
     s3: { endpoint: s3endpoint, bucket: BUCKET, region: 'us-east-1', access_key_id: 'S3RVER', secret_access_key: 'S3RVER' },
@@ -270,7 +307,7 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
     started_at: new Date().toISOString(),
   });
   if (admin.generated) logLocal(`admin token (also in ${join(dataDir, 'admin-token')}): ${admin.token}`);
-  logLocal(`cocoop local stack ready at ${edge.url} (data: ${dataDir}, model: ${modelDir})`);
+  logLocal(`cocoop local stack ready at ${edge.url} (edge: ${runtime}, data: ${dataDir}, model: ${modelDir})`);
 
   let stopped: Promise<void> | null = null;
   return {
@@ -282,7 +319,7 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env): Promise<
         id,
         edge: memorySample(),
         s3: s3Sample,
-        pids: { edge: process.pid, s3: s3supervisor.child?.pid ?? null, worker: supervisor.child?.pid ?? null },
+        pids: { edge: edge.pid(), s3: s3supervisor.child?.pid ?? null, worker: supervisor.child?.pid ?? null },
       };
     },
     stop() {
@@ -320,7 +357,7 @@ function answerIpc(running: LocalStack): void {
 }
 
 async function main(): Promise<void> {
-  const running = await startLocal();
+  const running = await startLocal(process.env, edgeRuntimeFrom(process.argv.slice(2), process.env));
   if (process.send) answerIpc(running);
   let signalled = false;
   const onSignal = (sig: string) => {
