@@ -3,6 +3,11 @@
 // a worker SIGKILLed mid-training (the job resumes from its checkpoint, succeeds once, one succeeded webhook, a valid
 // artifact), a cancel (cancelling → cancelled, one cancelled webhook, the worker free again), and a restart of the
 // stack that keeps datasets, jobs, models, artifacts and the webhook log.
+// All of it twice: with the edge on Node (SQLite) and with the edge's Workers build inside workerd (`npm start -- --edge
+// workerd`: local D1, KV and Queues). On workerd the mid-evaluation kill and the two-worker test are not run again:
+// they exercise the worker side (evaluation retries, a second worker taking a job), which is the same code on both
+// runtimes, while the edge routes they use (leases, lease expiry, evaluations, webhooks) are run on workerd by the
+// demo and the mid-training kill; the mid-evaluation kill alone would add minutes (256 images uploaded and scored).
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +23,7 @@ import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver
 import { apiCall } from '../../scripts/lib/api-call.ts';
 
 const CLASSES = ['blue star', 'green circle', 'red square', 'yellow triangle'];
-const dataDir = mkdtempSync(join(tmpdir(), 'cocoop-e2e-'));
+let dataDir: string;
 let port: number;
 let env: NodeJS.ProcessEnv;
 let stack: Launched;
@@ -122,14 +127,20 @@ function verifiedAt(hookPath: string, secret: string): { type: string; data: { i
   });
 }
 
+let runtime: 'node' | 'workerd';
+
 async function launchStack(): Promise<Launched> {
-  const s = start(['bin/start.mjs']);
+  const s = start(['bin/start.mjs', '--edge', runtime]);
   url = (await s.waitFor(/ready at (http:\/\/\S+)/, 60_000))[1]!;
   await s.waitFor(/^\[worker\] worker \S+: polling for jobs/, 60_000);
   return s;
 }
 
-beforeAll(async () => {
+async function setUp(edge: 'node' | 'workerd'): Promise<void> {
+  runtime = edge;
+  dataDir = mkdtempSync(join(tmpdir(), `cocoop-e2e-${edge}-`));
+  launched.length = 0;
+  tenantKeys.length = 0;
   port = await freePort();
   env = cleanEnv({
     DATA_DIR: dataDir,
@@ -143,20 +154,27 @@ beforeAll(async () => {
   receiver = await startReceiver();
   stack = await launchStack();
   admin = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
-}, 90_000);
+  expect(JSON.parse(readFileSync(join(dataDir, 'stack.json'), 'utf8'))).toMatchObject({ edge_url: url, edge_runtime: edge });
+}
 
-afterAll(async () => {
+async function tearDown(): Promise<void> {
   for (const l of launched) if (l.child.exitCode === null && l.child.signalCode === null) l.child.kill('SIGKILL');
-  // The supervised worker is the launcher's child: make sure no worker outlives the test.
+  // The supervised worker is the launcher's child, wrangler (with workerd) leads its own process group: make sure
+  // none of them outlives the test.
   for (const line of launched.flatMap((l) => l.lines)) {
-    const m = line.match(/^\[worker\] pid (\d+)$/);
-    if (m && isAlive(Number(m[1]))) process.kill(Number(m[1]), 'SIGKILL');
+    const m = line.match(/^\[(worker|edge)\] pid (\d+)$/);
+    if (m && isAlive(Number(m[2]))) process.kill(m[1] === 'edge' ? -Number(m[2]) : Number(m[2]), 'SIGKILL');
   }
   await receiver?.close();
   rmSync(dataDir, { recursive: true, force: true });
-});
+}
 
-describe('the platform end to end (real processes, real HTTP)', () => {
+describe.each(['node', 'workerd'] as const)('the platform end to end (real processes, real HTTP), edge on %s', (edge) => {
+  beforeAll(() => setUp(edge), 120_000);
+  afterAll(tearDown, 30_000);
+  /** Tests run on the Node edge only (see the header). */
+  const itNode = edge === 'node' ? it : () => undefined;
+
   it('npm run demo completes the whole flow and prints its results', async () => {
     const demo = start(['bin/run-ts.mjs', 'scripts/demo.ts', '--classes', '8', '--shots', '4', '--epochs', '2', '--test-per-class', '4', '--timeout-s', '240']);
     const code = await demo.exited;
@@ -252,7 +270,7 @@ describe('the platform end to end (real processes, real HTTP)', () => {
     else expect(await extra.exited).toBeNull();
   }, 240_000);
 
-  it('a worker SIGKILLed mid-evaluation: another attempt runs it, one result, one evaluation.succeeded webhook', async () => {
+  itNode('a worker SIGKILLed mid-evaluation: another attempt runs it, one result, one evaluation.succeeded webhook', async () => {
     const t = await tenantWithDataset('/eval-crash');
     const job = await createJob(t.key, t.datasetId, 1);
     const trained = await waitForStatus(t.key, job.id, ['succeeded', 'failed', 'cancelled'], 120_000);
@@ -301,7 +319,7 @@ describe('the platform end to end (real processes, real HTTP)', () => {
     expect(verifiedAt('/eval-crash', t.secret).filter((d) => d.data.id === ev.id).map((d) => d.type)).toEqual(['evaluation.succeeded']);
   }, 300_000);
 
-  it('npm run worker trains alongside the stack worker', async () => {
+  itNode('npm run worker trains alongside the stack worker', async () => {
     let extra = launched.find((l) => l.lines.some((x) => /joining the local stack/.test(x)) && l.child.exitCode === null && l.child.signalCode === null);
     if (!extra) {
       extra = start(['bin/run-ts.mjs', 'scripts/add-worker-process.ts']);
@@ -355,7 +373,7 @@ describe('the platform end to end (real processes, real HTTP)', () => {
       }
       return out;
     };
-    expect(tenantKeys.length).toBeGreaterThanOrEqual(4);
+    expect(tenantKeys.length).toBe(edge === 'node' ? 5 : 3);
     // Let every delivery reach its final state first (a pending one would be sent after the restart: not a loss, but a change).
     await waitUntil('no pending deliveries', async () => !JSON.stringify(await snapshot()).includes('"status":"pending"'), 30_000);
     const before = await snapshot();
@@ -363,6 +381,8 @@ describe('the platform end to end (real processes, real HTTP)', () => {
 
     stack.child.kill('SIGTERM');
     expect(await stack.exited).toBe(0);
+    // On workerd: wrangler's process group (wrangler and workerd) is gone with the stack.
+    for (const m of stack.lines.map((l) => l.match(/^\[edge\] pid (\d+)$/)).filter((x) => x !== null)) expect(isAlive(-Number(m[1]))).toBe(false);
     for (const x of extras) expect(await x.exited, x.lines.slice(-15).join('\n') + ` signal ${x.child.signalCode}`).toBe(0); // a second worker leaves with the stack it joined
 
     stack = await launchStack();
