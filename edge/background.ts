@@ -5,9 +5,11 @@
 // configured window, when longer), expire presigned uploads past their expires_at (rows, then objects),
 // reconcile the bucket with the database (remove due recorded objects no image row names: edge/datasets/
 // sweeps.ts; orphans a failed request left are logged), purge job events, final jobs and webhook deliveries
-// past the retention (edge/retention.ts), then send due webhook deliveries. Each task runs even when an
-// earlier one failed; failures are logged through config.logger and listed in the summary, never thrown.
-// Web-standard code only.
+// past the retention (edge/retention.ts), then webhooks: with a webhook queue (ports.webhookQueue: Workers with the
+// WEBHOOK_QUEUE binding) it only enqueues due deliveries that have no message (the safety net of the queue,
+// edge/webhooks/queue.ts) and the queue's consumer sends them; without one (Node) it sends a fair batch of due
+// deliveries itself (edge/webhooks/dispatcher.ts). Each task runs even when an earlier one failed; failures are
+// logged through config.logger and listed in the summary, never thrown. Web-standard code only.
 import type { EdgeConfig } from './config.ts';
 import { type SweepSummary, sweepOrphanedObjects } from './datasets/sweeps.ts';
 import { expirePendingUploads } from './datasets/uploads.ts';
@@ -16,11 +18,14 @@ import { purgeOldRateWindows } from './http/rate-limit.ts';
 import type { Ports } from './ports.ts';
 import { type RetentionSummary, purgeExpiredRecords } from './retention.ts';
 import { type DispatchSummary, dispatchDueWebhooks } from './webhooks/dispatcher.ts';
+import { type EnqueueSummary, enqueueDueDeliveries } from './webhooks/queue.ts';
 import type { WebhookSettings } from './webhooks/settings.ts';
 
 export interface BackgroundSummary {
-  /** null when the dispatch failed (see errors). */
+  /** The dispatcher's run (no webhook queue); null when it failed (see errors) or the queue is used. */
   webhooks: DispatchSummary | null;
+  /** With a webhook queue: the rows given a message; null when that failed or there is no queue. */
+  webhookQueue: EnqueueSummary | null;
   idempotencyKeysPurged: number;
   rateWindowsPurged: number;
   /** Pending presigned uploads removed (row and object). */
@@ -51,6 +56,7 @@ export async function runBackgroundTasks(
 ): Promise<BackgroundSummary> {
   const summary: BackgroundSummary = {
     webhooks: null,
+    webhookQueue: null,
     idempotencyKeysPurged: 0,
     rateWindowsPurged: 0,
     uploadsExpired: 0,
@@ -87,7 +93,8 @@ export async function runBackgroundTasks(
     summary.retention = await purgeExpiredRecords(ports.db, config.retentionDays, now);
   });
   await task('webhooks', async () => {
-    summary.webhooks = await dispatchDueWebhooks(ports, webhookSettings, now, opts.fetchImpl ?? fetch);
+    if (ports.webhookQueue) summary.webhookQueue = await enqueueDueDeliveries(ports.db, ports.webhookQueue, webhookSettings, now);
+    else summary.webhooks = await dispatchDueWebhooks(ports, webhookSettings, now, opts.fetchImpl ?? fetch);
   });
   return summary;
 }

@@ -28,10 +28,29 @@ export interface KeyValueCache {
   delete(key: string): Promise<void>;
 }
 
+/** A message of the webhook queue: one delivery (a webhook_deliveries row) to attempt; `reason` on dead letters. */
+export interface WebhookMessage {
+  delivery_id: string;
+  reason?: string;
+}
+
+/** A message queue (Workers: a Cloudflare Queues producer binding, edge/workers/queues.ts). */
+export interface WebhookQueue {
+  /** Sends the messages; with delaySeconds none is delivered before then. */
+  send(messages: WebhookMessage[], delaySeconds?: number): Promise<void>;
+}
+
 export interface Ports {
   db: SqlDatabase;
   blobs: BlobStore;
   cache: KeyValueCache;
   /** Request and failed-authentication limits (edge/http/rate-limit.ts); absent: memory counters, no client address. */
   rateLimits?: RateLimits;
+  /**
+   * Workers with the WEBHOOK_QUEUE binding: deliveries go through the queue (edge/webhooks/queue.ts, consumer.ts) and
+   * the cron only enqueues what has no message. Absent (Node): the background timer's dispatcher sends them.
+   */
+  webhookQueue?: WebhookQueue;
+  /** Where deliveries whose schedule ended are reported (the dead-letter queue); optional. */
+  webhookDeadLetters?: WebhookQueue;
 }

@@ -1,6 +1,8 @@
 // The webhook outbox: statements that enqueue one delivery per subscribed, enabled endpoint of the
 // tenant. The caller runs them in the same db.batch as the state change that caused the event, so an
-// event is recorded if and only if the change is (the dispatcher sends it later, with retries).
+// event is recorded if and only if the change is (the dispatcher or the Workers queue sends it later, with retries).
+// Each statement is registered with its delivery id (outboxDeliveryId), so a database adapter can tell, after a
+// batch committed, which deliveries it wrote: the Workers entry enqueues exactly those right after the request.
 import { newId } from '../ids.ts';
 import type { SqlDatabase, SqlStatement } from '../ports.ts';
 import type { WebhookEventType } from './settings.ts';
@@ -8,6 +10,14 @@ import type { WebhookEventType } from './settings.ts';
 /** The exact body sent on every attempt: `{"type","timestamp","data"}`. */
 export function webhookPayload(eventType: WebhookEventType, data: Record<string, unknown>, now: Date): string {
   return JSON.stringify({ type: eventType, timestamp: now.toISOString(), data });
+}
+
+/** Outbox INSERT statements → the id of the delivery each writes. */
+const outboxIds = new WeakMap<SqlStatement, string>();
+
+/** The delivery id an outbox INSERT statement writes (undefined for any other statement). */
+export function outboxDeliveryId(statement: SqlStatement): string | undefined {
+  return outboxIds.get(statement);
 }
 
 export function parseEvents(json: string): string[] {
@@ -34,12 +44,15 @@ export async function outboxStatements(
   const createdAt = now.toISOString();
   return endpoints
     .filter((e) => parseEvents(e.events).includes(eventType))
-    .map((e) =>
-      db
+    .map((e) => {
+      const id = newId('webhookMessage', now.getTime());
+      const statement = db
         .prepare(
           `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_type, payload, status, attempts, next_attempt_at, created_at)
            VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING`,
         )
-        .bind(newId('webhookMessage', now.getTime()), tenantId, e.id, eventType, payload, now.getTime(), createdAt),
-    );
+        .bind(id, tenantId, e.id, eventType, payload, now.getTime(), createdAt);
+      outboxIds.set(statement, id);
+      return statement;
+    });
 }

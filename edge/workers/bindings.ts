@@ -47,3 +47,30 @@ export interface ScheduledController {
 export interface RateLimitBinding {
   limit(options: { key: string }): Promise<{ success: boolean }>;
 }
+
+/** A Cloudflare Queues producer binding (`[[queues.producers]]`). */
+export interface QueueBinding {
+  send(body: unknown, options?: { contentType?: 'json' | 'text' | 'bytes' | 'v8'; delaySeconds?: number }): Promise<void>;
+  sendBatch(
+    messages: Iterable<{ body: unknown; contentType?: 'json' | 'text' | 'bytes' | 'v8'; delaySeconds?: number }>,
+    options?: { delaySeconds?: number },
+  ): Promise<void>;
+}
+
+/** One message of a batch handed to the `queue()` handler (`[[queues.consumers]]`). */
+export interface QueueMessage<Body = unknown> {
+  readonly id: string;
+  readonly timestamp: Date;
+  readonly body: Body;
+  /** 1 on the first delivery of the message. */
+  readonly attempts: number;
+  ack(): void;
+  retry(options?: { delaySeconds?: number }): void;
+}
+
+export interface MessageBatch<Body = unknown> {
+  readonly queue: string;
+  readonly messages: readonly QueueMessage<Body>[];
+  ackAll(): void;
+  retryAll(options?: { delaySeconds?: number }): void;
+}

@@ -29,8 +29,14 @@ export class D1Statement implements SqlStatement {
   }
 }
 
+/** Called after a batch committed, with its statements and each one's changes (edge/workers/entry.ts: outbox rows written). */
+export type AfterBatch = (statements: readonly SqlStatement[], changes: readonly number[]) => void;
+
 export class D1SqlDatabase implements SqlDatabase {
-  constructor(readonly d1: D1Database) {}
+  constructor(
+    readonly d1: D1Database,
+    private readonly afterBatch?: AfterBatch,
+  ) {}
 
   prepare(sql: string): SqlStatement {
     return new D1Statement(this.d1.prepare(sql));
@@ -42,7 +48,11 @@ export class D1SqlDatabase implements SqlDatabase {
       if (!(s instanceof D1Statement)) throw new TypeError('D1SqlDatabase.batch: statements must come from this database');
       return s.raw;
     });
-    const results = await this.d1.batch(raw);
-    return results.map((r) => ({ changes: r.meta.changes ?? 0 }));
+    const results = (await this.d1.batch(raw)).map((r) => ({ changes: r.meta.changes ?? 0 }));
+    this.afterBatch?.(
+      statements,
+      results.map((r) => r.changes),
+    );
+    return results;
   }
 }

@@ -1,0 +1,222 @@
+// Webhook delivery of the Workers build inside workerd (`wrangler dev`, local D1 and Queues, S3 on s3rver) with one
+// slow receiver: 20 tenants with one endpoint each, 10 events each (training jobs created and cancelled: one
+// `training_job.cancelled` delivery per job), 200 deliveries in all; one tenant's receiver takes 10 s per request.
+// Required (issue 16): every other tenant's deliveries arrive within 2 minutes of being created — measured from the
+// test's clock just before the request that created each one to the receiver's clock when it arrived — and the slow
+// tenant's arrive too, never more than 6 at once. The cron trigger runs once a minute meanwhile, as in production.
+// The deliveries are created round by round with the slow tenant first in every round (the worst order for a FIFO).
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import sharp from 'sharp';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningS3rver, startS3rver } from '../../helpers/s3rver.ts';
+import { type WranglerDev, startWranglerDev } from '../../helpers/wrangler-dev.ts';
+
+const ADMIN = 'workerd-admin-token-0123456789';
+const WORKER = 'workerd-worker-token-0123456789';
+const TENANTS = 20;
+const EVENTS = 10;
+const SLOW_MS = 10_000;
+const REQUIRED_MS = 120_000;
+
+interface Arrival {
+  path: string;
+  jobId: string;
+  at: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+let s3: RunningS3rver;
+let dev: WranglerDev;
+let rx: ReturnType<typeof createServer>;
+let rxUrl = '';
+const arrivals: Arrival[] = [];
+let slowOpen = 0;
+let slowMaxOpen = 0;
+let slowAnswered = 0;
+
+function receive(req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const at = Date.now();
+    const body = Buffer.concat(chunks).toString('utf8');
+    let jobId = '';
+    try {
+      jobId = String((JSON.parse(body) as { data: { id: string } }).data.id);
+    } catch {
+      // counted as an arrival without a job id: the test fails on it
+    }
+    arrivals.push({ path: req.url ?? '/', jobId, at, headers: req.headers as Record<string, string>, body });
+    if (req.url !== '/slow') return void res.writeHead(200).end();
+    slowOpen++;
+    slowMaxOpen = Math.max(slowMaxOpen, slowOpen);
+    setTimeout(() => {
+      slowOpen--;
+      slowAnswered++;
+      res.writeHead(200).end();
+    }, SLOW_MS);
+  });
+}
+
+beforeAll(async () => {
+  s3 = await startS3rver();
+  rx = createServer(receive);
+  await new Promise<void>((ok) => rx.listen(0, '127.0.0.1', ok));
+  rxUrl = `http://127.0.0.1:${(rx.address() as AddressInfo).port}`;
+  dev = await startWranglerDev({
+    vars: {
+      ADMIN_TOKEN: ADMIN,
+      WORKER_TOKEN: WORKER,
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: s3.bucket,
+      S3_REGION: 'us-east-1',
+      S3_ACCESS_KEY_ID: 'S3RVER',
+      S3_SECRET_ACCESS_KEY: 'S3RVER',
+      LOCAL_MODE: 'true',
+    },
+    testScheduled: true,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await dev?.stop();
+  rx?.closeAllConnections();
+  await new Promise<void>((ok) => (rx ? rx.close(() => ok()) : ok()));
+  await s3?.stop();
+});
+
+const f = (path: string, init?: RequestInit) => fetch(dev.base + path, init);
+const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+const json = (token: string) => ({ ...auth(token), 'content-type': 'application/json' });
+
+async function ok<T>(res: Promise<Response>, status = 200): Promise<T> {
+  const r = await res;
+  const text = await r.text();
+  if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${text}\n${dev.log().slice(-3000)}`);
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+const png = async (r: number) =>
+  new Uint8Array(await sharp({ create: { width: 8, height: 8, channels: 3, background: { r, g: 80, b: 150 } } }).png().toBuffer());
+
+interface Tenant {
+  key: string;
+  datasetId: string;
+  endpointId: string;
+  secret: string;
+  path: string;
+}
+
+async function setUpTenant(i: number, images: Uint8Array[]): Promise<Tenant> {
+  const path = i === 0 ? '/slow' : `/t${i}`;
+  const { api_key: key } = await ok<{ api_key: string }>(f('/v1/tenants', { method: 'POST', headers: json(ADMIN), body: JSON.stringify({ name: `Tenant ${i}` }) }), 201);
+  const ds = await ok<{ id: string }>(f('/v1/datasets', { method: 'POST', headers: json(key), body: JSON.stringify({ name: 'd', classes: ['cat', 'dog'] }) }), 201);
+  for (const [label, bytes] of [['cat', images[0]], ['dog', images[1]]] as const) {
+    const fd = new FormData();
+    fd.append('label', label);
+    fd.append('file', new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' }), `${label}.png`);
+    await ok(f(`/v1/datasets/${ds.id}/images`, { method: 'POST', headers: auth(key), body: fd }), 201);
+  }
+  await ok(f(`/v1/datasets/${ds.id}/finalize`, { method: 'POST', headers: auth(key) }));
+  const ep = await ok<{ id: string; secret: string }>(
+    f('/v1/webhook-endpoints', { method: 'POST', headers: json(key), body: JSON.stringify({ url: rxUrl + path }) }),
+    201,
+  );
+  return { key, datasetId: ds.id, endpointId: ep.id, secret: ep.secret, path };
+}
+
+/** Creates a job and cancels it (→ one training_job.cancelled delivery); the test's clock just before the cancel. */
+async function event(t: Tenant): Promise<{ jobId: string; createdAt: number }> {
+  const job = await ok<{ id: string }>(
+    f('/v1/training-jobs', { method: 'POST', headers: json(t.key), body: JSON.stringify({ dataset_id: t.datasetId, method: 'cocoop', hyperparameters: { epochs: 1 } }) }),
+    201,
+  );
+  const createdAt = Date.now();
+  const cancelled = await ok<{ status: string }>(f(`/v1/training-jobs/${job.id}/cancel`, { method: 'POST', headers: auth(t.key) }));
+  expect(cancelled.status).toBe('cancelled');
+  return { jobId: job.id, createdAt };
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, deadline: number): Promise<void> {
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe('webhook delivery through Cloudflare Queues in workerd, with one slow receiver', () => {
+  it(`200 deliveries to ${TENANTS} tenants: every other tenant's arrive within 2 minutes; the slow one's arrive, ≤ 6 at once`, async () => {
+    const images = [await png(20), await png(220)];
+    const tenants: Tenant[] = [];
+    for (let i = 0; i < TENANTS; i += 5) tenants.push(...(await Promise.all([0, 1, 2, 3, 4].map((k) => setUpTenant(i + k, images)))));
+
+    // The cron trigger, once a minute as in production, from now until the end of the test.
+    let stopCron = false;
+    const cron = (async () => {
+      while (!stopCron) {
+        const next = Date.now() + 60_000;
+        while (!stopCron && Date.now() < next) await new Promise((r) => setTimeout(r, 250));
+        if (!stopCron) await f('/__scheduled?cron=*+*+*+*+*').then((r) => r.arrayBuffer());
+      }
+    })();
+
+    try {
+      const created = new Map<string, { tenant: number; at: number }>();
+      for (let round = 0; round < EVENTS; round++) {
+        // The slow tenant first, then the others at once.
+        const first = await event(tenants[0]);
+        created.set(first.jobId, { tenant: 0, at: first.createdAt });
+        const rest = await Promise.all(tenants.slice(1).map((t) => event(t)));
+        rest.forEach((e, k) => created.set(e.jobId, { tenant: k + 1, at: e.createdAt }));
+      }
+      expect(created.size).toBe(TENANTS * EVENTS);
+      const lastCreated = Math.max(...[...created.values()].map((c) => c.at));
+
+      // Every other tenant's 190 deliveries arrive, each within 2 minutes of its creation.
+      const fastJobs = [...created].filter(([, c]) => c.tenant !== 0).map(([id]) => id);
+      const arrivedOnce = () => new Set(arrivals.filter((a) => a.path !== '/slow').map((a) => a.jobId));
+      await until('the other tenants\' deliveries', () => fastJobs.every((id) => arrivedOnce().has(id)), lastCreated + REQUIRED_MS + 5_000);
+      const late: string[] = [];
+      for (const id of fastJobs) {
+        const c = created.get(id)!;
+        const a = arrivals.find((x) => x.jobId === id)!;
+        expect(a.path).toBe(tenants[c.tenant].path);
+        if (a.at - c.at > REQUIRED_MS) late.push(`${id} (tenant ${c.tenant}): ${a.at - c.at} ms`);
+      }
+      expect(late).toEqual([]);
+
+      // The slow tenant's 10 arrive and succeed (10 s each), never more than 6 open at once.
+      const slowJobs = [...created].filter(([, c]) => c.tenant === 0).map(([id]) => id);
+      const slow = tenants[0];
+      let page: { data: { id: string; status: string; attempt_count: number; next_attempt_at: string | null; attempts: unknown[] }[] } = { data: [] };
+      await until(
+        'the slow tenant\'s deliveries to succeed',
+        async () => {
+          if (slowAnswered < EVENTS) return false;
+          page = await ok(f(`/v1/webhook-endpoints/${slow.endpointId}/deliveries?limit=100`, { headers: auth(slow.key) }));
+          return page.data.length === EVENTS && page.data.every((d) => d.status === 'succeeded');
+        },
+        Date.now() + 150_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; answered ${slowAnswered}; deliveries: ${JSON.stringify(page.data)}\n${dev.log().slice(-4000)}`);
+      });
+      expect(new Set(arrivals.filter((a) => a.path === '/slow').map((a) => a.jobId))).toEqual(new Set(slowJobs));
+      expect(slowMaxOpen).toBeGreaterThan(1);
+      expect(slowMaxOpen).toBeLessThanOrEqual(6);
+
+      // Every request is signed for its endpoint; no delivery arrived twice.
+      for (const a of arrivals) {
+        const t = tenants.find((x) => x.path === a.path)!;
+        expect(new Webhook(t.secret).verify(a.body, a.headers)).toMatchObject({ type: 'training_job.cancelled', data: { id: a.jobId } });
+      }
+      expect(arrivals).toHaveLength(TENANTS * EVENTS);
+      expect(dev.log()).not.toMatch(/\[cron\] background errors|\[webhooks\].*failed/);
+    } finally {
+      stopCron = true;
+      await cron;
+    }
+  }, 420_000);
+});
