@@ -1,12 +1,13 @@
 // `npm start` (bin/start.mjs → scripts/start-local.ts): the local stack comes up, serves the API and inference,
 // loads the model once per worker process, restarts a killed worker process, stops cleanly on SIGTERM, and keeps
-// its data across restarts.
+// its data across restarts. (With the edge inside workerd, `--edge workerd`: test/scripts/platform-e2e.test.ts.)
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, freePort, launch as launchProcess } from '../helpers/processes.ts';
+import { edgeRuntimeFrom } from '../../scripts/start-local.ts';
 
 const launch = (env: NodeJS.ProcessEnv) => launchProcess(['bin/start.mjs'], env);
 
@@ -95,4 +96,15 @@ describe('npm start (local stack)', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   }, 60_000);
+
+  it('--edge picks the edge runtime (node by default, or EDGE_RUNTIME); anything else is refused', () => {
+    expect(edgeRuntimeFrom([], {})).toBe('node');
+    expect(edgeRuntimeFrom(['--edge', 'workerd'], {})).toBe('workerd');
+    expect(edgeRuntimeFrom(['--edge=workerd'], {})).toBe('workerd');
+    expect(edgeRuntimeFrom([], { EDGE_RUNTIME: 'workerd' })).toBe('workerd');
+    expect(edgeRuntimeFrom(['--edge', 'node'], { EDGE_RUNTIME: 'workerd' })).toBe('node');
+    expect(() => edgeRuntimeFrom(['--edge', 'deno'], {})).toThrow(/node or workerd/);
+    expect(() => edgeRuntimeFrom(['--edge'], {})).toThrow(/node or workerd/);
+    expect(() => edgeRuntimeFrom(['--port', '1'], {})).toThrow(/unknown argument/);
+  });
 });
