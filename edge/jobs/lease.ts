@@ -44,7 +44,8 @@ export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Le
   await retireExhausted(db, { maxAttempts, nowMs });
   // One UPDATE picks and takes the job, so two workers racing never get the same one; the event is
   // written in the same transaction from the row that now carries this lease. An expired job that had
-  // its last attempt is never picked (retireExhausted finishes it, here or on the next request).
+  // its last attempt is never picked (retireExhausted finishes it, here or on the next request), nor anything of a
+  // suspended tenant (its queued evaluations wait; suspension cancels its training jobs).
   await db.batch([
     db
       .prepare(
@@ -53,7 +54,8 @@ export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Le
                status = CASE WHEN status = 'queued' THEN 'running' ELSE status END,
                started_at = COALESCE(started_at, ?)
          WHERE id = (SELECT id FROM training_jobs
-                      WHERE status = 'queued' OR (status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND attempts < ?)
+                      WHERE (status = 'queued' OR (status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND attempts < ?))
+                        AND tenant_id NOT IN (SELECT id FROM tenants WHERE suspended_at IS NOT NULL)
                       ORDER BY created_at, id LIMIT 1)`,
       )
       .bind(leaseId, o.workerId, expires, o.requestId ?? null, nowMs, now.toISOString(), nowMs, maxAttempts),
