@@ -55,7 +55,7 @@ export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Le
                started_at = COALESCE(started_at, ?)
          WHERE id = (SELECT id FROM training_jobs
                       WHERE (status = 'queued' OR (status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND attempts < ?))
-                        AND tenant_id NOT IN (SELECT id FROM tenants WHERE suspended_at IS NOT NULL)
+                        AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = training_jobs.tenant_id AND t.suspended_at IS NOT NULL)
                       ORDER BY created_at, id LIMIT 1)`,
       )
       .bind(leaseId, o.workerId, expires, o.requestId ?? null, nowMs, now.toISOString(), nowMs, maxAttempts),
