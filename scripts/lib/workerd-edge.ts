@@ -139,8 +139,9 @@ export async function startWorkerdEdge(opts: WorkerdEdgeOptions): Promise<Worker
         signalGroup(child, 'SIGKILL');
         await exited;
       }
-      // workerd may outlive wrangler by a moment: the group gets a last SIGKILL (nothing happens if it is empty).
-      signalGroup(child, 'SIGKILL');
+      // workerd may outlive wrangler by a moment: the group gets SIGKILL until it is empty (at most 5 s more).
+      const deadline = Date.now() + 5000;
+      while (signalGroup(child, 'SIGKILL') && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 50));
     })();
     return stopping;
   };
