@@ -1,17 +1,14 @@
 // The Workers build of the edge (edge/workers/entry.ts, infra/cloudflare/wrangler.toml) inside workerd:
 // `wrangler dev` (local mode) with local D1 (schema applied with `wrangler d1 migrations apply --local`)
 // and local KV, S3 on s3rver reached through aws4fetch. Drives the main flows over HTTP.
-// Wrangler's state, logs and config live in a temp dir; metrics and the cf.json fetch are off.
+// Wrangler's state, logs and config live in a temp dir (test/helpers/wrangler-dev.ts); metrics and the cf.json fetch are off.
 // The second part runs a real worker process (gpu-worker/worker-process.ts on the bundled toy CLIP) whose
 // inference server is the edge's INFERENCE_URL: it trains a CoCoOp job leased from workerd, and classify and
 // text embeddings through workerd are compared with the Node edge (SQLite) routed to the same server.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEdge, startEdge } from '../../../edge/node/server.ts';
@@ -19,109 +16,49 @@ import { toyImageSet } from '../../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../../lab/toyworld/png.ts';
 import { cleanEnv, freePort, type Launched, launch } from '../../helpers/processes.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
+import { type WranglerDev, startWranglerDev } from '../../helpers/wrangler-dev.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
 const ADMIN = 'workerd-admin-token-0123456789';
 const WORKER = 'workerd-worker-token-0123456789';
 
 let s3: RunningS3rver;
 let dir: string;
-let dev: ChildProcess | undefined;
+let dev: WranglerDev | undefined;
 let base = '';
-let devLog = '';
+/** Everything wrangler and workerd printed so far. */
+const devLog = () => dev?.log() ?? '';
 /** Port of the worker process's inference server (the edge's INFERENCE_URL), chosen before wrangler starts. */
 let inferencePort = 0;
-
-/** infra/cloudflare/wrangler.toml with its relative paths made absolute, written into `dir` (so .wrangler/ lands there). */
-function writeConfig(): string {
-  const src = join(ROOT, 'infra/cloudflare/wrangler.toml');
-  const text = readFileSync(src, 'utf8').replace(/^(\s*(?:main|migrations_dir)\s*=\s*)"([^"]+)"/gm, (_, k: string, p: string) =>
-    `${k}${JSON.stringify(resolve(ROOT, 'infra/cloudflare', p))}`,
-  );
-  const file = join(dir, 'wrangler.toml');
-  writeFileSync(file, text);
-  // .dev.vars: local values of vars and secrets (override [vars]).
-  const vars = {
-    ADMIN_TOKEN: ADMIN,
-    WORKER_TOKEN: WORKER,
-    S3_ENDPOINT: s3.endpoint,
-    S3_BUCKET: s3.bucket,
-    S3_REGION: 'us-east-1',
-    S3_ACCESS_KEY_ID: 'S3RVER',
-    S3_SECRET_ACCESS_KEY: 'S3RVER',
-    LOCAL_MODE: 'true',
-    INFERENCE_URL: `http://127.0.0.1:${inferencePort}`,
-    QUOTA_DATASETS: '200',
-  };
-  writeFileSync(join(dir, '.dev.vars'), Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n');
-  return file;
-}
-
-function wranglerEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    CI: 'true',
-    WRANGLER_SEND_METRICS: 'false',
-    WRANGLER_SEND_ERROR_REPORTS: 'false',
-    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-    XDG_CONFIG_HOME: join(dir, 'config'),
-    WRANGLER_LOG_PATH: join(dir, 'logs'),
-    WRANGLER_CACHE_DIR: join(dir, 'cache'),
-    NO_COLOR: '1',
-    FORCE_COLOR: '0',
-  };
-}
 
 beforeAll(async () => {
   s3 = await startS3rver();
   inferencePort = await freePort();
   dir = mkdtempSync(join(tmpdir(), 'workerd-edge-'));
-  mkdirSync(join(dir, 'config'));
-  const config = writeConfig();
-  const state = join(dir, 'state');
-  await promisify(execFile)(process.execPath, [WRANGLER, 'd1', 'migrations', 'apply', 'DB', '--local', '--persist-to', state, '-c', config], {
-    cwd: dir,
-    env: wranglerEnv(),
-    timeout: 30_000,
+  // Vars and secrets of the Workers build (its .dev.vars).
+  dev = await startWranglerDev({
+    vars: {
+      ADMIN_TOKEN: ADMIN,
+      WORKER_TOKEN: WORKER,
+      S3_ENDPOINT: s3.endpoint,
+      S3_BUCKET: s3.bucket,
+      S3_REGION: 'us-east-1',
+      S3_ACCESS_KEY_ID: 'S3RVER',
+      S3_SECRET_ACCESS_KEY: 'S3RVER',
+      LOCAL_MODE: 'true',
+      INFERENCE_URL: `http://127.0.0.1:${inferencePort}`,
+      QUOTA_DATASETS: '200',
+    },
+    testScheduled: true,
   });
-  const child = spawn(
-    process.execPath,
-    [WRANGLER, 'dev', '-c', config, '--ip', '127.0.0.1', '--port', '0', '--persist-to', state, '--test-scheduled', '--show-interactive-dev-session=false'],
-    { cwd: dir, env: wranglerEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-  );
-  dev = child;
-  base = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`wrangler dev not ready after 40 s:\n${devLog}`)), 40_000);
-    const onData = (b: Buffer) => {
-      devLog += b.toString();
-      const m = /Ready on (http:\/\/[^\s]+)/.exec(devLog);
-      if (m) {
-        clearTimeout(timer);
-        ok(m[1].replace(/\/+$/, ''));
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`wrangler dev exited with ${code}:\n${devLog}`));
-    });
-  });
+  base = dev.base.replace(/\/+$/, '');
 }, 90_000);
 
 afterAll(async () => {
   if (process.env.WORKERD_TEST_LOG) {
     await new Promise((ok) => setTimeout(ok, 1500));
-    writeFileSync(process.env.WORKERD_TEST_LOG, devLog);
+    writeFileSync(process.env.WORKERD_TEST_LOG, devLog());
   }
-  if (dev?.pid !== undefined && dev.exitCode === null) {
-    const exited = new Promise<void>((ok) => dev!.once('exit', () => ok()));
-    // The child leads its own process group (detached): this stops wrangler and its workerd.
-    process.kill(-dev.pid, 'SIGTERM');
-    await Promise.race([exited, new Promise((ok) => setTimeout(ok, 5000))]);
-    if (dev.exitCode === null) process.kill(-dev.pid, 'SIGKILL');
-  }
+  await dev?.stop();
   await s3?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -297,7 +234,7 @@ describe('the edge in workerd (wrangler dev --local, D1, KV, S3 via aws4fetch)',
   it('runs the cron trigger (background tasks) without error', async () => {
     const res = await f('/__scheduled?cron=*+*+*+*+*');
     expect(res.status).toBe(200);
-    expect(devLog).not.toMatch(/\[cron\] background errors/);
+    expect(devLog()).not.toMatch(/\[cron\] background errors/);
   });
 });
 
@@ -534,6 +471,6 @@ describe('classification in workerd with a real worker process, compared with th
       await expectError(e, 503, 'inference_unavailable');
       expect(Number(e.headers.get('retry-after'))).toBeGreaterThan(0);
     }
-    expect(devLog).not.toMatch(/Invalid redirect value/);
+    expect(devLog()).not.toMatch(/Invalid redirect value/);
   });
 });
