@@ -38,3 +38,25 @@ export async function startWranglerDev(opts: WranglerDevOptions): Promise<Wrangl
     throw err;
   }
 }
+
+/** The tokens of a test's Workers edge. */
+export const WORKERD_ADMIN = 'workerd-admin-token-0123456789';
+export const WORKERD_WORKER = 'workerd-worker-token-0123456789';
+
+/**
+ * The vars every test's Workers edge needs: its tokens, local mode, and S3 on `s3` (a running s3rver), or an
+ * unreachable placeholder for tests that store nothing; `extra` adds or overrides.
+ */
+export function edgeVars(s3: { endpoint: string; bucket: string } | null, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ADMIN_TOKEN: WORKERD_ADMIN,
+    WORKER_TOKEN: WORKERD_WORKER,
+    S3_ENDPOINT: s3?.endpoint ?? 'http://127.0.0.1:9',
+    S3_BUCKET: s3?.bucket ?? 'unused',
+    S3_REGION: 'us-east-1',
+    S3_ACCESS_KEY_ID: s3 ? 'S3RVER' : 'unused',
+    S3_SECRET_ACCESS_KEY: s3 ? 'S3RVER' : 'unused',
+    LOCAL_MODE: 'true',
+    ...extra,
+  };
+}

@@ -2,24 +2,15 @@
 // (`wrangler dev`, local D1): the same code paths as on Node, here over D1's batch (the audit rows that join another
 // module's write go through edge/audit/audit.ts withFirstWrite, which must hand D1 its own statements).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWranglerDev, type WranglerDev } from '../../helpers/wrangler-dev.ts';
+import { startWranglerDev, type WranglerDev, WORKERD_ADMIN, WORKERD_WORKER, edgeVars } from '../../helpers/wrangler-dev.ts';
 
-const ADMIN = 'workerd-admin-token-0123456789';
-const WORKER = 'workerd-worker-token-0123456789';
+const ADMIN = WORKERD_ADMIN;
+const WORKER = WORKERD_WORKER;
 
 let dev: WranglerDev;
 beforeAll(async () => {
   dev = await startWranglerDev({
-    vars: {
-      ADMIN_TOKEN: ADMIN,
-      WORKER_TOKEN: WORKER,
-      S3_ENDPOINT: 'http://127.0.0.1:9',
-      S3_BUCKET: 'unused',
-      S3_REGION: 'us-east-1',
-      S3_ACCESS_KEY_ID: 'unused',
-      S3_SECRET_ACCESS_KEY: 'unused',
-      LOCAL_MODE: 'true',
-    },
+    vars: edgeVars(null),
   });
 }, 90_000);
 

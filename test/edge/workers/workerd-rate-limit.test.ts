@@ -2,26 +2,17 @@
 // infra/cloudflare/wrangler.toml (their limits made small here), per API key and, for failed authentication,
 // per client address (CF-Connecting-IP, which the local runtime sets); nothing is written to D1 for them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWranglerDev, type WranglerDev } from '../../helpers/wrangler-dev.ts';
+import { startWranglerDev, type WranglerDev, WORKERD_ADMIN, WORKERD_WORKER, edgeVars } from '../../helpers/wrangler-dev.ts';
 
-const ADMIN = 'workerd-admin-token-0123456789';
-const WORKER = 'workerd-worker-token-0123456789';
+const ADMIN = WORKERD_ADMIN;
+const WORKER = WORKERD_WORKER;
 const KEY_LIMIT = 4;
 const FAILURE_LIMIT = 3;
 
 let dev: WranglerDev;
 beforeAll(async () => {
   dev = await startWranglerDev({
-    vars: {
-      ADMIN_TOKEN: ADMIN,
-      WORKER_TOKEN: WORKER,
-      S3_ENDPOINT: 'http://127.0.0.1:9',
-      S3_BUCKET: 'unused',
-      S3_REGION: 'us-east-1',
-      S3_ACCESS_KEY_ID: 'unused',
-      S3_SECRET_ACCESS_KEY: 'unused',
-      LOCAL_MODE: 'true',
-    },
+    vars: edgeVars(null),
     editConfig: (toml) =>
       toml
         .replace(/(name = "RATE_LIMITER"[\s\S]*?limit = )\d+/, `$1${KEY_LIMIT}`)

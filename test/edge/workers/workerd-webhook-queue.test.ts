@@ -11,10 +11,10 @@ import sharp from 'sharp';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningS3rver, startS3rver } from '../../helpers/s3rver.ts';
-import { type WranglerDev, startWranglerDev } from '../../helpers/wrangler-dev.ts';
+import { type WranglerDev, startWranglerDev, WORKERD_ADMIN, WORKERD_WORKER, edgeVars } from '../../helpers/wrangler-dev.ts';
 
-const ADMIN = 'workerd-admin-token-0123456789';
-const WORKER = 'workerd-worker-token-0123456789';
+const ADMIN = WORKERD_ADMIN;
+const WORKER = WORKERD_WORKER;
 const TENANTS = 20;
 const EVENTS = 10;
 const SLOW_MS = 10_000;
@@ -67,16 +67,7 @@ beforeAll(async () => {
   await new Promise<void>((ok) => rx.listen(0, '127.0.0.1', ok));
   rxUrl = `http://127.0.0.1:${(rx.address() as AddressInfo).port}`;
   dev = await startWranglerDev({
-    vars: {
-      ADMIN_TOKEN: ADMIN,
-      WORKER_TOKEN: WORKER,
-      S3_ENDPOINT: s3.endpoint,
-      S3_BUCKET: s3.bucket,
-      S3_REGION: 'us-east-1',
-      S3_ACCESS_KEY_ID: 'S3RVER',
-      S3_SECRET_ACCESS_KEY: 'S3RVER',
-      LOCAL_MODE: 'true',
-    },
+    vars: edgeVars(s3),
     testScheduled: true,
   });
 }, 120_000);

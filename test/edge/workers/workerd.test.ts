@@ -16,10 +16,10 @@ import { toyImageSet } from '../../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../../lab/toyworld/png.ts';
 import { cleanEnv, freePort, type Launched, launch } from '../../helpers/processes.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
-import { type WranglerDev, startWranglerDev } from '../../helpers/wrangler-dev.ts';
+import { type WranglerDev, startWranglerDev, WORKERD_ADMIN, WORKERD_WORKER, edgeVars } from '../../helpers/wrangler-dev.ts';
 
-const ADMIN = 'workerd-admin-token-0123456789';
-const WORKER = 'workerd-worker-token-0123456789';
+const ADMIN = WORKERD_ADMIN;
+const WORKER = WORKERD_WORKER;
 
 let s3: RunningS3rver;
 let dir: string;
@@ -36,18 +36,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'workerd-edge-'));
   // Vars and secrets of the Workers build (its .dev.vars).
   dev = await startWranglerDev({
-    vars: {
-      ADMIN_TOKEN: ADMIN,
-      WORKER_TOKEN: WORKER,
-      S3_ENDPOINT: s3.endpoint,
-      S3_BUCKET: s3.bucket,
-      S3_REGION: 'us-east-1',
-      S3_ACCESS_KEY_ID: 'S3RVER',
-      S3_SECRET_ACCESS_KEY: 'S3RVER',
-      LOCAL_MODE: 'true',
-      INFERENCE_URL: `http://127.0.0.1:${inferencePort}`,
-      QUOTA_DATASETS: '200',
-    },
+    vars: edgeVars(s3, { INFERENCE_URL: `http://127.0.0.1:${inferencePort}`, QUOTA_DATASETS: '200' }),
     testScheduled: true,
   });
   base = dev.base.replace(/\/+$/, '');
