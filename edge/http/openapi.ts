@@ -74,6 +74,20 @@ export const IdempotencyHeaders = z.object({
     }),
 });
 
+/** The operation groups of /openapi.json, in reading order; every route's tag must be one of these. */
+export const API_TAGS = [
+  { name: 'Tenants', description: 'Tenants (admin), the calling tenant, API keys and the audit log.' },
+  { name: 'Datasets', description: 'Labelled image sets: create, upload (multipart or presigned), finalize, delete.' },
+  { name: 'Training jobs', description: 'CoCoOp/CoOp adaptation jobs on a ready dataset, their events and cancellation.' },
+  { name: 'Evaluations', description: 'Accuracy of a model (or zero-shot CLIP) on a ready dataset, per class, with a confusion matrix.' },
+  { name: 'Models', description: 'Trained adapters: metadata, validation figures, download, delete.' },
+  { name: 'Classification', description: 'Classify images against any labels; text embeddings of prompts.' },
+  { name: 'Webhooks', description: 'Signed notifications of job and evaluation outcomes: endpoints, secrets, deliveries.' },
+  { name: 'Workers (admin)', description: 'Per-worker tokens for the GPU worker pool (operator).' },
+  { name: 'Internal: workers', description: 'The worker pool’s API: lease, heartbeat, events, complete (worker tokens only).' },
+  { name: 'System', description: 'Liveness and this document.' },
+];
+
 export const SECURITY = {
   tenant: [{ ApiKey: [] }],
   admin: [{ AdminToken: [] }],

@@ -31,6 +31,7 @@ const AuditEvent = z
 const listAuditEventsRoute = createRoute({
   method: 'get',
   path: '/v1/audit-events',
+  operationId: 'listAuditEvents',
   tags: ['Tenants'],
   summary: 'List audit events',
   description:

@@ -82,6 +82,7 @@ const tags = ['Classification'];
 const classifyRoute = createRoute({
   method: 'post',
   path: '/v1/classify',
+  operationId: 'classifyImages',
   tags,
   summary: 'Classify images',
   description: `Scores are softmax probabilities over the label set. Body limit ${CLASSIFY_MAX_BODY_BYTES} bytes; at most ${MAX_CLASSIFY_IMAGES} images.`,
@@ -94,6 +95,7 @@ const classifyRoute = createRoute({
 const embeddingsRoute = createRoute({
   method: 'post',
   path: '/v1/embeddings/text',
+  operationId: 'createTextEmbeddings',
   tags,
   summary: 'Text embeddings of prompts',
   description: 'Served from the edge cache when present. Not available for CoCoOp models (their text features depend on the image).',

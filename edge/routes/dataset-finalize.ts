@@ -9,6 +9,7 @@ import { Dataset, DatasetParams, tags } from './dataset-schemas.ts';
 const finalizeDatasetRoute = createRoute({
   method: 'post',
   path: '/v1/datasets/{id}/finalize',
+  operationId: 'finalizeDataset',
   tags,
   summary: 'Finalize a dataset',
   description:

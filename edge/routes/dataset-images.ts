@@ -61,6 +61,7 @@ const multipartBody: MiddlewareHandler<AppEnv> = async (c, next) => {
 const uploadImagesRoute = createRoute({
   method: 'post',
   path: '/v1/datasets/{id}/images',
+  operationId: 'uploadDatasetImages',
   tags,
   summary: 'Upload images (multipart)',
   description:

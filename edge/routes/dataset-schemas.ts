@@ -34,7 +34,7 @@ const Image = z.object({ id: ImageId, label: Label, width: z.number().int(), hei
 export const ImageList = z.object({ images: z.array(Image) }).openapi('ImageList');
 
 export const DatasetParams = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'ds_0m3k9x2qa4f7hz81kd0p3q' }),
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'The dataset id (`ds_…`).', example: 'ds_0m3k9x2qa4f7hz81kd0p3q' }),
 });
 
 export const tags = ['Datasets'];

@@ -60,6 +60,7 @@ const CompleteUploadsRequest = z
 const createUploadsRoute = createRoute({
   method: 'post',
   path: '/v1/datasets/{id}/uploads',
+  operationId: 'createDatasetUploads',
   tags,
   summary: 'Presigned uploads',
   description: `Presigned S3 PUT URLs (valid ${UPLOAD_TTL_SECONDS / 60} min) for large datasets; then call uploads/complete. Pending uploads count against the quotas.`,
@@ -72,6 +73,7 @@ const createUploadsRoute = createRoute({
 const completeUploadsRoute = createRoute({
   method: 'post',
   path: '/v1/datasets/{id}/uploads/complete',
+  operationId: 'completeDatasetUploads',
   tags,
   summary: 'Complete presigned uploads',
   description:

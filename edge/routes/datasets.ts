@@ -51,6 +51,7 @@ const DatasetList = pageSchema(Dataset, 'DatasetList');
 const createDatasetRoute = createRoute({
   method: 'post',
   path: '/v1/datasets',
+  operationId: 'createDataset',
   tags,
   summary: 'Create a dataset',
   description: 'An open dataset. Over the datasets quota: 409 conflict.',
@@ -63,6 +64,7 @@ const createDatasetRoute = createRoute({
 const listDatasetsRoute = createRoute({
   method: 'get',
   path: '/v1/datasets',
+  operationId: 'listDatasets',
   tags,
   summary: 'List datasets',
   description: 'Newest first.',
@@ -75,8 +77,10 @@ const listDatasetsRoute = createRoute({
 const getDatasetRoute = createRoute({
   method: 'get',
   path: '/v1/datasets/{id}',
+  operationId: 'getDataset',
   tags,
   summary: 'Get a dataset',
+  description: 'The dataset with its status, image count, and its classes with their stored image counts.',
   security: SECURITY.tenant,
   middleware: [requireTenant] as const,
   request: { params: DatasetParams },
@@ -86,6 +90,7 @@ const getDatasetRoute = createRoute({
 const deleteDatasetRoute = createRoute({
   method: 'delete',
   path: '/v1/datasets/{id}',
+  operationId: 'deleteDataset',
   tags,
   summary: 'Delete a dataset',
   description:

@@ -35,7 +35,7 @@ const CreateEvaluationRequest = z
   .openapi('CreateEvaluationRequest');
 
 const EvaluationParams = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'eval_0m3k9x2qa4f7hz81kd0p3q' }),
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'The evaluation id (`eval_…`).', example: 'eval_0m3k9x2qa4f7hz81kd0p3q' }),
 });
 
 const tags = ['Evaluations'];
@@ -43,6 +43,7 @@ const tags = ['Evaluations'];
 const createRoute_ = createRoute({
   method: 'post',
   path: '/v1/evaluations',
+  operationId: 'createEvaluation',
   tags,
   summary: 'Create an evaluation',
   description:
@@ -64,8 +65,10 @@ const createRoute_ = createRoute({
 const getRoute = createRoute({
   method: 'get',
   path: '/v1/evaluations/{id}',
+  operationId: 'getEvaluation',
   tags,
   summary: 'Get an evaluation',
+  description: 'The evaluation with its status and, when succeeded, `result`: accuracy, zero-shot accuracy, per-class figures and the confusion matrix.',
   security: SECURITY.tenant,
   middleware: [requireTenant] as const,
   request: { params: EvaluationParams },
@@ -75,6 +78,7 @@ const getRoute = createRoute({
 const listRoute = createRoute({
   method: 'get',
   path: '/v1/evaluations',
+  operationId: 'listEvaluations',
   tags,
   summary: 'List evaluations',
   description: 'Newest first.',

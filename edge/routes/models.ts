@@ -27,7 +27,7 @@ const ModelSchema = z
   .openapi('Model');
 
 const ModelParams = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'mdl_0m3k9x2qa4f7hz81kd0p3q' }),
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'The model id (`mdl_…`).', example: 'mdl_0m3k9x2qa4f7hz81kd0p3q' }),
 });
 
 const tags = ['Models'];
@@ -35,6 +35,7 @@ const tags = ['Models'];
 const listModelsRoute = createRoute({
   method: 'get',
   path: '/v1/models',
+  operationId: 'listModels',
   tags,
   summary: 'List models',
   description: 'Newest training job first.',
@@ -47,8 +48,10 @@ const listModelsRoute = createRoute({
 const getModelRoute = createRoute({
   method: 'get',
   path: '/v1/models/{id}',
+  operationId: 'getModel',
   tags,
   summary: 'Get a model',
+  description: "The model: its method, labels, the job that trained it, the adapter's size and sha256, and its validation figures in `metrics`.",
   security: SECURITY.tenant,
   middleware: [requireTenant] as const,
   request: { params: ModelParams },
@@ -58,6 +61,7 @@ const getModelRoute = createRoute({
 const getArtifactRoute = createRoute({
   method: 'get',
   path: '/v1/models/{id}/artifact',
+  operationId: 'downloadModelArtifact',
   tags,
   summary: 'Download the adapter',
   description: 'The adapter safetensors file.',
@@ -73,6 +77,7 @@ const getArtifactRoute = createRoute({
 const deleteModelRoute = createRoute({
   method: 'delete',
   path: '/v1/models/{id}',
+  operationId: 'deleteModel',
   tags,
   summary: 'Delete a model',
   description: 'Deletes the model and its stored artifact.',

@@ -5,7 +5,7 @@ import type { EdgeConfig } from '../config.ts';
 import { randomString } from '../crypto.ts';
 import type { AppEnv } from '../http/context.ts';
 import { docsPage } from '../http/docs-page.ts';
-import { jsonResponse } from '../http/openapi.ts';
+import { API_TAGS, jsonResponse } from '../http/openapi.ts';
 
 export const API_TITLE = 'CoCoOp adaptation API';
 export const API_VERSION = '1.0.0';
@@ -15,6 +15,7 @@ const Health = z.object({ status: z.literal('ok') }).openapi('Health');
 const healthz = createRoute({
   method: 'get',
   path: '/healthz',
+  operationId: 'getHealth',
   tags: ['System'],
   summary: 'Liveness',
   description: 'Answers while the edge process serves requests. No key needed.',
@@ -24,6 +25,7 @@ const healthz = createRoute({
 const openapiJson = createRoute({
   method: 'get',
   path: '/openapi.json',
+  operationId: 'getOpenApiDocument',
   tags: ['System'],
   summary: 'This API as an OpenAPI 3.1 document',
   description: 'No key needed.',
@@ -35,6 +37,7 @@ const openapiJson = createRoute({
 const docs = createRoute({
   method: 'get',
   path: '/docs',
+  operationId: 'getApiDocs',
   tags: ['System'],
   summary: 'Rendered API documentation',
   description: 'An HTML page that renders /openapi.json (no external resources). No key needed.',
@@ -60,7 +63,9 @@ export function mountSystemRoutes(app: OpenAPIHono<AppEnv>, config: EdgeConfig):
           'Authenticate with `Authorization: Bearer <api key>`. Errors are `{"error": {"code", "message", "param"?}}`. ' +
           'Lists take `?limit=&after=` and answer `{"data": [...], "has_more": bool}`.',
       },
-      ...(config.publicBaseUrl ? { servers: [{ url: config.publicBaseUrl }] } : {}),
+      // Without a configured public URL the document describes the origin it is served from.
+      servers: [{ url: config.publicBaseUrl ?? '/' }],
+      tags: API_TAGS,
     }) as unknown as Record<string, unknown>;
     return c.json(document, 200);
   });

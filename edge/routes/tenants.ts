@@ -124,10 +124,10 @@ const TenantSuspended = TenantState.extend({
 }).openapi('TenantSuspended');
 
 const KeyParams = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'key_0m3k9x2qa4f7hz81kd0p3q' }),
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'The API key id (`key_…`).', example: 'key_0m3k9x2qa4f7hz81kd0p3q' }),
 });
 const TenantParams = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'ten_0m3k9x2qa4f7hz81kd0p3q' }),
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'The tenant id (`ten_…`).', example: 'ten_0m3k9x2qa4f7hz81kd0p3q' }),
 });
 
 // ---- idempotency ----------------------------------------------------------------------------
@@ -166,6 +166,7 @@ const apiKeyIdempotency = idempotent({
 const createTenantRoute = createRoute({
   method: 'post',
   path: '/v1/tenants',
+  operationId: 'createTenant',
   tags: ['Tenants'],
   summary: 'Create a tenant (admin)',
   description: 'Creates a tenant and its first API key. Needs the admin token.',
@@ -181,6 +182,7 @@ const createTenantRoute = createRoute({
 const getMeRoute = createRoute({
   method: 'get',
   path: '/v1/me',
+  operationId: 'getMe',
   tags: ['Tenants'],
   summary: 'The calling tenant',
   description: 'The tenant of the API key, its quotas and current usage.',
@@ -195,6 +197,7 @@ const getMeRoute = createRoute({
 const createApiKeyRoute = createRoute({
   method: 'post',
   path: '/v1/api-keys',
+  operationId: 'createApiKey',
   tags: ['Tenants'],
   summary: 'Create an API key',
   description:
@@ -212,6 +215,7 @@ const createApiKeyRoute = createRoute({
 const listApiKeysRoute = createRoute({
   method: 'get',
   path: '/v1/api-keys',
+  operationId: 'listApiKeys',
   tags: ['Tenants'],
   summary: 'List API keys',
   description: 'The tenant’s keys, newest first, revoked and expired ones included: id, display prefix, times. Never the key itself.',
@@ -229,6 +233,7 @@ function suspensionRoute(action: 'suspend' | 'unsuspend') {
   return createRoute({
     method: 'post',
     path: `/v1/tenants/{id}/${action}`,
+    operationId: suspend ? 'suspendTenant' : 'unsuspendTenant',
     tags: ['Tenants'],
     summary: suspend ? 'Suspend a tenant (admin)' : 'Lift a tenant’s suspension (admin)',
     description: suspend
@@ -252,6 +257,7 @@ const unsuspendRoute = suspensionRoute('unsuspend');
 const revokeApiKeyRoute = createRoute({
   method: 'delete',
   path: '/v1/api-keys/{id}',
+  operationId: 'revokeApiKey',
   tags: ['Tenants'],
   summary: 'Revoke an API key',
   description: 'The key stops working at once (the key making this request may revoke itself).',

@@ -45,7 +45,7 @@ import { requireOwnLease } from '../worker-tokens/worker-tokens.ts';
 // ---- schemas --------------------------------------------------------------------------------
 
 const JobParams = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'job_0m3k9x2qa4f7hz81kd0p3q' }),
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'The job id (`job_…`).', example: 'job_0m3k9x2qa4f7hz81kd0p3q' }),
 });
 
 // ---- routes ---------------------------------------------------------------------------------
@@ -56,6 +56,7 @@ const ERRORS = [400, 401, 413, 415, 422, 500] as const;
 const leaseRoute = createRoute({
   method: 'post',
   path: '/internal/v1/leases',
+  operationId: 'leaseJob',
   tags,
   summary: 'Lease the next job',
   description:
@@ -67,12 +68,15 @@ const leaseRoute = createRoute({
   responses: { 200: jsonResponse(Lease, 'The leased job.'), 204: { description: 'Nothing to do.' }, ...errorResponses(...ERRORS) },
 });
 
-function jobRoute<S extends z.ZodType, R extends z.ZodType>(path: string, summary: string, body: S, response: R) {
+function jobRoute<S extends z.ZodType, R extends z.ZodType>(path: string, operationId: string, summary: string, body: S, response: R) {
+  const description = `${summary}. The body names the lease (\`lease_id\`): a call under a lease that ended, or another worker's lease, is 409 and changes nothing.`;
   return createRoute({
     method: 'post',
     path: `/internal/v1/jobs/{id}/${path}`,
+    operationId,
     tags,
     summary,
+    description,
     security: SECURITY.worker,
     middleware: [requireWorker] as const,
     request: { params: JobParams, body: jsonBody(body) },
@@ -83,12 +87,12 @@ function jobRoute<S extends z.ZodType, R extends z.ZodType>(path: string, summar
   });
 }
 
-const heartbeatRoute = jobRoute('heartbeat', 'Heartbeat: extend the lease, report progress', HeartbeatRequest, HeartbeatResponse);
-const eventRoute = jobRoute('events', 'Append an event to the job log', EventRequest, LeasedWork);
-const completeRoute = jobRoute('complete', 'Publish the model; the job succeeded', CompleteRequest, TrainingJob);
-const resultRoute = jobRoute('result', "Report an evaluation's figures; the evaluation succeeded", ResultRequest, Evaluation);
-const failRoute = jobRoute('fail', 'The job or evaluation failed', FailRequest, LeasedWork);
-const cancelledRoute = jobRoute('cancelled', 'The worker stopped after a cancel request', CancelledRequest, TrainingJob);
+const heartbeatRoute = jobRoute('heartbeat', 'heartbeatJob', 'Heartbeat: extend the lease, report progress', HeartbeatRequest, HeartbeatResponse);
+const eventRoute = jobRoute('events', 'appendJobEvent', 'Append an event to the job log', EventRequest, LeasedWork);
+const completeRoute = jobRoute('complete', 'completeJob', 'Publish the model; the job succeeded', CompleteRequest, TrainingJob);
+const resultRoute = jobRoute('result', 'reportJobResult', "Report an evaluation's figures; the evaluation succeeded", ResultRequest, Evaluation);
+const failRoute = jobRoute('fail', 'failJob', 'The job or evaluation failed', FailRequest, LeasedWork);
+const cancelledRoute = jobRoute('cancelled', 'confirmJobCancelled', 'The worker stopped after a cancel request', CancelledRequest, TrainingJob);
 
 // ---- handlers -------------------------------------------------------------------------------
 

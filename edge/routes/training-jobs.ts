@@ -34,6 +34,8 @@ const CropScaleInput = z
       'Area range [min, max] in (0, 1] of the random-resized-crop training views (default [0.08, 1], the official recipe). ' +
       'Raise min (e.g. [0.5, 1]) for small images whose object a small crop would cut away.',
     example: [0.5, 1],
+    // A 3.1 tuple is `prefixItems`; `items` too, for tools that read only that (generators, linters).
+    items: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
   });
 
 const HyperparametersInput = z
@@ -132,7 +134,7 @@ const JobEventSchema = z
   .openapi('TrainingJobEvent');
 
 const JobParams = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'job_0m3k9x2qa4f7hz81kd0p3q' }),
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'The job id (`job_…`).', example: 'job_0m3k9x2qa4f7hz81kd0p3q' }),
 });
 
 // ---- routes ---------------------------------------------------------------------------------
@@ -142,6 +144,7 @@ const tags = ['Training jobs'];
 const createJobRoute = createRoute({
   method: 'post',
   path: '/v1/training-jobs',
+  operationId: 'createTrainingJob',
   tags,
   summary: 'Create a training job',
   description:
@@ -167,8 +170,10 @@ const createJobRoute = createRoute({
 const getJobRoute = createRoute({
   method: 'get',
   path: '/v1/training-jobs/{id}',
+  operationId: 'getTrainingJob',
   tags,
   summary: 'Get a training job',
+  description: 'The job with its status, hyperparameters, progress (epoch, step, ETA while running), `result` when succeeded and `error` when failed.',
   security: SECURITY.tenant,
   middleware: [requireTenant] as const,
   request: { params: JobParams },
@@ -178,6 +183,7 @@ const getJobRoute = createRoute({
 const listJobsRoute = createRoute({
   method: 'get',
   path: '/v1/training-jobs',
+  operationId: 'listTrainingJobs',
   tags,
   summary: 'List training jobs',
   description: 'Newest first.',
@@ -190,6 +196,7 @@ const listJobsRoute = createRoute({
 const cancelJobRoute = createRoute({
   method: 'post',
   path: '/v1/training-jobs/{id}/cancel',
+  operationId: 'cancelTrainingJob',
   tags,
   summary: 'Cancel a training job',
   description:
@@ -203,6 +210,7 @@ const cancelJobRoute = createRoute({
 const listEventsRoute = createRoute({
   method: 'get',
   path: '/v1/training-jobs/{id}/events',
+  operationId: 'listTrainingJobEvents',
   tags,
   summary: 'List the events of a training job',
   description: 'Oldest first.',

@@ -82,7 +82,7 @@ const Delivery = z
   .openapi('WebhookDelivery');
 
 const IdParams = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'whe_0m3k9x2qa4f7hz81kd0p3q' }),
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'The webhook endpoint id (`whe_…`).', example: 'whe_0m3k9x2qa4f7hz81kd0p3q' }),
 });
 
 // ---- routes ---------------------------------------------------------------------------------
@@ -106,6 +106,7 @@ const createIdempotency = idempotent({
 const createEndpointRoute = createRoute({
   method: 'post',
   path: '/v1/webhook-endpoints',
+  operationId: 'createWebhookEndpoint',
   tags,
   summary: 'Create a webhook endpoint',
   description:
@@ -123,8 +124,10 @@ const createEndpointRoute = createRoute({
 const listEndpointsRoute = createRoute({
   method: 'get',
   path: '/v1/webhook-endpoints',
+  operationId: 'listWebhookEndpoints',
   tags,
   summary: 'List webhook endpoints',
+  description: "The tenant's endpoints, newest first, cursor-paginated. Secrets are not included.",
   security,
   middleware: [requireTenant] as const,
   request: { query: PaginationQuery },
@@ -137,8 +140,10 @@ const listEndpointsRoute = createRoute({
 const getEndpointRoute = createRoute({
   method: 'get',
   path: '/v1/webhook-endpoints/{id}',
+  operationId: 'getWebhookEndpoint',
   tags,
   summary: 'Get a webhook endpoint',
+  description: 'The endpoint: URL, events, and whether and why deliveries stopped. The secret is not included.',
   security,
   middleware: [requireTenant] as const,
   request: { params: IdParams },
@@ -148,6 +153,7 @@ const getEndpointRoute = createRoute({
 const deleteEndpointRoute = createRoute({
   method: 'delete',
   path: '/v1/webhook-endpoints/{id}',
+  operationId: 'deleteWebhookEndpoint',
   tags,
   summary: 'Delete a webhook endpoint',
   description: 'Stops deliveries at once: its pending deliveries are marked failed.',
@@ -160,6 +166,7 @@ const deleteEndpointRoute = createRoute({
 const rotateSecretRoute = createRoute({
   method: 'post',
   path: '/v1/webhook-endpoints/{id}/rotate-secret',
+  operationId: 'rotateWebhookEndpointSecret',
   tags,
   summary: 'Rotate the signing secret',
   description: 'Makes a new secret; for 24 h deliveries carry signatures with both the new and the old secret.',
@@ -172,6 +179,7 @@ const rotateSecretRoute = createRoute({
 const listDeliveriesRoute = createRoute({
   method: 'get',
   path: '/v1/webhook-endpoints/{id}/deliveries',
+  operationId: 'listWebhookDeliveries',
   tags,
   summary: 'List deliveries of an endpoint',
   description: 'Newest first, each with all its attempts.',

@@ -49,7 +49,7 @@ const Worker = z
   .openapi('Worker', { description: 'A worker token as listed: never the token itself.' });
 
 const IdParams = z.object({
-  id: z.string().openapi({ param: { name: 'id', in: 'path' }, example: 'wkr_0m3k9x2qa4f7hz81kd0p3q' }),
+  id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'The worker token id (`wkr_…`).', example: 'wkr_0m3k9x2qa4f7hz81kd0p3q' }),
 });
 
 // ---- routes ---------------------------------------------------------------------------------
@@ -59,6 +59,7 @@ const tags = ['Workers (admin)'];
 const createWorkerRoute = createRoute({
   method: 'post',
   path: '/v1/workers',
+  operationId: 'createWorkerToken',
   tags,
   summary: 'Issue a worker token (admin)',
   description:
@@ -76,6 +77,7 @@ const createWorkerRoute = createRoute({
 const listWorkersRoute = createRoute({
   method: 'get',
   path: '/v1/workers',
+  operationId: 'listWorkerTokens',
   tags,
   summary: 'List worker tokens (admin)',
   description: 'Newest first, revoked ones included. Never the token itself. Needs the admin token.',
@@ -91,6 +93,7 @@ const listWorkersRoute = createRoute({
 const revokeWorkerRoute = createRoute({
   method: 'delete',
   path: '/v1/workers/{id}',
+  operationId: 'revokeWorkerToken',
   tags,
   summary: 'Revoke a worker token (admin)',
   description:

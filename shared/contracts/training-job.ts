@@ -26,7 +26,7 @@ export const Hyperparameters = z
     shots: z.number().int(),
     seed: z.number().int(),
     /** RandomResizedCrop area range of the training views, [min, max] in (0, 1]. */
-    crop_scale: z.tuple([z.number(), z.number()]),
+    crop_scale: z.tuple([z.number(), z.number()]).meta({ items: { type: 'number' } }),
     /** Share of each class's images held out for validation (0: none; ignored with validation_dataset_id). */
     validation_split: z.number(),
     /** A ready dataset of the tenant validated on instead of a hold-out; null: the hold-out. */
