@@ -37,6 +37,7 @@ import { tenantRoutes } from './routes/tenants.ts';
 import { trainingJobRoutes } from './routes/training-jobs.ts';
 import { evaluationRoutes } from './routes/evaluations.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
+import { webhookDeliveryRoutes } from './routes/webhook-deliveries.ts';
 import { auditEventRoutes } from './routes/audit-events.ts';
 import { workerAdminRoutes } from './routes/workers-admin.ts';
 import { workerRoutes } from './routes/trainer-api.ts';
@@ -84,6 +85,7 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
   app.route('/', datasetUploadRoutes());
   app.route('/', datasetFinalizeRoutes());
   app.route('/', webhookEndpointRoutes());
+  app.route('/', webhookDeliveryRoutes());
   app.route('/', classifyRoutes());
 
   mountSystemRoutes(app, config);

@@ -21,6 +21,7 @@ export type AuditAction =
   | 'api_key.created'
   | 'api_key.revoked'
   | 'webhook_endpoint.created'
+  | 'webhook_endpoint.updated'
   | 'webhook_endpoint.deleted'
   | 'webhook_endpoint.secret_rotated'
   | 'worker_token.created'
@@ -33,6 +34,7 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   'api_key.created',
   'api_key.revoked',
   'webhook_endpoint.created',
+  'webhook_endpoint.updated',
   'webhook_endpoint.deleted',
   'webhook_endpoint.secret_rotated',
   'worker_token.created',
@@ -59,7 +61,7 @@ export interface AuditEntry {
   actor: Actor;
   action: AuditAction;
   target: { type: TargetType; id: string };
-  data?: Record<string, SqlValue>;
+  data?: Record<string, SqlValue | boolean | string[]>;
 }
 
 const INSERT = 'INSERT INTO audit_events (id, tenant_id, created_at, actor_type, actor_id, action, target_type, target_id, data)';
@@ -134,10 +136,19 @@ export function auditedEndpointChange(
   db: SqlDatabase,
   o: { tenantId: string; actor: Actor; id: string; action: 'webhook_endpoint.deleted' | 'webhook_endpoint.secret_rotated' },
 ): SqlDatabase {
+  return withFirstWrite(db, [endpointAuditStatement(db, o)]);
+}
+
+/**
+ * The audit INSERT of a change of the tenant's webhook endpoint `id`, written only when the endpoint exists at that
+ * point of the batch: put it before the change (updateEndpoint in edge/webhooks/endpoints.ts takes it so).
+ */
+export function endpointAuditStatement(
+  db: SqlDatabase,
+  o: { tenantId: string; actor: Actor; id: string; action: AuditAction; data?: AuditEntry['data'] },
+): SqlStatement {
   const exists = { sql: 'EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ? AND tenant_id = ?)', binds: [o.id, o.tenantId] };
-  return withFirstWrite(db, [
-    auditStatementIf(db, { tenantId: o.tenantId, actor: o.actor, action: o.action, target: { type: 'webhook_endpoint', id: o.id } }, exists),
-  ]);
+  return auditStatementIf(db, { tenantId: o.tenantId, actor: o.actor, action: o.action, target: { type: 'webhook_endpoint', id: o.id }, data: o.data }, exists);
 }
 
 interface AuditRow {

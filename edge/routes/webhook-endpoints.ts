@@ -1,10 +1,10 @@
-// Webhook endpoints: POST/GET /v1/webhook-endpoints, GET/DELETE /v1/webhook-endpoints/{id},
-// POST /v1/webhook-endpoints/{id}/rotate-secret, GET /v1/webhook-endpoints/{id}/deliveries.
+// Webhook endpoints: POST/GET /v1/webhook-endpoints, GET/PATCH/DELETE /v1/webhook-endpoints/{id},
+// POST /v1/webhook-endpoints/{id}/rotate-secret. Deliveries (list, test event, resend): webhook-deliveries.ts.
 // The secret is returned only by create and rotate-secret. The SQL and rules are in edge/webhooks/endpoints.ts;
-// deliveries are sent by edge/webhooks/dispatcher.ts. Create, delete and rotate-secret write their audit event
-// (edge/audit/audit.ts) in the same batch as the change.
+// deliveries are sent by edge/webhooks/dispatcher.ts. Create, update, delete and rotate-secret write their audit
+// event (edge/audit/audit.ts) in the same batch as the change.
 import { createRoute, z } from '@hono/zod-openapi';
-import { actorOf, auditStatement, auditedEndpointChange as audited } from '../audit/audit.ts';
+import { actorOf, auditStatement, auditedEndpointChange as audited, endpointAuditStatement } from '../audit/audit.ts';
 import { requireTenant, tenantIdOf } from '../http/auth.ts';
 import { idempotencyCommit, idempotent } from '../http/idempotency.ts';
 import {
@@ -18,7 +18,17 @@ import {
   newRouter,
 } from '../http/openapi.ts';
 import { PaginationQuery, pageSchema } from '../http/pagination.ts';
-import { type CreatedEndpoint, createEndpoint, deleteEndpoint, getEndpoint, listDeliveries, listEndpoints, rotateSecret } from '../webhooks/endpoints.ts';
+import {
+  type CreatedEndpoint,
+  DISABLED_BY_YOU,
+  type EndpointChange,
+  createEndpoint,
+  deleteEndpoint,
+  getEndpoint,
+  listEndpoints,
+  rotateSecret,
+  updateEndpoint,
+} from '../webhooks/endpoints.ts';
 import { WEBHOOK_EVENT_TYPES } from '../webhooks/settings.ts';
 
 // ---- schemas --------------------------------------------------------------------------------
@@ -30,24 +40,39 @@ const Secret = z.string().openapi({
   example: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
 });
 
+const Url = z.string().min(1).max(2048).openapi({ description: 'https URL receiving the POSTs.', example: 'https://example.com/webhooks' });
+const Events = z.array(EventType).min(1).max(WEBHOOK_EVENT_TYPES.length);
+
 const CreateEndpointRequest = z
   .strictObject({
-    url: z.string().min(1).max(2048).openapi({ description: 'https URL receiving the POSTs.', example: 'https://example.com/webhooks' }),
-    events: z
-      .array(EventType)
-      .min(1)
-      .max(WEBHOOK_EVENT_TYPES.length)
-      .optional()
-      .openapi({ description: 'Events to receive; default: succeeded, failed and cancelled (started is opt-in).' }),
+    url: Url,
+    events: Events.optional().openapi({ description: 'Events to receive; default: succeeded, failed and cancelled (started is opt-in).' }),
   })
   .openapi('CreateWebhookEndpointRequest');
+
+const UpdateEndpointRequest = z
+  .strictObject({
+    url: Url.optional().openapi({ description: 'A new URL (checked as at creation); pending deliveries go to it.' }),
+    events: Events.optional().openapi({ description: 'The events to receive from now on (replaces the list).' }),
+    enabled: z.boolean().optional().openapi({
+      description:
+        '`false` disables the endpoint: its pending deliveries fail and events make no delivery for it until it is enabled again. ' +
+        '`true` re-enables a disabled endpoint (also one the receiver disabled with 410): events from then on are delivered; ' +
+        'deliveries of the disabled time can be resent one by one.',
+    }),
+  })
+  .openapi('UpdateWebhookEndpointRequest');
 
 const EndpointFields = {
   id: EndpointId,
   url: z.string(),
   events: z.array(EventType),
-  disabled_at: z.string().nullable().openapi({ description: 'When deliveries stopped (the receiver answered 410), else null.' }),
-  disabled_reason: z.string().nullable(),
+  enabled: z.boolean().openapi({ description: 'False while the endpoint is disabled (see disabled_reason).' }),
+  disabled_at: z.string().nullable().openapi({ description: 'When the endpoint was disabled; null while it is enabled.' }),
+  disabled_reason: z.string().nullable().openapi({
+    description: `Why it was disabled: the receiver answered 410 Gone (naming the delivery), or "${DISABLED_BY_YOU}"; null while enabled.`,
+    example: null,
+  }),
   created_at: z.string(),
 };
 const Endpoint = z.object(EndpointFields).openapi('WebhookEndpoint');
@@ -59,27 +84,6 @@ const SecretRotated = z
     previous_secret_expires_at: z.string().openapi({ description: 'Until then deliveries are signed with the old secret too.' }),
   })
   .openapi('WebhookSecretRotated');
-
-const Attempt = z
-  .object({
-    attempted_at: z.string(),
-    status_code: z.number().int().nullable().openapi({ description: 'The receiver’s HTTP status; null when none (timeout, connection error).' }),
-    error: z.string().nullable(),
-    duration_ms: z.number().int(),
-  })
-  .openapi('WebhookAttempt');
-const Delivery = z
-  .object({
-    id: z.string().openapi({ description: 'The webhook-id header (stable across retries).', example: 'msg_0m3k9x2qa4f7hz81kd0p3q' }),
-    event_type: EventType,
-    status: z.enum(['pending', 'succeeded', 'failed']),
-    attempt_count: z.number().int(),
-    next_attempt_at: z.string().nullable().openapi({ description: 'When the next attempt is due (pending only).' }),
-    created_at: z.string(),
-    payload: z.unknown().openapi({ description: 'The JSON body sent.' }),
-    attempts: z.array(Attempt).openapi({ description: 'Every attempt, oldest first.' }),
-  })
-  .openapi('WebhookDelivery');
 
 const IdParams = z.object({
   id: z.string().openapi({ param: { name: 'id', in: 'path' }, description: 'The webhook endpoint id (`whe_…`).', example: 'whe_0m3k9x2qa4f7hz81kd0p3q' }),
@@ -150,6 +154,23 @@ const getEndpointRoute = createRoute({
   responses: { 200: jsonResponse(Endpoint, 'The endpoint (no secret).'), ...errorResponses(...V1_ERRORS, 404) },
 });
 
+const updateEndpointRoute = createRoute({
+  method: 'patch',
+  path: '/v1/webhook-endpoints/{id}',
+  operationId: 'updateWebhookEndpoint',
+  tags,
+  summary: 'Update a webhook endpoint',
+  description:
+    'Changes the URL, the events and/or whether the endpoint is enabled (give at least one; unknown fields are 422). ' +
+    'Disabling fails its pending deliveries at once and no delivery is made for events while it is disabled; ' +
+    're-enabling delivers the events from then on (resend older deliveries with POST /v1/webhook-deliveries/{id}/resend). ' +
+    'Recorded in the audit log as webhook_endpoint.updated with what changed.',
+  security,
+  middleware: [requireTenant] as const,
+  request: { params: IdParams, body: jsonBody(UpdateEndpointRequest) },
+  responses: { 200: jsonResponse(Endpoint, 'The endpoint as updated (no secret).'), ...errorResponses(...V1_ERRORS, ...JSON_BODY_ERRORS, 404) },
+});
+
 const deleteEndpointRoute = createRoute({
   method: 'delete',
   path: '/v1/webhook-endpoints/{id}',
@@ -174,22 +195,6 @@ const rotateSecretRoute = createRoute({
   middleware: [requireTenant] as const,
   request: { params: IdParams },
   responses: { 200: jsonResponse(SecretRotated, 'The new secret (shown once).'), ...errorResponses(...V1_ERRORS, 404) },
-});
-
-const listDeliveriesRoute = createRoute({
-  method: 'get',
-  path: '/v1/webhook-endpoints/{id}/deliveries',
-  operationId: 'listWebhookDeliveries',
-  tags,
-  summary: 'List deliveries of an endpoint',
-  description: 'Newest first, each with all its attempts.',
-  security,
-  middleware: [requireTenant] as const,
-  request: { params: IdParams, query: PaginationQuery },
-  responses: {
-    200: jsonResponse(pageSchema(Delivery, 'WebhookDeliveryPage'), 'Deliveries, newest first.'),
-    ...errorResponses(...V1_ERRORS, 404, 422),
-  },
 });
 
 // ---- handlers -------------------------------------------------------------------------------
@@ -218,6 +223,15 @@ export function webhookEndpointRoutes() {
 
   app.openapi(getEndpointRoute, async (c) => c.json(await getEndpoint(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id), 200));
 
+  app.openapi(updateEndpointRoute, async (c) => {
+    const { tenantId } = c.var.tenant;
+    const { db } = c.var.ports;
+    const id = c.req.valid('param').id;
+    const audit = (data: EndpointChange) => endpointAuditStatement(db, { tenantId, actor: actorOf(c.var.tenant), id, action: 'webhook_endpoint.updated', data });
+    const endpoint = await updateEndpoint(db, { tenantId, id, update: c.req.valid('json'), localMode: c.var.config.localMode }, audit);
+    return c.json(endpoint, 200);
+  });
+
   app.openapi(deleteEndpointRoute, async (c) => {
     const { tenantId } = c.var.tenant;
     const id = c.req.valid('param').id;
@@ -229,11 +243,6 @@ export function webhookEndpointRoutes() {
     const { tenantId } = c.var.tenant;
     const id = c.req.valid('param').id;
     return c.json(await rotateSecret(audited(c.var.ports.db, { tenantId, actor: actorOf(c.var.tenant), id, action: 'webhook_endpoint.secret_rotated' }), tenantId, id), 200);
-  });
-
-  app.openapi(listDeliveriesRoute, async (c) => {
-    const page = await listDeliveries(c.var.ports.db, c.var.tenant.tenantId, c.req.valid('param').id, c.req.valid('query'));
-    return c.json(page, 200);
   });
 
   return app;

@@ -109,7 +109,7 @@ export async function consumeWebhookMessages(
     }
     const row = await db
       .prepare(
-        'SELECT id, tenant_id, endpoint_id, payload, attempts, next_attempt_at, status, in_flight_until FROM webhook_deliveries WHERE id = ?',
+        'SELECT id, tenant_id, endpoint_id, payload, attempts, next_attempt_at, schedule_start, status, in_flight_until FROM webhook_deliveries WHERE id = ?',
       )
       .bind(id)
       .first<RowState>();

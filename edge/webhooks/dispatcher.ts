@@ -21,7 +21,8 @@
 // seconds), webhook-signature (current secret, plus the previous one during its 24 h overlap); redirect: 'manual' (a
 // 3xx is a failure and is never followed); the destination is re-checked against the URL guard (with DNS when a
 // resolver is given) right before sending. Outcome: 2xx → succeeded; 410 → the endpoint is disabled and its pending
-// deliveries fail; anything else → retry after the schedule's next delay, failed after the last attempt.
+// deliveries fail; anything else → retry after the schedule's next delay, failed after the last attempt. The schedule
+// counts from the delivery's schedule_start (attempts before its last resend), so a resent delivery gets all of it.
 import type { Ports, SqlDatabase } from '../ports.ts';
 import { type WebhookSettings, maxAttempts } from './settings.ts';
 import { webhookHeaders } from './signing.ts';
@@ -54,6 +55,8 @@ export interface DeliveryRow {
   payload: string;
   attempts: number;
   next_attempt_at: number;
+  /** Attempts made before the current retry schedule began (a resend restarts it: deliveries.ts). */
+  schedule_start: number;
 }
 
 /** What one call of deliverOne did. */
@@ -101,10 +104,10 @@ async function claim(db: SqlDatabase, row: DeliveryRow, nowMs: number, until: nu
   const { changes } = await db
     .prepare(
       `UPDATE webhook_deliveries SET next_attempt_at = ?, in_flight_until = ?, attempts = attempts + 1
-       WHERE id = ? AND status = 'pending' AND next_attempt_at = ? AND attempts = ?
+       WHERE id = ? AND status = 'pending' AND next_attempt_at = ? AND attempts = ? AND schedule_start = ?
          AND (SELECT COUNT(*) FROM webhook_deliveries AS f WHERE f.endpoint_id = ? AND f.in_flight_until > ?) < ?`,
     )
-    .bind(until, until, row.id, row.next_attempt_at, row.attempts, row.endpoint_id, nowMs, limit)
+    .bind(until, until, row.id, row.next_attempt_at, row.attempts, row.schedule_start, row.endpoint_id, nowMs, limit)
     .run();
   return changes === 1;
 }
@@ -153,6 +156,8 @@ export async function deliverOne(
     return { kind: 'not_claimed', busy };
   }
   const attempt = row.attempts + 1;
+  // The attempt's place in the current schedule (1 = its first attempt).
+  const scheduled = attempt - row.schedule_start;
   const endpoint = await db
     .prepare('SELECT url, secret, previous_secret, previous_secret_expires_at, disabled_at FROM webhook_endpoints WHERE id = ?')
     .bind(row.endpoint_id)
@@ -195,11 +200,11 @@ export async function deliverOne(
     ]);
     return { kind: 'failed', attempt, reason: 'gone', failedCount: failed.changes, disabledEndpoints: disabled.changes };
   }
-  if (attempt >= maxAttempts(settings)) {
+  if (scheduled >= maxAttempts(settings)) {
     await db.batch([logAttempt, finish('failed')]);
     return { kind: 'failed', attempt, reason: 'exhausted', failedCount: 1, disabledEndpoints: 0 };
   }
-  const delaySeconds = settings.retryScheduleSeconds[attempt - 1];
+  const delaySeconds = settings.retryScheduleSeconds[scheduled - 1];
   const next = nowMs + delaySeconds * 1000;
   await db.batch([
     logAttempt,
@@ -216,7 +221,7 @@ export async function fairDueRows(db: SqlDatabase, nowMs: number, endpointConcur
   return db
     .prepare(
       `WITH due AS (
-         SELECT id, tenant_id, endpoint_id, payload, attempts, next_attempt_at,
+         SELECT id, tenant_id, endpoint_id, payload, attempts, next_attempt_at, schedule_start,
                 ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY next_attempt_at, id) AS endpoint_turn
          FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
        ),
@@ -229,7 +234,7 @@ export async function fairDueRows(db: SqlDatabase, nowMs: number, endpointConcur
          SELECT due.* FROM due LEFT JOIN busy ON busy.endpoint_id = due.endpoint_id
          WHERE due.endpoint_turn + COALESCE(busy.n, 0) <= ?
        )
-       SELECT id, tenant_id, endpoint_id, payload, attempts, next_attempt_at,
+       SELECT id, tenant_id, endpoint_id, payload, attempts, next_attempt_at, schedule_start,
               ROW_NUMBER() OVER (PARTITION BY tenant_id ORDER BY next_attempt_at, id) AS tenant_turn
        FROM sendable ORDER BY tenant_turn, next_attempt_at, id LIMIT ?`,
     )

@@ -1,11 +1,16 @@
-// Webhook endpoints of a tenant: create (the URL checked by the guard, within the tenant's cap), list, read, delete (its pending
-// deliveries fail at once), rotate the secret (the old one keeps signing for SECRET_OVERLAP_MS), and the
-// deliveries of an endpoint with all their attempts. The secret is returned only by create and rotate.
+// Webhook endpoints of a tenant: create (the URL checked by the guard, within the tenant's cap), list, read, update (url,
+// events, enabled), delete (its pending deliveries fail at once), rotate the secret (the old one keeps signing for
+// SECRET_OVERLAP_MS). The secret is returned only by create and rotate. Deliveries: deliveries.ts.
+//
+// Disabled endpoints: an endpoint is disabled when its receiver answers 410 (dispatcher.ts) or by an update with
+// `enabled: false`; disabled_reason says which. While disabled, events make no delivery for it (outbox.ts), and
+// disabling fails its pending deliveries at once (as a 410 does): nothing is sent to it. `enabled: true` clears
+// disabled_at and disabled_reason; events from then on are delivered, and earlier deliveries can be resent one by one.
 import { quoteId } from '../../shared/util/quote.ts';
 import { conflict, notFound, validationFailed } from '../http/errors.ts';
 import { type Pagination, listPage } from '../http/pagination.ts';
 import { newId } from '../ids.ts';
-import type { SqlDatabase, SqlStatement } from '../ports.ts';
+import type { SqlDatabase, SqlStatement, SqlValue } from '../ports.ts';
 import { parseEvents } from './outbox.ts';
 import { DEFAULT_WEBHOOK_EVENTS, SECRET_OVERLAP_MS, WEBHOOK_EVENT_TYPES, type WebhookEventType } from './settings.ts';
 import { newWebhookSecret } from './signing.ts';
@@ -27,18 +32,25 @@ function toEndpoint(r: EndpointRow) {
     id: r.id,
     url: r.url,
     events: parseEvents(r.events) as WebhookEventType[],
+    enabled: r.disabled_at === null,
     disabled_at: r.disabled_at,
     disabled_reason: r.disabled_reason,
     created_at: r.created_at,
   };
 }
 
-const noEndpoint = (id: string) => notFound(`No webhook endpoint with id ${quoteId(id)} in your tenant.`, 'id');
+export type Endpoint = ReturnType<typeof toEndpoint>;
+
+/** disabled_reason of an endpoint disabled by an update with `enabled: false` (a 410 writes its own: dispatcher.ts). */
+export const DISABLED_BY_YOU = 'Disabled by you (enabled: false).';
+
+export const noEndpoint = (id: string) => notFound(`No webhook endpoint with id ${quoteId(id)} in your tenant.`, 'id');
 
 export interface CreatedEndpoint {
   id: string;
   url: string;
   events: WebhookEventType[];
+  enabled: true;
   disabled_at: null;
   disabled_reason: null;
   created_at: string;
@@ -68,12 +80,12 @@ export async function createEndpoint(
   const check = checkWebhookUrl(o.url, { localMode: o.localMode });
   if (!check.ok) throw validationFailed(check.reason, 'url');
   if ((await endpointCount(db, o.tenantId)) >= o.maxEndpoints) throw overCap(o.maxEndpoints);
-  const events = o.events ? WEBHOOK_EVENT_TYPES.filter((e) => o.events!.includes(e)) : DEFAULT_WEBHOOK_EVENTS;
+  const events = o.events ? canonicalEvents(o.events) : DEFAULT_WEBHOOK_EVENTS;
   const id = newId('webhookEndpoint');
   const secret = newWebhookSecret();
   const createdAt = new Date().toISOString();
   const url = check.url.href;
-  const created = { id, url, events, disabled_at: null, disabled_reason: null, created_at: createdAt, secret };
+  const created = { id, url, events, enabled: true as const, disabled_at: null, disabled_reason: null, created_at: createdAt, secret };
   try {
     await db.batch([
       db
@@ -134,59 +146,79 @@ export async function rotateSecret(db: SqlDatabase, tenantId: string, id: string
   return { id, secret, previous_secret_expires_at: expires };
 }
 
-export interface Attempt {
-  attempted_at: string;
-  status_code: number | null;
-  error: string | null;
-  duration_ms: number;
+/** The events in their canonical order (that of WEBHOOK_EVENT_TYPES), each once. */
+function canonicalEvents(events: readonly WebhookEventType[]): WebhookEventType[] {
+  return WEBHOOK_EVENT_TYPES.filter((e) => events.includes(e));
 }
 
-/** A page of the endpoint's deliveries, newest first, each with every attempt (oldest first); 404 unknown endpoint. */
-export async function listDeliveries(db: SqlDatabase, tenantId: string, id: string, page: Pagination) {
-  await getEndpoint(db, tenantId, id);
-  const rows = await listPage<{
-    id: string;
-    event_type: string;
-    status: 'pending' | 'succeeded' | 'failed';
-    attempts: number;
-    next_attempt_at: number;
-    created_at: string;
-    payload: string;
-  }>(
-    db,
-    {
-      from: 'webhook_deliveries',
-      columns: 'id, event_type, status, attempts, next_attempt_at, created_at, payload',
-      where: 'endpoint_id = ? AND tenant_id = ?',
-      binds: [id, tenantId],
-      order: 'desc',
-    },
-    page,
-  );
-  const byDelivery = new Map<string, Attempt[]>();
-  if (rows.data.length > 0) {
-    const attempts = await db
-      .prepare(
-        `SELECT delivery_id, attempted_at, status_code, error, duration_ms FROM webhook_attempts
-         WHERE delivery_id IN (${rows.data.map(() => '?').join(', ')}) ORDER BY seq`,
-      )
-      .bind(...rows.data.map((d) => d.id))
-      .all<{ delivery_id: string } & Attempt>();
-    for (const { delivery_id, ...a } of attempts) {
-      const list = byDelivery.get(delivery_id) ?? [];
-      list.push(a);
-      byDelivery.set(delivery_id, list);
-    }
+export interface EndpointUpdate {
+  url?: string;
+  events?: WebhookEventType[];
+  enabled?: boolean;
+}
+
+/** What an update changed, for the audit event: the new values, and on re-enabling the reason it had been disabled. */
+export type EndpointChange = Record<string, SqlValue | boolean | string[]>;
+
+/**
+ * Changes the endpoint's url (checked by the URL guard, 422), events and/or enabled state (see the header), and
+ * answers the endpoint as it is then. 404 when it is not the tenant's; 422 when the update names nothing to change.
+ * Only what differs from the stored endpoint is written, in one batch led by `audit(change)` (the caller's audit
+ * INSERT, conditional on the endpoint existing); an update that changes nothing writes nothing.
+ */
+export async function updateEndpoint(
+  db: SqlDatabase,
+  o: { tenantId: string; id: string; update: EndpointUpdate; localMode: boolean },
+  audit: (change: EndpointChange) => SqlStatement,
+): Promise<Endpoint> {
+  const { url, events, enabled } = o.update;
+  if (url === undefined && events === undefined && enabled === undefined) {
+    throw validationFailed('Give at least one of url, events and enabled to change.');
   }
-  const data = rows.data.map((d) => ({
-    id: d.id,
-    event_type: d.event_type as WebhookEventType,
-    status: d.status,
-    attempt_count: d.attempts,
-    next_attempt_at: d.status === 'pending' ? new Date(d.next_attempt_at).toISOString() : null,
-    created_at: d.created_at,
-    payload: JSON.parse(d.payload) as unknown,
-    attempts: byDelivery.get(d.id) ?? [],
-  }));
-  return { data, has_more: rows.has_more };
+  let checkedUrl: string | undefined;
+  if (url !== undefined) {
+    const check = checkWebhookUrl(url, { localMode: o.localMode });
+    if (!check.ok) throw validationFailed(check.reason, 'url');
+    checkedUrl = check.url.href;
+  }
+  const current = await getEndpoint(db, o.tenantId, o.id);
+  const sets: string[] = [];
+  const binds: SqlValue[] = [];
+  const change: EndpointChange = {};
+  const after: SqlStatement[] = [];
+  if (checkedUrl !== undefined && checkedUrl !== current.url) {
+    sets.push('url = ?');
+    binds.push(checkedUrl);
+    change.url = checkedUrl;
+  }
+  const newEvents = events && canonicalEvents(events);
+  if (newEvents && newEvents.join() !== current.events.join()) {
+    sets.push('events = ?');
+    binds.push(JSON.stringify(newEvents));
+    change.events = newEvents;
+  }
+  if (enabled === true && !current.enabled) {
+    sets.push('disabled_at = NULL', 'disabled_reason = NULL');
+    change.enabled = true;
+    change.disabled_reason = current.disabled_reason;
+  } else if (enabled === false && current.enabled) {
+    // Disabled meanwhile (a 410)? Then that stays the reason.
+    sets.push('disabled_at = COALESCE(disabled_at, ?)', 'disabled_reason = CASE WHEN disabled_at IS NULL THEN ? ELSE disabled_reason END');
+    binds.push(new Date().toISOString(), DISABLED_BY_YOU);
+    change.enabled = false;
+    // Nothing is sent to a disabled endpoint: its pending deliveries fail now (an attempt in flight keeps its claim).
+    after.push(
+      db
+        .prepare("UPDATE webhook_deliveries SET status = 'failed' WHERE endpoint_id = ? AND tenant_id = ? AND status = 'pending'")
+        .bind(o.id, o.tenantId),
+    );
+  }
+  if (sets.length === 0) return current;
+  const [, updated] = await db.batch([
+    audit(change),
+    db.prepare(`UPDATE webhook_endpoints SET ${sets.join(', ')} WHERE id = ? AND tenant_id = ?`).bind(...binds, o.id, o.tenantId),
+    ...after,
+  ]);
+  if (updated.changes === 0) throw noEndpoint(o.id); // deleted meanwhile (the audit INSERT found no endpoint either)
+  return getEndpoint(db, o.tenantId, o.id);
 }

@@ -3,21 +3,28 @@
 // event is recorded if and only if the change is (the dispatcher or the Workers queue sends it later, with retries).
 // Each statement is registered with its delivery id (outboxDeliveryId), so a database adapter can tell, after a
 // batch committed, which deliveries it wrote: the Workers entry enqueues exactly those right after the request.
+// Other statements that make a delivery due (a test event, a resend: deliveries.ts) register with asOutbox.
 import { newId } from '../ids.ts';
 import type { SqlDatabase, SqlStatement } from '../ports.ts';
-import type { WebhookEventType } from './settings.ts';
+import type { DeliveryEventType, WebhookEventType } from './settings.ts';
 
 /** The exact body sent on every attempt: `{"type","timestamp","data"}`. */
-export function webhookPayload(eventType: WebhookEventType, data: Record<string, unknown>, now: Date): string {
+export function webhookPayload(eventType: DeliveryEventType, data: Record<string, unknown>, now: Date): string {
   return JSON.stringify({ type: eventType, timestamp: now.toISOString(), data });
 }
 
 /** Outbox INSERT statements → the id of the delivery each writes. */
 const outboxIds = new WeakMap<SqlStatement, string>();
 
-/** The delivery id an outbox INSERT statement writes (undefined for any other statement). */
+/** The delivery id an outbox statement writes or makes due (undefined for any other statement). */
 export function outboxDeliveryId(statement: SqlStatement): string | undefined {
   return outboxIds.get(statement);
+}
+
+/** Registers `statement` as one that, when it changes a row, makes delivery `deliveryId` pending and due now. */
+export function asOutbox(statement: SqlStatement, deliveryId: string): SqlStatement {
+  outboxIds.set(statement, deliveryId);
+  return statement;
 }
 
 export function parseEvents(json: string): string[] {
@@ -52,7 +59,6 @@ export async function outboxStatements(
            VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING`,
         )
         .bind(id, tenantId, e.id, eventType, payload, now.getTime(), createdAt);
-      outboxIds.set(statement, id);
-      return statement;
+      return asOutbox(statement, id);
     });
 }

@@ -11,6 +11,14 @@ export const WEBHOOK_EVENT_TYPES = [
   'evaluation.failed',
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+/** The event of POST /v1/webhook-endpoints/{id}/test: sent on request only, to that endpoint, whatever its `events`. */
+export const WEBHOOK_TEST_EVENT = 'webhook.test';
+/** The event type of a delivery: a subscribable event or the test event. */
+export const DELIVERY_EVENT_TYPES = [...WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT] as const;
+export type DeliveryEventType = (typeof DELIVERY_EVENT_TYPES)[number];
+/** The states of a delivery (webhook_deliveries.status). */
+export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 /** Events of an endpoint created without `events` (API.md: the final events of jobs and evaluations; `started` only on request). */
 export const DEFAULT_WEBHOOK_EVENTS: WebhookEventType[] = [
   'training_job.succeeded',
