@@ -50,6 +50,7 @@ interface Ids {
   job: string;
   model: string;
   endpoint: string;
+  delivery: string;
   evaluation: string;
 }
 
@@ -92,6 +93,9 @@ const MATRIX: Record<string, (a: Ids) => Call> = {
   'DELETE /v1/webhook-endpoints/{id}': (a) => ({ path: `/v1/webhook-endpoints/${a.endpoint}` }),
   'POST /v1/webhook-endpoints/{id}/rotate-secret': (a) => ({ path: `/v1/webhook-endpoints/${a.endpoint}/rotate-secret` }),
   'GET /v1/webhook-endpoints/{id}/deliveries': (a) => ({ path: `/v1/webhook-endpoints/${a.endpoint}/deliveries` }),
+  'PATCH /v1/webhook-endpoints/{id}': (a) => ({ path: `/v1/webhook-endpoints/${a.endpoint}`, body: { enabled: false } }),
+  'POST /v1/webhook-endpoints/{id}/test': (a) => ({ path: `/v1/webhook-endpoints/${a.endpoint}/test` }),
+  'POST /v1/webhook-deliveries/{id}/resend': (a) => ({ path: `/v1/webhook-deliveries/${a.delivery}/resend` }),
   // Body ids (checked only when these routes exist in the document).
   'POST /v1/classify': (a) => ({ path: '/v1/classify', body: { model: a.model, image: png.toString('base64') } }),
   'POST /v1/embeddings/text': (a) => ({ path: '/v1/embeddings/text', body: { model: a.model, texts: ['a photo of a cat'] } }),
@@ -166,8 +170,9 @@ beforeAll(async () => {
   // The completion wrote a job event and queued a delivery to A's endpoint: those rows are in the snapshot too.
   expect(running.db.raw.prepare('SELECT COUNT(*) AS n FROM job_events WHERE job_id = ?').get(job.id)).toEqual({ n: expect.any(Number) });
   expect(running.db.raw.prepare('SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ?').get(endpoint.id)).toEqual({ n: 1 });
+  const delivery = running.db.raw.prepare('SELECT id FROM webhook_deliveries WHERE endpoint_id = ?').get(endpoint.id) as { id: string };
   const evaluation = await post<{ id: string }>('/v1/evaluations', { model: jobView.model_id, dataset_id: ds.id }, 202);
-  a = { tenant: ta.id, workerToken: workerToken.id, keyId: extraKey.id, dataset: ds.id, image: images[0].id, job: job.id, model: jobView.model_id, endpoint: endpoint.id, evaluation: evaluation.id };
+  a = { tenant: ta.id, workerToken: workerToken.id, keyId: extraKey.id, dataset: ds.id, image: images[0].id, job: job.id, model: jobView.model_id, endpoint: endpoint.id, delivery: delivery.id, evaluation: evaluation.id };
 }, 60_000);
 
 afterAll(async () => {
@@ -231,7 +236,7 @@ describe('tenant isolation matrix', () => {
       const call = make(a);
       const init: RequestInit = { method, headers: bearer(keyB) };
       if (call.form) init.body = await call.form();
-      else if (method === 'POST') {
+      else if (method === 'POST' || method === 'PATCH') {
         init.body = JSON.stringify(call.body ?? {});
         init.headers = jsonHeaders(keyB);
       }
