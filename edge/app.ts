@@ -27,6 +27,8 @@ import { jsonBodyGuard } from './http/json-body.ts';
 import { newRouter, registerSecuritySchemes } from './http/openapi.ts';
 import { rateLimit } from './http/rate-limit.ts';
 import type { Ports } from './ports.ts';
+import { recordRequests } from './metrics/requests.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import { mountSystemRoutes } from './routes/system.ts';
 import { datasetFinalizeRoutes } from './routes/dataset-finalize.ts';
 import { datasetImageRoutes } from './routes/dataset-images.ts';
@@ -54,6 +56,8 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
     c.set('config', config);
     await next();
   });
+  // Requests by route template, method and status, with their latency (Node's GET /metrics; nothing on Workers).
+  app.use('*', recordRequests);
 
   // API keys travel in a header, never in cookies: any origin may call the API.
   const apiCors = cors({
@@ -87,6 +91,7 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
   app.route('/', webhookEndpointRoutes());
   app.route('/', webhookDeliveryRoutes());
   app.route('/', classifyRoutes());
+  app.route('/', metricsRoutes());
 
   mountSystemRoutes(app, config);
   app.onError(onError);

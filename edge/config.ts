@@ -44,6 +44,11 @@ export interface EdgeConfig {
    * so that workers, which must accept it, need not hold the configured worker token.
    */
   inferenceToken: string;
+  /**
+   * METRICS_TOKEN: the read-only token of GET /metrics, /metrics.json and /metrics/queue (Prometheus, KEDA), which the
+   * admin token also opens. Unset: only the admin token reads them.
+   */
+  metricsToken?: string;
   /** `npm start` on one machine: e.g. webhooks may target loopback. */
   localMode: boolean;
   /** Largest JSON request body accepted (bytes). */
@@ -132,6 +137,7 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
     adminToken: input.adminToken,
     workerToken: input.workerToken,
     inferenceToken: input.inferenceToken ?? input.workerToken,
+    metricsToken: input.metricsToken,
     localMode: input.localMode ?? DEFAULTS.localMode,
     maxJsonBytes: input.maxJsonBytes ?? DEFAULTS.maxJsonBytes,
     rateLimit: { ...DEFAULTS.rateLimit, ...input.rateLimit },
@@ -158,6 +164,14 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
   }
   if (config.adminToken === config.workerToken) problems.push('adminToken and workerToken must differ');
   if (config.adminToken === config.inferenceToken) problems.push('adminToken and inferenceToken must differ');
+  if (config.metricsToken !== undefined) {
+    const t = config.metricsToken;
+    if (typeof t !== 'string' || t.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7e]+$/.test(t)) {
+      problems.push(`metricsToken must be at least ${MIN_TOKEN_LENGTH} printable ASCII characters without spaces`);
+    } else if (t === config.adminToken || t === config.workerToken || t === config.inferenceToken) {
+      problems.push('metricsToken must differ from the admin, worker and inference tokens');
+    }
+  }
   if (typeof config.localMode !== 'boolean') problems.push('localMode must be a boolean');
   positiveInt(problems, 'maxJsonBytes', config.maxJsonBytes);
   positiveInt(problems, 'maxJobAttempts', config.maxJobAttempts);
@@ -243,6 +257,7 @@ export function configFromEnv(env: Record<string, string | undefined>, overrides
     adminToken: env.ADMIN_TOKEN ?? '',
     workerToken: env.WORKER_TOKEN ?? '',
     inferenceToken: env.INFERENCE_TOKEN || undefined,
+    metricsToken: env.METRICS_TOKEN || undefined,
     localMode: envBool(problems, env, 'LOCAL_MODE'),
     maxJsonBytes: envInt(problems, env, 'MAX_JSON_BYTES'),
     publicBaseUrl: env.PUBLIC_BASE_URL || undefined,

@@ -21,6 +21,7 @@ export interface SqlDatabase {
 export type { BlobHead, BlobStore, PresignedPut } from '../shared/storage/blob-store.ts';
 import type { BlobStore } from '../shared/storage/blob-store.ts';
 import type { RateLimits } from './http/rate-limit.ts';
+import type { MetricsExporter } from './metrics/exporter.ts';
 
 export interface KeyValueCache {
   get(key: string): Promise<string | null>;
@@ -53,4 +54,6 @@ export interface Ports {
   webhookQueue?: WebhookQueue;
   /** Where deliveries whose schedule ended are reported (the dead-letter queue); optional. */
   webhookDeadLetters?: WebhookQueue;
+  /** Node: the Prometheus registry of GET /metrics and the request counters (edge/metrics/prometheus.ts). Workers: none. */
+  metrics?: MetricsExporter;
 }

@@ -15,6 +15,7 @@ import { type EdgeConfig, type EdgeConfigInput, configFromEnv, resolveConfig } f
 import { randomString } from '../crypto.ts';
 import { guardedFetch, nodeResolver } from './dns-resolver.ts';
 import { nodeRateLimits } from './rate-limits.ts';
+import { PrometheusMetrics } from '../metrics/prometheus.ts';
 import { SqliteDatabase } from './sqlite-database.ts';
 import type { S3BlobStoreOptions } from '../../shared/storage/s3-blob-store.ts';
 import type { BlobStore, KeyValueCache, Ports } from '../ports.ts';
@@ -150,7 +151,7 @@ export async function startEdge(opts: StartEdgeOptions): Promise<RunningEdge> {
   const db = new SqliteDatabase(join(opts.dataDir, 'edge.sqlite'));
   try {
     db.migrate(MIGRATIONS_DIR);
-    const ports: Ports = { db, blobs: await makeBlobStore(opts, config), cache: await makeCache(opts), rateLimits: nodeRateLimits(config.rateLimit) };
+    const ports: Ports = { db, blobs: await makeBlobStore(opts, config), cache: await makeCache(opts), rateLimits: nodeRateLimits(config.rateLimit), metrics: new PrometheusMetrics() };
     const app = createApp(ports, config);
     const hostname = opts.hostname ?? '127.0.0.1';
     const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((ok, fail) => {

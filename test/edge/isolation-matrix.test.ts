@@ -38,6 +38,9 @@ const NO_ID_ROUTES = new Set([
   'GET /v1/audit-events',
   'GET /v1/workers',
   'POST /v1/workers',
+  'GET /metrics',
+  'GET /metrics.json',
+  'GET /metrics/queue',
 ]);
 const isInternal = (path: string) => path.startsWith('/internal/');
 
