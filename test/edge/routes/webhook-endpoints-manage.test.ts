@@ -102,7 +102,7 @@ describe('PATCH /v1/webhook-endpoints/{id}', () => {
     ]);
   });
 
-  it.each([
+  it.each<[Json, string | undefined, string]>([
     [{ url: 'https://example.com/h', secret: 'whsec_x' }, undefined, 'an unknown field'],
     [{ enabled: 'yes' }, 'enabled', 'enabled not a boolean'],
     [{ events: [] }, 'events', 'no events'],
