@@ -101,10 +101,7 @@ export async function listDeliveries(db: SqlDatabase, tenantId: string, endpoint
     },
     page,
   );
-  const attempts = await attemptsOf(
-    db,
-    rows.data.map((d) => d.id),
-  );
+  const attempts = await attemptsOf(db, rows.data.map((d) => d.id));
   return { data: rows.data.map((d) => toDelivery(d, attempts.get(d.id) ?? [])), has_more: rows.has_more };
 }
 
