@@ -5,6 +5,7 @@
 // INFERENCE_HOST (default 127.0.0.1), INFERENCE_MAX_BATCH and INFERENCE_BATCH_WAIT_MS (micro-batching, see
 // serve/main.ts) for the inference server, and INFERENCE_TOKEN: the token the inference server accepts (the edge's
 // INFERENCE_TOKEN; default WORKER_TOKEN). Set it when WORKER_TOKEN is a per-worker token (docs/deploy.md).
+// METRICS_TOKEN (optional) opens the inference server's GET /metrics too, which also reports the trainer.
 // SIGTERM / SIGINT: the inference server closes, the trainer stops after its current step, exit 0.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,11 +24,12 @@ export async function runWorkerProcess(env: NodeJS.ProcessEnv = process.env): Pr
 
   const loaded = loadModel(cfg.modelDir, log);
   try {
-    const inference = await startInferenceServer({ model: loaded, workerToken: env.INFERENCE_TOKEN || cfg.workerToken, blobs, port, hostname: env.INFERENCE_HOST || '127.0.0.1', ...batching });
+    const inference = await startInferenceServer({ model: loaded, workerToken: env.INFERENCE_TOKEN || cfg.workerToken, metricsToken: env.METRICS_TOKEN || undefined, blobs, port, hostname: env.INFERENCE_HOST || '127.0.0.1', ...batching });
     log(`inference server listening on ${inference.url}`);
     try {
       // One CocoopInference for both: the trainer's validation and evaluations reuse the server's text sessions.
       const trainer = await createTrainer(cfg, blobs, loaded, log, inference.inference);
+      inference.metrics.watchTrainer(trainer);
       let stopping = false;
       const onSignal = (sig: string) => {
         if (stopping) return;

@@ -20,6 +20,8 @@ export interface InferenceAppOptions {
   encoders: OrtClipEncoders;
   blobs: BlobReader;
   workerToken: string;
+  /** A read-only token that opens GET /metrics only (METRICS_TOKEN), so a scraper need not hold the worker token. */
+  metricsToken?: string;
   /** Adapters kept parsed in memory (default 16). */
   cacheSize?: number;
   /** Adaptive micro-batching of classify requests (batcher.ts; defaults: 32 images, at most 20 ms of waiting while busy). */
@@ -56,9 +58,10 @@ export function createInferenceApp(opts: InferenceAppOptions) {
   const name = modelName(model);
   const inference = opts.inference ?? new CocoopInference(encoders, { log: () => {} });
   const adapters = new AdapterCache(model, opts.blobs, opts.cacheSize ?? 16);
-  const metrics = new InferenceMetrics();
+  const metrics = new InferenceMetrics(() => adapters.stats);
   const p = model.config.projectionDim;
   const tokenBytes = Buffer.from(opts.workerToken);
+  const metricsTokenBytes = opts.metricsToken ? Buffer.from(opts.metricsToken) : null;
 
   const batcher = new MicroBatcher<ClassifyItem, number[][]>({
     maxBatch: opts.maxBatchImages ?? MAX_IMAGES,
@@ -71,9 +74,11 @@ export function createInferenceApp(opts: InferenceAppOptions) {
       const pixels = new Float32Array(n * chw);
       all.forEach((px, i) => pixels.set(px, i * chw));
       metrics.imageBatch.observe(n);
+      const endBatch = metrics.batchLatency.startTimer();
       const features = await encoders.encodePixels(pixels, n);
       const { labels, adapter } = items[0];
       const logits = await inference.logits(features, n, labels, adapter);
+      endBatch();
       if (!logits.every(Number.isFinite)) throw new Error('the model produced non-finite logits');
       const c = labels.length;
       let row = 0;
@@ -94,22 +99,25 @@ export function createInferenceApp(opts: InferenceAppOptions) {
     await next();
     const route = ['/internal/v1/classify', '/internal/v1/embeddings/text', '/healthz', '/metrics'].includes(c.req.path) ? c.req.path : 'other';
     metrics.requests.inc({ route, status: String(c.res.status) });
-    metrics.latency.observe((performance.now() - t0) / 1000, { route });
+    metrics.latency.observe({ route }, (performance.now() - t0) / 1000);
   });
 
-  // The worker token guards the inference routes and /metrics (request counts and latencies); /healthz stays open
-  // for liveness probes.
-  const requireWorkerToken: MiddlewareHandler = async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
+  // The worker token guards the inference routes and /metrics (request counts and latencies), which the metrics token
+  // opens too; /healthz stays open for liveness probes.
+  const bearerIs = (header: string, expected: Buffer | null): boolean => {
     const m = /^Bearer (.+)$/.exec(header);
     const given = Buffer.from(m ? m[1] : '');
-    if (!m || given.length !== tokenBytes.length || !timingSafeEqual(given, tokenBytes)) {
-      return c.json({ error: { code: 'unauthorized', message: 'invalid worker token' } }, 401);
-    }
-    await next();
+    return m !== null && expected !== null && given.length === expected.length && timingSafeEqual(given, expected);
   };
-  app.use('/internal/*', requireWorkerToken);
-  app.use('/metrics', requireWorkerToken);
+  const requireToken =
+    (accepted: (Buffer | null)[], what: string): MiddlewareHandler =>
+    async (c, next) => {
+      const header = c.req.header('authorization') ?? '';
+      if (!accepted.some((t) => bearerIs(header, t))) return c.json({ error: { code: 'unauthorized', message: `invalid ${what}` } }, 401);
+      await next();
+    };
+  app.use('/internal/*', requireToken([tokenBytes], 'worker token'));
+  app.use('/metrics', requireToken([tokenBytes, metricsTokenBytes], 'worker or metrics token'));
 
   async function body(c: Context): Promise<unknown> {
     try {
@@ -125,7 +133,7 @@ export function createInferenceApp(opts: InferenceAppOptions) {
 
   app.get('/healthz', (c) => c.json({ ok: true, model: name }));
 
-  app.get('/metrics', (c) => c.text(metrics.render(adapters.stats), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
+  app.get('/metrics', async (c) => c.text(await metrics.render(), 200, { 'content-type': metrics.contentType }));
 
   app.post('/internal/v1/classify', async (c) => {
     const { adapter: ref, labels, images } = parseClassifyRequest(await body(c), name);
@@ -140,6 +148,7 @@ export function createInferenceApp(opts: InferenceAppOptions) {
 
   app.post('/internal/v1/embeddings/text', async (c) => {
     const { adapter: ref, texts } = parseTextEmbeddingsRequest(await body(c), name);
+    metrics.textBatch.observe(texts.length);
     const adapter = await loadAdapter(ref);
     let flat: Float32Array;
     if (adapter) {

@@ -1,6 +1,6 @@
 // The inference server on its own (gpu-worker/worker-process.ts runs one beside a trainer, on the model it loaded
 // for both). Env: MODEL_DIR (default models/toy-clip), PORT (default 8790),
-// HOST (default 127.0.0.1), WORKER_TOKEN (required), ADAPTER_CACHE_SIZE (default 16),
+// HOST (default 127.0.0.1), WORKER_TOKEN (required), METRICS_TOKEN (optional: opens GET /metrics too), ADAPTER_CACHE_SIZE (default 16),
 // INFERENCE_MAX_BATCH (images per micro-batch, default 32; 1 = no batching), INFERENCE_BATCH_WAIT_MS (longest wait
 // for a busy model, default 20),
 // S3_BUCKET, S3_ENDPOINT, S3_REGION, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY, S3_FORCE_PATH_STYLE
@@ -18,12 +18,15 @@ import type { CocoopInference } from '../cocoop/ort-inference.ts';
 import { type LoadedModel, loadModel, modelDirFromEnv } from '../runtime/model.ts';
 import type { BlobReader } from './adapter-cache.ts';
 import { DEFAULT_MAX_WAIT_MS, createInferenceApp } from './app.ts';
+import type { InferenceMetrics } from './metrics.ts';
 
 export interface InferenceServerOptions {
   /** The model to serve: one already loaded (shared with a trainer; left to its owner on close), or its directory. */
   model?: LoadedModel;
   modelDir?: string;
   workerToken: string;
+  /** METRICS_TOKEN: a read-only token for GET /metrics besides the worker token. */
+  metricsToken?: string;
   /** Blob store with the adapters: an existing reader, or S3 options. */
   blobs?: BlobReader;
   s3?: S3BlobStoreOptions;
@@ -50,6 +53,8 @@ export interface RunningInferenceServer {
   url: string;
   /** The server's inference engine (a worker process's trainer shares it). */
   inference: CocoopInference;
+  /** Its metrics (worker-process.ts adds the trainer's). */
+  metrics: InferenceMetrics;
   close(): Promise<void>;
 }
 
@@ -59,6 +64,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): InferenceSe
   return {
     modelDir: modelDirFromEnv(env),
     workerToken: env.WORKER_TOKEN,
+    metricsToken: env.METRICS_TOKEN || undefined,
     port: portFromEnv(env, 'PORT', 8790),
     hostname: env.HOST || '127.0.0.1',
     cacheSize: intFromEnv(env, 'ADAPTER_CACHE_SIZE', 16),
@@ -73,7 +79,7 @@ export async function startInferenceServer(opts: InferenceServerOptions): Promis
   if (!opts.model && !opts.modelDir) throw new Error('startInferenceServer: give model or modelDir');
   const own = opts.model ? null : loadModel(opts.modelDir!, opts.log ?? opts.ort?.log ?? ((line) => process.stderr.write(`${line}\n`)), opts.ort);
   const { model, encoders } = opts.model ?? own!;
-  const { app, inference } = createInferenceApp({ model, encoders, blobs, workerToken: opts.workerToken, cacheSize: opts.cacheSize, maxWaitMs: opts.maxWaitMs, maxBatchImages: opts.maxBatchImages });
+  const { app, inference, metrics } = createInferenceApp({ model, encoders, blobs, workerToken: opts.workerToken, metricsToken: opts.metricsToken, cacheSize: opts.cacheSize, maxWaitMs: opts.maxWaitMs, maxBatchImages: opts.maxBatchImages });
   const hostname = opts.hostname ?? '127.0.0.1';
   const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((ok, fail) => {
     const server = serve({ fetch: app.fetch, port: opts.port ?? 8790, hostname }, (address) => ok({ server, address }));
@@ -84,6 +90,7 @@ export async function startInferenceServer(opts: InferenceServerOptions): Promis
   return {
     url: `http://${host}:${address.port}`,
     inference,
+    metrics,
     async close() {
       if (closed) return;
       closed = true;

@@ -1,86 +1,126 @@
-// Minimal Prometheus text-format metrics for the inference service: counters and histograms.
-function labelText(labels: Record<string, string>): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
-  return parts.length ? `{${parts.join(',')}}` : '';
+// Prometheus metrics of a worker process's inference server (GET /metrics, behind the worker/metrics token), with
+// prom-client: HTTP requests and latency by route, the micro-batches the model ran (images per batch and seconds per
+// batch), text-embedding calls, the adapter cache, the trainer beside it when there is one (busy, jobs by outcome), and
+// prom-client's process metrics. One registry per server (tests run several in one process); the process metrics are
+// registered once per process and merged in on each scrape.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JobOutcome } from '../trainer/reporter.ts';
+import type { AdapterCacheStats } from './adapter-cache.ts';
+
+/** What the metrics read of a trainer (gpu-worker/trainer/trainer.ts has these fields). */
+export interface TrainerStatus {
+  /** The job or evaluation being worked on; null while idle. */
+  readonly current: string | null;
+  /** One entry per job or evaluation this trainer finished working on, in order. */
+  readonly outcomes: readonly { outcome: JobOutcome }[];
 }
 
-export class Counter {
-  private readonly values = new Map<string, { labels: Record<string, string>; value: number }>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
+const OUTCOMES: readonly JobOutcome[] = ['succeeded', 'failed', 'cancelled', 'lease_lost', 'abandoned'];
 
-  inc(labels: Record<string, string> = {}, by = 1): void {
-    const k = labelText(labels);
-    const e = this.values.get(k) ?? { labels, value: 0 };
-    e.value += by;
-    this.values.set(k, e);
+let processRegistry: Registry | null = null;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
   }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    if (this.values.size === 0) lines.push(`${this.name} 0`);
-    for (const e of this.values.values()) lines.push(`${this.name}${labelText(e.labels)} ${e.value}`);
-    return lines.join('\n');
-  }
-}
-
-export class Histogram {
-  private readonly series = new Map<string, { labels: Record<string, string>; counts: number[]; sum: number; count: number }>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly buckets: number[],
-  ) {}
-
-  observe(value: number, labels: Record<string, string> = {}): void {
-    const k = labelText(labels);
-    let s = this.series.get(k);
-    if (!s) this.series.set(k, (s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
-    this.buckets.forEach((b, i) => {
-      if (value <= b) s.counts[i]++;
-    });
-    s.sum += value;
-    s.count++;
-  }
-
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const s of this.series.values()) {
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: String(b) })} ${s.counts[i]}`));
-      lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: '+Inf' })} ${s.count}`);
-      lines.push(`${this.name}_sum${labelText(s.labels)} ${s.sum}`);
-      lines.push(`${this.name}_count${labelText(s.labels)} ${s.count}`);
-    }
-    return lines.join('\n');
-  }
+  return processRegistry;
 }
 
 export class InferenceMetrics {
-  readonly requests = new Counter('inference_requests_total', 'HTTP requests by route and status.');
-  readonly latency = new Histogram('inference_request_duration_seconds', 'HTTP request latency by route.', [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
-  ]);
-  readonly imageBatch = new Histogram('inference_image_batch_size', 'Images per image-encoder call (after micro-batching).', [
-    1, 2, 4, 8, 16, 32, 64, 128,
-  ]);
+  private readonly registry = new Registry();
+  private trainer: TrainerStatus | null = null;
 
-  render(adapterCache: { hits: number; misses: number; size: number }): string {
-    return [
-      this.requests.render(),
-      this.latency.render(),
-      this.imageBatch.render(),
-      '# HELP inference_adapter_cache_hits_total Adapter cache hits.',
-      '# TYPE inference_adapter_cache_hits_total counter',
-      `inference_adapter_cache_hits_total ${adapterCache.hits}`,
-      '# HELP inference_adapter_cache_misses_total Adapter cache misses (downloads).',
-      '# TYPE inference_adapter_cache_misses_total counter',
-      `inference_adapter_cache_misses_total ${adapterCache.misses}`,
-      '# HELP inference_adapter_cache_entries Adapters held in the cache.',
-      '# TYPE inference_adapter_cache_entries gauge',
-      `inference_adapter_cache_entries ${adapterCache.size}`,
-      '',
-    ].join('\n');
+  readonly requests = new Counter({
+    name: 'inference_requests_total',
+    help: 'HTTP requests by route and status.',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'inference_request_duration_seconds',
+    help: 'HTTP request latency by route.',
+    labelNames: ['route'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly imageBatch = new Histogram({
+    name: 'inference_image_batch_size',
+    help: 'Images per image-encoder call (after micro-batching).',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [this.registry],
+  });
+  readonly batchLatency = new Histogram({
+    name: 'inference_batch_duration_seconds',
+    help: 'Seconds one classify micro-batch spent on the model: image encoding and logits for all its images.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly textBatch = new Histogram({
+    name: 'inference_text_batch_size',
+    help: 'Texts per text-embeddings call.',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [this.registry],
+  });
+
+  constructor(adapterCache: () => AdapterCacheStats) {
+    const registers = [this.registry];
+    new Counter({
+      name: 'inference_adapter_cache_hits_total',
+      help: 'Adapter cache hits.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(adapterCache().hits);
+      },
+    });
+    new Counter({
+      name: 'inference_adapter_cache_misses_total',
+      help: 'Adapter cache misses (downloads).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(adapterCache().misses);
+      },
+    });
+    new Gauge({
+      name: 'inference_adapter_cache_entries',
+      help: 'Adapters held in the cache.',
+      registers,
+      collect() {
+        this.set(adapterCache().size);
+      },
+    });
+    const status = () => this.trainer;
+    new Gauge({
+      name: 'worker_trainer_busy',
+      help: '1 while the trainer beside this server works on a job or evaluation; 0 while it is idle or when there is no trainer.',
+      registers,
+      collect() {
+        this.set(status()?.current ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'worker_trainer_jobs_total',
+      help: 'Jobs and evaluations the trainer finished working on, by outcome (lease_lost and abandoned: another worker resumes them).',
+      labelNames: ['outcome'] as const,
+      registers,
+      collect() {
+        this.reset();
+        const t = status();
+        if (!t) return;
+        for (const outcome of OUTCOMES) this.inc({ outcome }, t.outcomes.filter((o) => o.outcome === outcome).length);
+      },
+    });
+  }
+
+  /** Reports the trainer sharing this process (worker-process.ts). */
+  watchTrainer(trainer: TrainerStatus): void {
+    this.trainer = trainer;
+  }
+
+  readonly contentType = this.registry.contentType;
+
+  async render(): Promise<string> {
+    return Registry.merge([this.registry, processMetrics()]).metrics();
   }
 }

@@ -1,6 +1,6 @@
 // The real worker process (gpu-worker/worker-process.ts) on the bundled toy CLIP: the trainer and the inference
 // server share one loaded model — the process logs exactly one model load — the trainer polls the edge (a stand-in
-// answering 204 "nothing to do") with the worker token, the inference server classifies, the deprecated TF_BACKEND
+// answering 204 "nothing to do") with the worker token, the inference server classifies and its /metrics (METRICS_TOKEN) reports the trainer, the deprecated TF_BACKEND
 // still chooses the backend (with a one-line notice), and SIGTERM stops everything with exit 0.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tfBackendFromEnv } from '../../gpu-worker/runtime/tf-backend-env.ts';
 import { type Launched, cleanEnv, freePort, launch } from '../helpers/processes.ts';
+import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 
 const TOKEN = 'worker-process-test-token';
@@ -49,6 +50,7 @@ describe('worker process', () => {
       cleanEnv({
         EDGE_URL: edgeUrl,
         WORKER_TOKEN: TOKEN,
+        METRICS_TOKEN: 'worker-process-metrics-token',
         WORKER_ID: 'wp-test',
         MODEL_DIR: 'models/toy-clip',
         S3_ENDPOINT: 'http://127.0.0.1:9', // never contacted: no adapter is requested
@@ -95,6 +97,14 @@ describe('worker process', () => {
     expect(logits).toHaveLength(1);
     expect(logits[0]).toHaveLength(2);
     expect(logits[0]!.every(Number.isFinite)).toBe(true);
+
+    // The inference server's /metrics (METRICS_TOKEN) reports the trainer beside it: idle, no job finished yet.
+    const scrape = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: 'Bearer worker-process-metrics-token' } });
+    expect(scrape.status).toBe(200);
+    const m = parsePrometheusText(await scrape.text());
+    expect(sampleValue(m, 'worker_trainer_busy')).toBe(0);
+    expect(sampleValue(m, 'worker_trainer_jobs_total', { outcome: 'succeeded' })).toBe(0);
+    expect(sampleValue(m, 'inference_image_batch_size_count')).toBe(1);
 
     w.child.kill('SIGTERM');
     expect(await w.exited).toBe(0);

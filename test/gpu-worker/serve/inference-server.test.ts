@@ -15,11 +15,13 @@ import { ctxFromPhrase } from '../../../gpu-worker/cocoop/prompts.ts';
 import { startInferenceServer, type RunningInferenceServer } from '../../../gpu-worker/serve/main.ts';
 import { toyImageSet } from '../../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../../lab/toyworld/png.ts';
+import { parsePrometheusText, sampleValue } from '../../helpers/prometheus-text.ts';
 import { s3Config, startS3rver, type RunningS3rver } from '../../helpers/s3rver.ts';
 import { useTmpDir } from '../../helpers/tmp.ts';
 
 const MODEL_DIR = resolve(process.cwd(), 'models/toy-clip');
 const TOKEN = 'worker-token-for-tests';
+const METRICS_TOKEN = 'metrics-token-for-tests';
 const LABELS = ['red circle', 'blue square', 'green triangle', 'yellow star', 'purple cross'];
 const quiet = () => {};
 
@@ -77,6 +79,7 @@ describe('gpu-worker inference service', () => {
     server = await startInferenceServer({
       modelDir: MODEL_DIR,
       workerToken: TOKEN,
+      metricsToken: METRICS_TOKEN,
       s3: s3Config(s3.endpoint, s3.bucket),
       port: 0,
       ort: { provider: 'cpu', log: quiet },
@@ -239,22 +242,43 @@ describe('gpu-worker inference service', () => {
     expect(r2.status).toBe(422);
   });
 
-  it('/metrics needs the worker token (G11): 401 without it or with another token, in the service\'s error shape', async () => {
+  it('/metrics needs the worker token or the metrics token (G11): 401 without them or with another token, in the service\'s error shape', async () => {
     for (const headers of [{} as Record<string, string>, { authorization: 'Bearer not-the-token' }, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Basic ${TOKEN}` }]) {
       const res = await fetch(`${server.url}/metrics`, { headers });
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
     }
+    expect((await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(200);
+    // The metrics token opens nothing else.
+    expect((await post('/internal/v1/embeddings/text', { base_model: 'toy-clip', adapter: null, texts: ['a'] }, METRICS_TOKEN)).status).toBe(401);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200); // the liveness probe stays open
   });
 
-  it('/metrics exposes request counters, latency and batch histograms, cache counters', async () => {
-    const text = await metrics();
-    expect(text).toMatch(/^inference_requests_total\{route="\/internal\/v1\/classify",status="200"\} \d+$/m);
-    expect(text).toMatch(/^inference_requests_total\{route="\/internal\/v1\/classify",status="401"\} \d+$/m);
-    expect(text).toMatch(/^inference_requests_total\{route="\/internal\/v1\/classify",status="422"\} \d+$/m);
-    expect(text).toMatch(/^inference_request_duration_seconds_bucket\{route="\/internal\/v1\/classify",le="\+Inf"\} \d+$/m);
-    expect(text).toMatch(/^inference_image_batch_size_count \d+$/m);
-    expect(metric(text, 'inference_adapter_cache_hits_total')).toBeGreaterThanOrEqual(1);
+  it('/metrics parses as Prometheus text: request counters, latency, batch size and batch time histograms, text batches, cache counters', async () => {
+    const m = parsePrometheusText(await metrics());
+    const v = (name: string, labels: Record<string, string> = {}) => sampleValue(m, name, labels);
+    for (const status of ['200', '401', '422']) expect(v('inference_requests_total', { route: '/internal/v1/classify', status })).toBeGreaterThanOrEqual(1);
+    expect(m.get('inference_request_duration_seconds')?.type).toBe('histogram');
+    expect(v('inference_request_duration_seconds_count', { route: '/internal/v1/classify' })).toBeGreaterThanOrEqual(1);
+    // One time per micro-batch the model ran: as many as batch sizes observed.
+    expect(m.get('inference_batch_duration_seconds')?.type).toBe('histogram');
+    expect(v('inference_batch_duration_seconds_count')).toBe(v('inference_image_batch_size_count'));
+    expect(v('inference_image_batch_size_count')).toBeGreaterThanOrEqual(1);
+    expect(v('inference_text_batch_size_count')).toBeGreaterThanOrEqual(1);
+    expect(v('inference_adapter_cache_hits_total')).toBeGreaterThanOrEqual(1);
+    expect(m.get('inference_adapter_cache_entries')?.type).toBe('gauge');
+    // No trainer beside this server: not busy, no job outcomes.
+    expect(v('worker_trainer_busy')).toBe(0);
+    expect(m.get('worker_trainer_jobs_total')?.samples).toEqual([]);
+    expect(m.get('process_cpu_user_seconds_total')?.type).toBe('counter');
+  });
+
+  it('text embeddings: the text batch histogram counts each call once with its number of texts', async () => {
+    const before = parsePrometheusText(await metrics());
+    const r = await post('/internal/v1/embeddings/text', { base_model: 'toy-clip', adapter: null, texts: ['a', 'b', 'c'] });
+    expect(r.status).toBe(200);
+    const after = parsePrometheusText(await metrics());
+    const d = (name: string) => sampleValue(after, name)! - sampleValue(before, name)!;
+    expect([d('inference_text_batch_size_count'), d('inference_text_batch_size_sum')]).toEqual([1, 3]);
   });
 });
