@@ -36,6 +36,8 @@ import { datasetUploadRoutes } from './routes/dataset-uploads.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { modelRoutes } from './routes/models.ts';
 import { tenantRoutes } from './routes/tenants.ts';
+import { tenantLimitRoutes } from './routes/tenant-limits.ts';
+import { usageRoutes } from './routes/usage.ts';
 import { trainingJobRoutes } from './routes/training-jobs.ts';
 import { evaluationRoutes } from './routes/evaluations.ts';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts';
@@ -78,6 +80,8 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
   app.use('/v1/*', authenticate, rateLimit, jsonBodyGuard);
 
   app.route('/', tenantRoutes());
+  app.route('/', tenantLimitRoutes());
+  app.route('/', usageRoutes());
   app.route('/', auditEventRoutes());
   app.route('/', workerAdminRoutes());
   app.route('/', trainingJobRoutes());

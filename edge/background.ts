@@ -17,6 +17,7 @@ import { purgeExpiredIdempotencyKeys } from './http/idempotency.ts';
 import { purgeOldRateWindows } from './http/rate-limit.ts';
 import type { Ports } from './ports.ts';
 import { type RetentionSummary, purgeExpiredRecords } from './retention.ts';
+import { snapshotStorage } from './usage/storage.ts';
 import { type DispatchSummary, dispatchDueWebhooks } from './webhooks/dispatcher.ts';
 import { type EnqueueSummary, enqueueDueDeliveries } from './webhooks/queue.ts';
 import type { WebhookSettings } from './webhooks/settings.ts';
@@ -30,6 +31,8 @@ export interface BackgroundSummary {
   rateWindowsPurged: number;
   /** Pending presigned uploads removed (row and object). */
   uploadsExpired: number;
+  /** Tenants whose storage usage of the day was snapshotted (edge/usage/storage.ts). */
+  storageSnapshots: number;
   /** The reconciliation of the bucket: due recorded keys handled, and the orphans removed (null when it failed). */
   objectSweep: SweepSummary | null;
   /** Rows purged past the retention (config.retentionDays). */
@@ -60,6 +63,7 @@ export async function runBackgroundTasks(
     idempotencyKeysPurged: 0,
     rateWindowsPurged: 0,
     uploadsExpired: 0,
+    storageSnapshots: 0,
     objectSweep: null,
     retention: { jobEvents: 0, jobs: 0, deliveries: 0, attempts: 0 },
     errors: [],
@@ -95,6 +99,10 @@ export async function runBackgroundTasks(
   await task('webhooks', async () => {
     if (ports.webhookQueue) summary.webhookQueue = await enqueueDueDeliveries(ports.db, ports.webhookQueue, webhookSettings, now);
     else summary.webhooks = await dispatchDueWebhooks(ports, webhookSettings, now, opts.fetchImpl ?? fetch);
+  });
+  // Billing: the day's storage snapshot of the next tenants (edge/usage/storage.ts).
+  await task('storage usage', async () => {
+    summary.storageSnapshots = await snapshotStorage(ports.db, now);
   });
   return summary;
 }

@@ -18,6 +18,7 @@ export type AuditAction =
   | 'tenant.created'
   | 'tenant.suspended'
   | 'tenant.unsuspended'
+  | 'tenant.limits_updated'
   | 'api_key.created'
   | 'api_key.revoked'
   | 'webhook_endpoint.created'
@@ -31,6 +32,7 @@ export const AUDIT_ACTIONS: readonly AuditAction[] = [
   'tenant.created',
   'tenant.suspended',
   'tenant.unsuspended',
+  'tenant.limits_updated',
   'api_key.created',
   'api_key.revoked',
   'webhook_endpoint.created',

@@ -9,6 +9,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from '../crypto.ts';
 import { API_KEY_PATTERN, hashApiKey } from '../ids.ts';
 import type { SqlDatabase } from '../ports.ts';
+import { parseTenantLimits, withTenantQuotas } from '../tenants/limits.ts';
 import { apiKeyByHash, noteApiKeyUse } from '../tenants/tenants.ts';
 import { WORKER_TOKEN_PATTERN, workerTokenRow } from '../worker-tokens/worker-tokens.ts';
 import type { AppEnv, Principal, TenantEnv, TenantPrincipal, WorkerPrincipal } from './context.ts';
@@ -39,7 +40,7 @@ export async function resolveApiKey(db: SqlDatabase, key: string): Promise<Tenan
     throw unauthorized(`This API key (${row.id}) expired at ${row.expires_at}; use another key of your tenant, or create one (POST /v1/api-keys).`);
   }
   await noteApiKeyUse(db, row, now);
-  return { kind: 'tenant', tenantId: row.tenant_id, keyId: row.id, suspended: row.suspended_at !== null };
+  return { kind: 'tenant', tenantId: row.tenant_id, keyId: row.id, suspended: row.suspended_at !== null, limits: parseTenantLimits(row.limits) };
 }
 
 /** The worker of a per-worker token; 401 when it is unknown or revoked. */
@@ -84,9 +85,15 @@ async function limitedPrincipal(c: Context<AppEnv>): Promise<Principal> {
   }
 }
 
+/** Sets the request's principal; a tenant's request gets a config with the tenant's effective quotas. */
+function setPrincipal(c: Context<AppEnv>, p: Principal): void {
+  c.set('principal', p);
+  if (p.kind === 'tenant') c.set('config', withTenantQuotas(c.var.config, p.limits));
+}
+
 /** App middleware for /v1: sets c.var.principal or answers 401 (429 for an address with too many failures). */
 export const authenticate: MiddlewareHandler<AppEnv> = async (c, next) => {
-  c.set('principal', await limitedPrincipal(c));
+  setPrincipal(c, await limitedPrincipal(c));
   await next();
 };
 
@@ -95,7 +102,7 @@ async function principalOf(c: Context<AppEnv>): Promise<Principal> {
   if (known) return known;
   // A route mounted outside /v1 (not behind `authenticate`) resolves the token here.
   const p = await limitedPrincipal(c);
-  c.set('principal', p);
+  setPrincipal(c, p);
   return p;
 }
 

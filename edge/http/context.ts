@@ -2,6 +2,7 @@
 import type { TimingVariables } from 'hono/timing';
 import type { EdgeConfig } from '../config.ts';
 import type { Ports } from '../ports.ts';
+import type { TenantLimits } from '../tenants/limits.ts';
 import type { IdempotencyContext } from './idempotency.ts';
 
 /** A tenant's API key. */
@@ -11,6 +12,8 @@ export interface TenantPrincipal {
   keyId: string;
   /** The tenant is suspended (POST /v1/tenants/{id}/suspend): `requireTenant` answers 403. */
   suspended: boolean;
+  /** The tenant's overrides of quotas and rate limit (PATCH /v1/tenants/{id}), read with the key. */
+  limits: TenantLimits;
 }
 
 /** The operator (ADMIN_TOKEN). */
@@ -29,6 +32,7 @@ export type Principal = TenantPrincipal | AdminPrincipal | WorkerPrincipal;
 
 export interface AppVariables extends TimingVariables {
   ports: Ports;
+  /** For a tenant's request (after `authenticate`), `quotas` are the tenant's effective quotas (edge/tenants/limits.ts). */
   config: EdgeConfig;
   /** Set by `authenticate` on every /v1 request that got past it. */
   principal: Principal;

@@ -29,13 +29,16 @@ export class FixedWindowCounter {
   }
 }
 
-export function memoryRequestLimiter(limit: number, windowMs: number): RequestLimiter {
+/** `defaultLimit` requests per window per bucket; a call's own limit (a tenant's override) replaces it for that bucket. */
+export function memoryRequestLimiter(defaultLimit: number, windowMs: number): RequestLimiter {
   const counter = new FixedWindowCounter(windowMs);
   return {
-    async hit(bucket) {
+    async hit(bucket, override) {
+      const limit = override ?? defaultLimit;
       const { count, resetSeconds } = counter.count(bucket, 1);
       return { allowed: count <= limit, limit, remaining: Math.max(0, limit - count), resetSeconds };
     },
+    policy: (override) => ({ requests: override ?? defaultLimit, windowSeconds: windowMs / 1000 }),
   };
 }
 

@@ -77,6 +77,7 @@ export const IdempotencyHeaders = z.object({
 /** The operation groups of /openapi.json, in reading order; every route's tag must be one of these. */
 export const API_TAGS = [
   { name: 'Tenants', description: 'Tenants (admin), the calling tenant, API keys and the audit log.' },
+  { name: 'Usage', description: 'Billable usage per day: classify calls and images, embedded texts, training and evaluation time, storage.' },
   { name: 'Datasets', description: 'Labelled image sets: create, upload (multipart or presigned), finalize, delete.' },
   { name: 'Training jobs', description: 'CoCoOp/CoOp adaptation jobs on a ready dataset, their events and cancellation.' },
   { name: 'Evaluations', description: 'Accuracy of a model (or zero-shot CLIP) on a ready dataset, per class, with a confusion matrix.' },

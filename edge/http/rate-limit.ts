@@ -4,6 +4,9 @@
 //   - failed authentication per client address (`authenticate` and the routes outside /v1, edge/http/auth.ts):
 //     once an address has failed `authFailuresPerWindow` times, its requests are 429 until the window ends, before
 //     their credentials are checked (so a right guess is not told apart while blocked).
+// A tenant whose limits override the request rate (PATCH /v1/tenants/{id}: rate_limit.requests_per_window) has its
+// keys counted against that limit: exactly on Node; on Workers against the binding tier nearest below it
+// (edge/workers/rate-limits.ts), since a binding's limit is fixed in wrangler.toml.
 // Node: counters in process memory (edge/http/memory-rate-limit.ts; edge/node/rate-limits.ts for the address).
 // Workers: the rate-limiting bindings (edge/workers/rate-limits.ts).
 import type { Context, MiddlewareHandler } from 'hono';
@@ -25,9 +28,17 @@ export interface LimitDecision {
   remaining?: number;
 }
 
+/** What a key is limited to: `requests` per window of `windowSeconds`. */
+export interface RequestPolicy {
+  requests: number;
+  windowSeconds: number;
+}
+
 export interface RequestLimiter {
-  /** Counts one request of `bucket`. */
-  hit(bucket: string): Promise<LimitDecision>;
+  /** Counts one request of `bucket`, limited to `limit` per window (a tenant's override) or, without it, the default. */
+  hit(bucket: string, limit?: number): Promise<LimitDecision>;
+  /** The limit `hit` enforces for a key with this override (none: the default), as GET /v1/me reports it. */
+  policy(limit?: number): RequestPolicy;
 }
 
 export interface AuthFailureLimiter {
@@ -71,7 +82,8 @@ export const rateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   const p = c.var.principal;
   if (!p || p.kind === 'worker') return next();
   const bucket = p.kind === 'tenant' ? `key:${p.keyId}` : 'admin';
-  const d = await rateLimitsOf(c.var.ports, c.var.config).requests.hit(bucket);
+  const override = p.kind === 'tenant' ? p.limits.rate_limit?.requests_per_window : undefined;
+  const d = await rateLimitsOf(c.var.ports, c.var.config).requests.hit(bucket, override);
   if (d.limit !== undefined) {
     c.header('X-RateLimit-Limit', String(d.limit));
     c.header('X-RateLimit-Remaining', String(d.remaining ?? 0));

@@ -1,10 +1,12 @@
 // The final transition of a leased row of the worker queue (a training job or an evaluation), shared by the job
 // queue (edge/jobs/queue.ts) and the evaluations (edge/evaluations/queue.ts): one guarded batch of the UPDATE, its
-// event, the statements that go with it (the model row) and the webhook outbox rows of the row's kind.
+// event, the statements that go with it (the model row), the webhook outbox rows of the row's kind and the row's
+// usage record (its running time, edge/usage/record.ts).
 import { quoteId } from '../../shared/util/quote.ts';
 import { evaluationObject, evaluationWebhookData } from '../evaluations/records.ts';
 import { conflict } from '../http/errors.ts';
 import type { SqlDatabase, SqlStatement, SqlValue } from '../ports.ts';
+import { endedWorkStatements } from '../usage/record.ts';
 import { type JobRow, guardedEventStatement, isConstraintError, jobById, jobObject, webhookData } from './records.ts';
 import { type WorkEventType, jobWebhookStatements } from './webhook-events.ts';
 
@@ -56,6 +58,7 @@ export async function finishLeased(db: SqlDatabase, row: JobRow, t: Transition):
       guardedEventStatement(db, { jobId: row.id, tenantId: row.tenant_id, level: event.level, type: 'message', message: event.message, data: event.data, now }),
       ...(t.extra ?? []),
       ...(webhook ? await jobWebhookStatements(db, row.tenant_id, webhook.type, webhook.data, now) : []),
+      ...endedWorkStatements(db, after),
     ]);
   } catch (err) {
     if (!isConstraintError(err)) throw err;

@@ -8,6 +8,7 @@
 //
 // Classify bodies carry base64 images, so the route raises the JSON body limit to CLASSIFY_MAX_BODY_BYTES
 // with `classifyBodyLimit`, which createApp mounts on /v1/classify before the shared body guard.
+// A call that succeeds is counted (edge/usage/record.ts) before its 200 is sent.
 import { createRoute, z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { endTime, startTime } from 'hono/timing';
@@ -19,6 +20,7 @@ import { MAX_CLASSIFY_IMAGES, MAX_CLASSIFY_IMAGE_BYTES, MAX_LABELS, MAX_LABEL_CH
 import { InferenceClient } from '../inference/client.ts';
 import { MAX_TEXTS, MAX_TEXT_CHARS, textEmbeddings } from '../inference/embeddings.ts';
 import { ZERO_SHOT } from '../models/models.ts';
+import { recordClassify, recordEmbeddingTexts } from '../usage/record.ts';
 
 /** JSON body limit of POST /v1/classify (base64 images). */
 export const CLASSIFY_MAX_BODY_BYTES = 15 * 1024 * 1024;
@@ -119,7 +121,9 @@ export function classifyRoutes() {
     startTime(c, 'inference', 'gpu-worker inference');
     const logits = await clientOf(c).classify(prepared.request);
     endTime(c, 'inference');
-    return c.json(classifyAnswer(body.model, prepared, logits, body.top_k), 200);
+    const answer = classifyAnswer(body.model, prepared, logits, body.top_k);
+    await recordClassify(c.var.ports.db, c.var.tenant.tenantId, prepared.request.images.length);
+    return c.json(answer, 200);
   });
 
   app.openapi(embeddingsRoute, async (c) => {
@@ -136,6 +140,7 @@ export function classifyRoutes() {
         return embeddings;
       },
     });
+    await recordEmbeddingTexts(c.var.ports.db, c.var.tenant.tenantId, texts.length);
     return c.json(answer, 200);
   });
 

@@ -1,5 +1,6 @@
 // Tenants and API keys: POST /v1/tenants (admin), POST /v1/tenants/{id}/suspend and /unsuspend (admin), GET /v1/me,
-// POST /v1/api-keys (optionally expiring), GET /v1/api-keys, DELETE /v1/api-keys/{id}.
+// POST /v1/api-keys (optionally expiring), GET /v1/api-keys, DELETE /v1/api-keys/{id}. A tenant's quotas and rate limit
+// (PATCH /v1/tenants/{id}) are in routes/tenant-limits.ts, its billable usage (GET /v1/usage) in routes/usage.ts.
 // The SQL and rules are in edge/tenants/; every change writes its audit event (edge/audit/) in the same batch.
 import { createRoute, z } from '@hono/zod-openapi';
 import { actorOf } from '../audit/audit.ts';
@@ -17,6 +18,7 @@ import {
   newRouter,
 } from '../http/openapi.ts';
 import { PaginationQuery, pageSchema } from '../http/pagination.ts';
+import { rateLimitsOf } from '../http/rate-limit.ts';
 import { PLAIN_TEXT_RULE, isPlainText } from '../http/text.ts';
 import { suspendTenant, unsuspendTenant } from '../tenants/suspension.ts';
 import {
@@ -30,6 +32,7 @@ import {
   revokeApiKey,
 } from '../tenants/tenants.ts';
 import { tenantUsage } from '../tenants/usage.ts';
+import { Quotas, RateLimit, Usage } from './tenant-limits.ts';
 
 // ---- schemas --------------------------------------------------------------------------------
 
@@ -56,16 +59,7 @@ const TenantCreated = z
   .object({ id: TenantId, name: z.string(), api_key: ApiKeySecret })
   .openapi('TenantCreated');
 
-const QuotaFields = {
-  datasets: z.number().int().openapi({ description: 'Datasets.' }),
-  images: z.number().int().openapi({ description: 'Dataset images, over all datasets.' }),
-  bytes: z.number().int().openapi({ description: 'Stored bytes: images plus model artifacts.' }),
-  concurrent_jobs: z.number().int().openapi({ description: 'Training jobs queued, running or cancelling.' }),
-};
-const Quotas = z.object(QuotaFields).openapi('Quotas', { description: 'The tenant limits.' });
-const Usage = z.object(QuotaFields).openapi('Usage', { description: 'What the tenant uses now, in the units of the quotas.' });
-
-const Me = z.object({ id: TenantId, name: z.string(), quotas: Quotas, usage: Usage }).openapi('Me');
+const Me = z.object({ id: TenantId, name: z.string(), quotas: Quotas, rate_limit: RateLimit, usage: Usage }).openapi('Me');
 
 const MAX_KEY_DAYS = 3650;
 const Timestamp = z.string().openapi({ example: '2025-01-31T12:00:00.000Z' });
@@ -185,7 +179,9 @@ const getMeRoute = createRoute({
   operationId: 'getMe',
   tags: ['Tenants'],
   summary: 'The calling tenant',
-  description: 'The tenant of the API key, its quotas and current usage.',
+  description:
+    'The tenant of the API key, its quotas (its overrides, else the defaults), the request limit of its keys, and what it uses of the quotas now. ' +
+    'Billable usage over time: GET /v1/usage.',
   security: SECURITY.tenant,
   middleware: [requireTenant] as const,
   responses: {
@@ -281,10 +277,13 @@ export function tenantRoutes() {
   });
 
   app.openapi(getMeRoute, async (c) => {
-    const { tenantId } = c.var.tenant;
-    const { db } = c.var.ports;
-    const tenant = await requireTenantRecord(db, tenantId);
-    return c.json({ id: tenant.id, name: tenant.name, quotas: c.var.config.quotas, usage: await tenantUsage(db, tenantId) }, 200);
+    const { tenantId, limits } = c.var.tenant;
+    const { ports, config } = c.var;
+    const tenant = await requireTenantRecord(ports.db, tenantId);
+    const policy = rateLimitsOf(ports, config).requests.policy(limits.rate_limit?.requests_per_window);
+    const rate_limit = { requests_per_window: policy.requests, window_seconds: policy.windowSeconds };
+    // config.quotas: the tenant's effective quotas (edge/http/auth.ts gives a tenant's request its own).
+    return c.json({ id: tenant.id, name: tenant.name, quotas: config.quotas, rate_limit, usage: await tenantUsage(ports.db, tenantId) }, 200);
   });
 
   app.openapi(createApiKeyRoute, async (c) => {

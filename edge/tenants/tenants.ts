@@ -94,13 +94,15 @@ export interface ApiKeyAuthRow {
   expires_at: string | null;
   last_used_at: string | null;
   suspended_at: string | null;
+  /** The tenant's overrides of quotas and rate limit (JSON, edge/tenants/limits.ts). */
+  limits: string;
 }
 
-/** The key row with this hash (revoked or not) and whether its tenant is suspended, for authentication. */
+/** The key row with this hash (revoked or not), whether its tenant is suspended and its limits, for authentication. */
 export function apiKeyByHash(db: SqlDatabase, keyHash: string): Promise<ApiKeyAuthRow | null> {
   return db
     .prepare(
-      `SELECT k.id, k.tenant_id, k.revoked_at, k.expires_at, k.last_used_at, t.suspended_at
+      `SELECT k.id, k.tenant_id, k.revoked_at, k.expires_at, k.last_used_at, t.suspended_at, t.limits
          FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.key_hash = ?`,
     )
     .bind(keyHash)

@@ -8,6 +8,16 @@ export type Usage = Quotas;
 /** Job states that count against `concurrent_jobs`. */
 export const ACTIVE_JOB_STATES = ['queued', 'running', 'cancelling'] as const;
 
+/**
+ * SQL of the bytes a tenant stores (images, pending uploads included, plus model artifacts): the `bytes` quota's
+ * count, and what the daily storage snapshot records (edge/usage/storage.ts). `tenant` is the SQL of the tenant id
+ * (a `?` placeholder or a column); it appears twice.
+ */
+export function storedBytesSql(tenant: string): string {
+  return `(SELECT COALESCE(SUM(bytes), 0) FROM images WHERE tenant_id = ${tenant})
+           + (SELECT COALESCE(SUM(artifact_bytes), 0) FROM models WHERE tenant_id = ${tenant})`;
+}
+
 export async function tenantUsage(db: SqlDatabase, tenantId: string): Promise<Usage> {
   const active = ACTIVE_JOB_STATES.map((s) => `'${s}'`).join(', ');
   const row = await db
@@ -15,8 +25,7 @@ export async function tenantUsage(db: SqlDatabase, tenantId: string): Promise<Us
       `SELECT
          (SELECT COUNT(*) FROM datasets WHERE tenant_id = ?) AS datasets,
          (SELECT COUNT(*) FROM images WHERE tenant_id = ?) AS images,
-         (SELECT COALESCE(SUM(bytes), 0) FROM images WHERE tenant_id = ?)
-           + (SELECT COALESCE(SUM(artifact_bytes), 0) FROM models WHERE tenant_id = ?) AS bytes,
+         ${storedBytesSql('?')} AS bytes,
          (SELECT COUNT(*) FROM training_jobs WHERE tenant_id = ? AND status IN (${active})) AS concurrent_jobs`,
     )
     .bind(tenantId, tenantId, tenantId, tenantId, tenantId)

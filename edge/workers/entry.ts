@@ -1,8 +1,8 @@
 // The edge on Cloudflare Workers: builds the three ports from bindings and serves createApp(ports, config).
 //
-// Bindings (infra/cloudflare/wrangler.toml): DB (D1, schema from infra/migrations), CACHE (KV), RATE_LIMITER and
-// AUTH_FAILURE_LIMITER (rate limiting: edge/workers/rate-limits.ts), WEBHOOK_QUEUE and WEBHOOK_DLQ (Cloudflare Queues:
-// webhook deliveries and their dead letters).
+// Bindings (infra/cloudflare/wrangler.toml): DB (D1, schema from infra/migrations), CACHE (KV), RATE_LIMITER, its
+// RATE_LIMITER_<limit> tiers and AUTH_FAILURE_LIMITER (rate limiting: edge/workers/rate-limits.ts), WEBHOOK_QUEUE and
+// WEBHOOK_DLQ (Cloudflare Queues: webhook deliveries and their dead letters).
 // Vars/secrets: ADMIN_TOKEN, WORKER_TOKEN (secrets), S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_ACCESS_KEY_ID,
 // S3_SECRET_ACCESS_KEY (secret), S3_FORCE_PATH_STYLE, WEBHOOK_RETRY_SCHEDULE (tests), plus everything configFromEnv reads.
 //

@@ -26,6 +26,7 @@ const NO_ID_ROUTES = new Set([
   'GET /docs',
   'POST /v1/tenants',
   'GET /v1/me',
+  'GET /v1/usage',
   'POST /v1/api-keys',
   'GET /v1/datasets',
   'POST /v1/datasets',
@@ -109,6 +110,7 @@ const OPTIONAL = new Set(['POST /v1/classify', 'POST /v1/embeddings/text']);
 const ADMIN_MATRIX: Record<string, (a: Ids) => Call> = {
   'POST /v1/tenants/{id}/suspend': (a) => ({ path: `/v1/tenants/${a.tenant}/suspend` }),
   'POST /v1/tenants/{id}/unsuspend': (a) => ({ path: `/v1/tenants/${a.tenant}/unsuspend` }),
+  'PATCH /v1/tenants/{id}': (a) => ({ path: `/v1/tenants/${a.tenant}` }),
   'DELETE /v1/workers/{id}': (a) => ({ path: `/v1/workers/${a.workerToken}` }),
 };
 

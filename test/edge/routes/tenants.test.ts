@@ -152,6 +152,7 @@ describe('GET /v1/me', () => {
       id: t.id,
       name: 'Counted',
       quotas: { datasets: 50, images: 20000, bytes: 2 * 1024 ** 3, concurrent_jobs: 2 },
+      rate_limit: { requests_per_window: 600, window_seconds: 60 },
       usage: { datasets: 0, images: 0, bytes: 0, concurrent_jobs: 0 },
     });
 

@@ -87,6 +87,8 @@ async function runFlows(): Promise<void> {
     const key = t.api_key;
     await ok(post(key, '/v1/api-keys', {}), 201);
     await ok(f('/v1/me', { headers: bearer(key) }));
+    await ok(f(`/v1/tenants/${t.id}`, { method: 'PATCH', headers: jsonHeaders(ADMIN_TOKEN), body: JSON.stringify({ quotas: { images: 1000 }, rate_limit: { requests_per_window: 5000 } }) }));
+    await ok(f('/v1/usage?from=2025-01-01&to=2025-12-31', { headers: bearer(key) }));
 
     // 101 datasets, then full pages of them (the page's class counts look up 100 datasets at once).
     const ids: string[] = [];
