@@ -1,7 +1,8 @@
 // Security review (docs/security.md), over real HTTP with real SQLite (startTestEdge):
 //  - Credential scope on EVERY route of GET /openapi.json: each route declares one principal (ApiKey, AdminToken,
-//    WorkerToken, or none); the two other credentials, a wrong token and no token are 401 on it, and the declared
-//    one gets past auth. A route without a declared principal fails the test, so new routes are covered.
+//    WorkerToken, MetricsToken, or none); the other credentials, a wrong token and no token are 401 on it, and the
+//    declared one gets past auth (on MetricsToken routes the admin token too). A route without a declared principal
+//    fails the test, so new routes are covered.
 //  - Revocation takes effect at once: the very next request with a revoked key is 401 on every kind of route,
 //    including an Idempotency-Key replay of a request it made before; other keys keep working; no auth result
 //    is cached in the KeyValueCache port (the Workers build's KV), so there is nothing stale to expire.
@@ -13,17 +14,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { ADMIN_TOKEN, WORKER_TOKEN, type FakeCache, type TestEdge, bearer, jsonHeaders, startTestEdge } from '../helpers/edge.ts';
 
+const METRICS_TOKEN = 'scope-metrics-token-0123456789';
 let edge: TestEdge;
 beforeAll(async () => {
   // Hundreds of refused credentials from one address: the failed-authentication limit (tested below and in
   // test/edge/http/rate-limit.test.ts) would answer them 429 before their scope is checked.
-  edge = await startTestEdge({ rateLimit: { authFailuresPerWindow: 1_000_000 } });
+  edge = await startTestEdge({ rateLimit: { authFailuresPerWindow: 1_000_000 }, metricsToken: METRICS_TOKEN });
 });
 afterAll(async () => {
   await edge?.close();
 });
 
-type Scheme = 'ApiKey' | 'AdminToken' | 'WorkerToken' | 'none';
+type Scheme = 'ApiKey' | 'AdminToken' | 'WorkerToken' | 'MetricsToken' | 'none';
 
 async function documentedRoutes(): Promise<{ method: string; path: string; scheme: Scheme }[]> {
   const doc = (await (await edge.fetch('/openapi.json')).json()) as {
@@ -44,7 +46,9 @@ async function documentedRoutes(): Promise<{ method: string; path: string; schem
 describe('credential scope on every documented route', () => {
   it('only the declared principal gets past auth; every other credential is 401', async () => {
     const t = await edge.createTenant('Scope');
-    const creds: Record<Exclude<Scheme, 'none'>, string> = { ApiKey: t.api_key, AdminToken: ADMIN_TOKEN, WorkerToken: WORKER_TOKEN };
+    const creds: Record<Exclude<Scheme, 'none'>, string> = { ApiKey: t.api_key, AdminToken: ADMIN_TOKEN, WorkerToken: WORKER_TOKEN, MetricsToken: METRICS_TOKEN };
+    // The metrics routes also take the admin token (docs/security.md section 1).
+    const alsoAccepted: Partial<Record<Scheme, string[]>> = { MetricsToken: [ADMIN_TOKEN] };
     // A per-worker token (POST /v1/workers) is a WorkerToken credential too: refused wherever the configured one is.
     const issued = await edge.fetch('/v1/workers', { method: 'POST', headers: jsonHeaders(ADMIN_TOKEN), body: JSON.stringify({ name: 'scope' }) });
     expect(issued.status).toBe(201);
@@ -79,7 +83,7 @@ describe('credential scope on every documented route', () => {
         return { status: res.status, code: body?.error?.code };
       };
       const wrong = [
-        ...Object.entries(creds).filter(([k]) => k !== r.scheme).map(([, v]) => v),
+        ...Object.entries(creds).filter(([k, v]) => k !== r.scheme && !(alsoAccepted[r.scheme] ?? []).includes(v)).map(([, v]) => v),
         ...(r.scheme === 'WorkerToken' ? [`${perWorker}x`, perWorker.slice(0, -1) + (perWorker.endsWith('A') ? 'B' : 'A')] : [perWorker]),
         `${creds[r.scheme]}x`,
         creds[r.scheme].slice(0, -1) + (creds[r.scheme].endsWith('A') ? 'B' : 'A'),
@@ -90,6 +94,7 @@ describe('credential scope on every documented route', () => {
       }
       const right = await call(creds[r.scheme]);
       expect(right.status, `${r.method} ${r.path} with its own credential`).not.toBe(401);
+      for (const token of alsoAccepted[r.scheme] ?? []) expect((await call(token)).status, `${r.method} ${r.path} with ${token.slice(0, 10)}`).not.toBe(401);
       if (r.scheme === 'WorkerToken') expect((await call(perWorker)).status, `${r.method} ${r.path} with a per-worker token`).not.toBe(401);
       seen.push(`${r.method} ${r.path}`);
     }
