@@ -16,7 +16,7 @@ interface RateLimitEntry {
   simple: { limit: number; period: number };
 }
 
-const toml = parse(readFileSync(resolve(process.cwd(), 'infra/cloudflare/wrangler.toml'), 'utf8')) as { ratelimits: RateLimitEntry[] };
+const toml = parse(readFileSync(resolve(process.cwd(), 'infra/cloudflare/wrangler.toml'), 'utf8')) as unknown as { ratelimits: RateLimitEntry[] };
 
 describe('wrangler.toml rate-limiting bindings', () => {
   it('every RATE_LIMITER_<limit> tier has that limit, the period of the code, and its own namespace', () => {
