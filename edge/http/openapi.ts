@@ -86,7 +86,7 @@ export const API_TAGS = [
   { name: 'Webhooks', description: 'Signed notifications of job and evaluation outcomes: endpoints, secrets, deliveries.' },
   { name: 'Workers (admin)', description: 'Per-worker tokens for the GPU worker pool (operator).' },
   { name: 'Internal: workers', description: 'The worker pool’s API: lease, heartbeat, events, complete (worker tokens only).' },
-  { name: 'System', description: 'Liveness and this document.' },
+  { name: 'System', description: 'Liveness, this document, and the operators’ metrics (metrics token).' },
 ];
 
 export const SECURITY = {
