@@ -5,12 +5,13 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsCommand,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import type { BlobHead, BlobStore, PresignedPut } from './blob-store.ts';
+import { type BlobHead, type BlobListOptions, type BlobListPage, type BlobStore, type PresignedPut, listLimit } from './blob-store.ts';
 import { throwDeleteErrors } from './delete-errors.ts';
 
 export interface S3BlobStoreOptions {
@@ -153,6 +154,28 @@ export class S3BlobStore implements BlobStore {
       // DeleteObjects answers 200 even when single keys fail; those come back in Errors.
       throwDeleteErrors(this.bucket, (out.Errors ?? []).map((e) => ({ key: e.Key, code: e.Code, message: e.Message })));
     }
+  }
+
+  /**
+   * One page of ListObjects (version 1: the cursor is a key, sent as `marker`; see aws4fetch-blob-store.ts for why
+   * not ListObjectsV2's continuation tokens).
+   */
+  async list(prefix: string, opts: BlobListOptions = {}): Promise<BlobListPage> {
+    const limit = listLimit(opts);
+    let out;
+    try {
+      out = await this.client.send(new ListObjectsCommand({ Bucket: this.bucket, Prefix: prefix, Marker: opts.cursor ?? undefined, MaxKeys: limit }));
+    } catch (err) {
+      this.fail('ListObjects', prefix, err);
+    }
+    const objects = (out.Contents ?? []).map((o) => {
+      // No guessing: an entry without its key or date (S3 always sends both) fails the page.
+      if (o.Key === undefined || !(o.LastModified instanceof Date)) throw new Error(`S3 ListObjects ${this.bucket}/${prefix} failed: an entry without Key or LastModified`);
+      return { key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified };
+    });
+    const last = out.NextMarker ?? objects.at(-1)?.key;
+    if (out.IsTruncated && last === undefined) throw new Error(`S3 ListObjects ${this.bucket}/${prefix} failed: a truncated page without keys`);
+    return { objects, cursor: out.IsTruncated ? (last as string) : null };
   }
 
   /**

@@ -9,14 +9,16 @@ import { join } from 'node:path';
 import type { EdgeConfigInput } from '../../edge/config.ts';
 import { type RunningEdge, type StartEdgeOptions, startEdge } from '../../edge/node/server.ts';
 import type { BlobHead, BlobStore, KeyValueCache, PresignedPut } from '../../edge/ports.ts';
+import { type BlobListOptions, type BlobListPage, listLimit } from '../../shared/storage/blob-store.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const WORKER_TOKEN = 'test-worker-token-0123456789';
 
 export class FakeBlobStore implements BlobStore {
-  readonly objects = new Map<string, { body: Uint8Array; contentType: string }>();
+  /** lastModified: when put() stored it (tests may change it). */
+  readonly objects = new Map<string, { body: Uint8Array; contentType: string; lastModified?: Date }>();
   async put(key: string, body: Uint8Array, contentType: string): Promise<void> {
-    this.objects.set(key, { body: body.slice(), contentType });
+    this.objects.set(key, { body: body.slice(), contentType, lastModified: new Date() });
   }
   async get(key: string): Promise<Uint8Array | null> {
     return this.objects.get(key)?.body.slice() ?? null;
@@ -27,6 +29,17 @@ export class FakeBlobStore implements BlobStore {
   }
   async delete(keys: string[]): Promise<void> {
     for (const k of keys) this.objects.delete(k);
+  }
+  /** S3's order: UTF-16 code units and UTF-8 bytes sort ASCII keys alike. */
+  async list(prefix: string, opts: BlobListOptions = {}): Promise<BlobListPage> {
+    const limit = listLimit(opts);
+    const keys = [...this.objects.keys()].filter((k) => k.startsWith(prefix) && (!opts.cursor || k > opts.cursor)).sort();
+    const page = keys.slice(0, limit);
+    const objects = page.map((key) => {
+      const o = this.objects.get(key)!;
+      return { key, size: o.body.byteLength, lastModified: o.lastModified ?? new Date() };
+    });
+    return { objects, cursor: keys.length > limit ? page[page.length - 1] : null };
   }
   async presignPut(key: string, contentType: string, bytes: number, expiresInSeconds: number): Promise<PresignedPut> {
     return {

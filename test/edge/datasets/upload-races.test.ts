@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackgroundTasks } from '../../../edge/background.ts';
 import { type RunningEdge, startEdge } from '../../../edge/node/server.ts';
 import type { BlobHead, BlobStore, PresignedPut } from '../../../edge/ports.ts';
+import type { BlobListOptions, BlobListPage } from '../../../shared/storage/blob-store.ts';
 import { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN, bearer, jsonHeaders } from '../../helpers/edge.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
@@ -44,6 +45,9 @@ class HoldingBlobStore implements BlobStore {
   }
   head(key: string): Promise<BlobHead | null> {
     return this.inner.head(key);
+  }
+  list(prefix: string, opts?: BlobListOptions): Promise<BlobListPage> {
+    return this.inner.list(prefix, opts);
   }
   async delete(keys: string[]): Promise<void> {
     if (this.armed) {

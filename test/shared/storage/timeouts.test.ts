@@ -26,10 +26,10 @@ afterAll(async () => {
 const options = { endpoint: '', region: 'us-east-1', bucket: 'b', accessKeyId: 'k', secretAccessKey: 's', forcePathStyle: true, timeoutMs: 300 };
 
 describe('blob-store calls against a silent S3 fail after the timeout', () => {
-  it('S3BlobStore (AWS SDK): get, head and put reject', async () => {
+  it('S3BlobStore (AWS SDK): get, head, put and list reject', async () => {
     const store = new S3BlobStore({ ...options, endpoint });
     try {
-      for (const call of [() => store.get('k'), () => store.head('k'), () => store.put('k', new Uint8Array([1]), 'application/octet-stream')]) {
+      for (const call of [() => store.get('k'), () => store.head('k'), () => store.put('k', new Uint8Array([1]), 'application/octet-stream'), () => store.list('k')]) {
         await expect(call()).rejects.toThrow(/S3 \w+ b\/k failed/);
       }
     } finally {
@@ -37,9 +37,9 @@ describe('blob-store calls against a silent S3 fail after the timeout', () => {
     }
   }, 30_000);
 
-  it('Aws4fetchBlobStore (Workers): get, head and put reject', async () => {
+  it('Aws4fetchBlobStore (Workers): get, head, put and list reject', async () => {
     const store = new Aws4fetchBlobStore({ ...options, endpoint, retries: 0 });
-    for (const call of [() => store.get('k'), () => store.head('k'), () => store.put('k', new Uint8Array([1]), 'application/octet-stream')]) {
+    for (const call of [() => store.get('k'), () => store.head('k'), () => store.put('k', new Uint8Array([1]), 'application/octet-stream'), () => store.list('k')]) {
       await expect(call()).rejects.toThrow(/timeout|abort/i);
     }
   }, 30_000);
