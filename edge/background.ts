@@ -8,8 +8,12 @@
 // past the retention (edge/retention.ts), then webhooks: with a webhook queue (ports.webhookQueue: Workers with the
 // WEBHOOK_QUEUE binding) it only enqueues due deliveries that have no message (the safety net of the queue,
 // edge/webhooks/queue.ts) and the queue's consumer sends them; without one (Node) it sends a fair batch of due
-// deliveries itself (edge/webhooks/dispatcher.ts). Each task runs even when an earlier one failed; failures are
-// logged through config.logger and listed in the summary, never thrown. Web-standard code only.
+// deliveries itself (edge/webhooks/dispatcher.ts); last, the bucket reconciliation by listing (edge/bucket/reconcile.ts:
+// one page of the bucket per due run — once a minute at most, whatever the timer's period — removing the objects no
+// row refers to once older than ORPHAN_GRACE_HOURS; logged, and reported in bucket_reconciliations). Each task runs
+// even when an earlier one failed; failures are logged through config.logger and listed in the summary, never thrown.
+// Web-standard code only.
+import { type ReconcileSummary, describeReconciliation, reconcileBucket } from './bucket/reconcile.ts';
 import type { EdgeConfig } from './config.ts';
 import { type SweepSummary, sweepOrphanedObjects } from './datasets/sweeps.ts';
 import { expirePendingUploads } from './datasets/uploads.ts';
@@ -37,6 +41,8 @@ export interface BackgroundSummary {
   objectSweep: SweepSummary | null;
   /** Rows purged past the retention (config.retentionDays). */
   retention: RetentionSummary;
+  /** The run of the bucket reconciliation by listing; null when none was due, or it failed (see errors). */
+  bucketReconciliation: ReconcileSummary | null;
   /** One line per task that failed. */
   errors: string[];
 }
@@ -66,6 +72,7 @@ export async function runBackgroundTasks(
     storageSnapshots: 0,
     objectSweep: null,
     retention: { jobEvents: 0, jobs: 0, deliveries: 0, attempts: 0 },
+    bucketReconciliation: null,
     errors: [],
   };
   const task = async (name: string, fn: () => Promise<void>) => {
@@ -99,6 +106,12 @@ export async function runBackgroundTasks(
   await task('webhooks', async () => {
     if (ports.webhookQueue) summary.webhookQueue = await enqueueDueDeliveries(ports.db, ports.webhookQueue, webhookSettings, now);
     else summary.webhooks = await dispatchDueWebhooks(ports, webhookSettings, now, opts.fetchImpl ?? fetch);
+  });
+  await task('bucket reconciliation', async () => {
+    const run = await reconcileBucket(ports, now, { graceMs: config.orphanGraceHours * 3_600_000, retentionDays: config.retentionDays });
+    summary.bucketReconciliation = run;
+    const line = run && describeReconciliation(run);
+    if (line) config.logger.warn(`[background] ${line}`);
   });
   // Billing: the day's storage snapshot of the next tenants (edge/usage/storage.ts).
   await task('storage usage', async () => {

@@ -79,6 +79,11 @@ export interface EdgeConfig {
    * kept after they end (edge/retention.ts); the row of a job whose model still exists is kept.
    */
   retentionDays: number;
+  /**
+   * The bucket reconciliation (edge/bucket/reconcile.ts) removes an object that no row refers to only once it is older
+   * than this many hours, so an object whose row is still being written is never touched.
+   */
+  orphanGraceHours: number;
   /** Webhook endpoints one tenant may have (disabled ones count until deleted); creating one more is 409. */
   maxWebhookEndpoints: number;
   logger: Logger;
@@ -107,6 +112,7 @@ export const DEFAULTS = {
   jobStallSeconds: 3600,
   jobMaxSeconds: 48 * 3600,
   retentionDays: 30,
+  orphanGraceHours: 24,
   maxWebhookEndpoints: 20,
 } as const;
 
@@ -149,6 +155,7 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
     jobStallSeconds: input.jobStallSeconds ?? DEFAULTS.jobStallSeconds,
     jobMaxSeconds: input.jobMaxSeconds ?? DEFAULTS.jobMaxSeconds,
     retentionDays: input.retentionDays ?? DEFAULTS.retentionDays,
+    orphanGraceHours: input.orphanGraceHours ?? DEFAULTS.orphanGraceHours,
     maxWebhookEndpoints: input.maxWebhookEndpoints ?? DEFAULTS.maxWebhookEndpoints,
     logger: input.logger ?? consoleLogger,
   };
@@ -178,6 +185,7 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
   positiveInt(problems, 'jobStallSeconds', config.jobStallSeconds);
   positiveInt(problems, 'jobMaxSeconds', config.jobMaxSeconds);
   positiveInt(problems, 'retentionDays', config.retentionDays);
+  positiveInt(problems, 'orphanGraceHours', config.orphanGraceHours);
   positiveInt(problems, 'maxWebhookEndpoints', config.maxWebhookEndpoints);
   positiveInt(problems, 'rateLimit.requestsPerWindow', config.rateLimit.requestsPerWindow);
   positiveInt(problems, 'rateLimit.windowMs', config.rateLimit.windowMs);
@@ -245,8 +253,8 @@ function envBool(problems: string[], env: Record<string, string | undefined>, na
 /**
  * Reads ADMIN_TOKEN, WORKER_TOKEN, INFERENCE_TOKEN, LOCAL_MODE, MAX_JSON_BYTES, RATE_LIMIT_REQUESTS, RATE_LIMIT_WINDOW_MS, AUTH_FAILURE_LIMIT,
  * CLIENT_IP_HEADER,
- * PUBLIC_BASE_URL, INFERENCE_URL, BASE_MODEL, MAX_JOB_ATTEMPTS, JOB_STALL_SECONDS, JOB_MAX_SECONDS, RETENTION_DAYS, MAX_WEBHOOK_ENDPOINTS,
- * QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES,
+ * PUBLIC_BASE_URL, INFERENCE_URL, BASE_MODEL, MAX_JOB_ATTEMPTS, JOB_STALL_SECONDS, JOB_MAX_SECONDS, RETENTION_DAYS, ORPHAN_GRACE_HOURS,
+ * MAX_WEBHOOK_ENDPOINTS, QUOTA_DATASETS, QUOTA_IMAGES, QUOTA_BYTES,
  * QUOTA_CONCURRENT_JOBS. `overrides` win.
  */
 export function configFromEnv(env: Record<string, string | undefined>, overrides: Partial<EdgeConfigInput> = {}): EdgeConfig {
@@ -267,6 +275,7 @@ export function configFromEnv(env: Record<string, string | undefined>, overrides
     jobStallSeconds: envInt(problems, env, 'JOB_STALL_SECONDS'),
     jobMaxSeconds: envInt(problems, env, 'JOB_MAX_SECONDS'),
     retentionDays: envInt(problems, env, 'RETENTION_DAYS'),
+    orphanGraceHours: envInt(problems, env, 'ORPHAN_GRACE_HOURS'),
     maxWebhookEndpoints: envInt(problems, env, 'MAX_WEBHOOK_ENDPOINTS'),
     rateLimit: pick({
       requestsPerWindow: envInt(problems, env, 'RATE_LIMIT_REQUESTS'),

@@ -9,6 +9,7 @@
 //                 request deletes the objects and forgets the keys, a failed delete leaves them here.
 // sweepOrphanedObjects (a background task) deletes the due keys that no image row refers to and reports them.
 // Statements take their keys as one JSON array (json_each), so a statement binds a few values however many keys.
+// Objects nobody recorded are found by listing the bucket: edge/bucket/reconcile.ts (it leaves recorded keys to this).
 import type { Logger } from '../config.ts';
 import type { Ports, SqlDatabase, SqlStatement } from '../ports.ts';
 

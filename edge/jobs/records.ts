@@ -129,6 +129,11 @@ export function modelIdOf(jobId: string): string {
   return `mdl_${jobId.slice(jobId.indexOf('_') + 1)}`;
 }
 
+/** The training job that publishes (or published) `modelId`: the inverse of modelIdOf. */
+export function jobIdOfModel(modelId: string): string {
+  return `job_${modelId.slice(modelId.indexOf('_') + 1)}`;
+}
+
 /**
  * Storage keys of attempt `attempt` of a job (key layout: shared/storage/keys.ts; server-generated only): its own
  * checkpoint prefix and artifact key, and the earlier attempts' checkpoint prefixes (newest first) to resume from.

@@ -15,7 +15,8 @@
 // tenants/{tenant}/models/{model}/adapter.safetensors; their models keep the key recorded in their rows.
 //
 // The lease hands the trainer its attempt's checkpoint prefix, the earlier attempts' prefixes and its artifact key;
-// the trainer derives the checkpoint and pointer keys from a prefix with the functions below.
+// the trainer derives the checkpoint and pointer keys from a prefix with the functions below. parseObjectKey reads a
+// key back (the edge's bucket reconciliation, edge/bucket/); a key of any other shape is nobody's known kind.
 
 export type ImageExtension = 'jpg' | 'png' | 'webp';
 
@@ -48,4 +49,34 @@ export function latestCheckpointPointerKey(prefix: string): string {
 /** Where attempt `attempt` (1-based) of the job that publishes `modelId` uploads the adapter. */
 export function adapterKey(tenantId: string, modelId: string, attempt: number): string {
   return `tenants/${tenantId}/models/${modelId}/attempts/${attempt}/adapter.safetensors`;
+}
+
+/** What a key of the bucket is, read back from its shape (the inverse of the functions above). */
+export type ParsedKey =
+  | { kind: 'image'; tenantId: string; datasetId: string; imageId: string; extension: ImageExtension }
+  | { kind: 'staging'; tenantId: string; datasetId: string; imageId: string; extension: ImageExtension }
+  /** attempt null: a job leased before per-attempt keys (…/jobs/{job}/checkpoints/…). */
+  | { kind: 'checkpoint'; tenantId: string; jobId: string; attempt: number | null }
+  /** attempt null: an adapter published before per-attempt keys (…/models/{model}/adapter.safetensors). */
+  | { kind: 'adapter'; tenantId: string; modelId: string; attempt: number | null };
+
+const ID = '([A-Za-z0-9_-]+)';
+const ATTEMPT = '([1-9][0-9]{0,8})';
+const CHECKPOINT_FILE = '(?:epoch-[0-9]{4,}\\.ckpt\\.safetensors|latest\\.json)';
+const KEY_SHAPES: [RegExp, (m: RegExpExecArray) => ParsedKey][] = [
+  [new RegExp(`^tenants/${ID}/datasets/${ID}/images/${ID}\\.(jpg|png|webp)$`), (m) => ({ kind: 'image', tenantId: m[1], datasetId: m[2], imageId: m[3], extension: m[4] as ImageExtension })],
+  [new RegExp(`^tenants/${ID}/uploads/${ID}/${ID}\\.(jpg|png|webp)$`), (m) => ({ kind: 'staging', tenantId: m[1], datasetId: m[2], imageId: m[3], extension: m[4] as ImageExtension })],
+  [new RegExp(`^tenants/${ID}/jobs/${ID}/attempts/${ATTEMPT}/checkpoints/${CHECKPOINT_FILE}$`), (m) => ({ kind: 'checkpoint', tenantId: m[1], jobId: m[2], attempt: Number(m[3]) })],
+  [new RegExp(`^tenants/${ID}/jobs/${ID}/checkpoints/${CHECKPOINT_FILE}$`), (m) => ({ kind: 'checkpoint', tenantId: m[1], jobId: m[2], attempt: null })],
+  [new RegExp(`^tenants/${ID}/models/${ID}/attempts/${ATTEMPT}/adapter\\.safetensors$`), (m) => ({ kind: 'adapter', tenantId: m[1], modelId: m[2], attempt: Number(m[3]) })],
+  [new RegExp(`^tenants/${ID}/models/${ID}/adapter\\.safetensors$`), (m) => ({ kind: 'adapter', tenantId: m[1], modelId: m[2], attempt: null })],
+];
+
+/** The kind and ids of `key` when it has one of the shapes above exactly; null for any other key. */
+export function parseObjectKey(key: string): ParsedKey | null {
+  for (const [shape, read] of KEY_SHAPES) {
+    const m = shape.exec(key);
+    if (m) return read(m);
+  }
+  return null;
 }

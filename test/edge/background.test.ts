@@ -112,7 +112,7 @@ describe('runBackgroundTasks', () => {
   it('runs the other tasks when one fails, logs and lists the failure, never throws', async () => {
     const logged: unknown[] = [];
     const config = { ...edge.config, logger: { error: (m: string) => logged.push(m), warn: () => {} } };
-    const failingBlobs = { ...edge.ports.blobs, delete: async () => Promise.reject(new Error('s3 down')) };
+    const failingBlobs = { ...edge.ports.blobs, list: edge.ports.blobs.list.bind(edge.ports.blobs), delete: async () => Promise.reject(new Error('s3 down')) };
     const ds = insertReadyDataset(edge, tenant.id, ['cat', 'dog'], 1, 'open');
     insertUpload(ds, new Date(Date.now() - 1000));
     edge.db.raw

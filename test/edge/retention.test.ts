@@ -7,11 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackgroundTasks } from '../../edge/background.ts';
+import { reconcileBucket } from '../../edge/bucket/reconcile.ts';
 import { ConfigError, configFromEnv } from '../../edge/config.ts';
 import { newId } from '../../edge/ids.ts';
 import { type RunningEdge, startEdge } from '../../edge/node/server.ts';
 import type { SqlValue } from '../../edge/ports.ts';
 import { webhookSettings } from '../../edge/webhooks/settings.ts';
+import { adapterKey, checkpointKey, checkpointPrefix, imageKey, uploadStagingKey } from '../../shared/storage/keys.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN } from '../helpers/edge.ts';
 import { RecordingDatabase } from '../helpers/recording-db.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../helpers/s3rver.ts';
@@ -179,5 +181,31 @@ describe('every statement of the background tasks searches an index', () => {
     expect(scans).toEqual([]);
     expect(s.idempotencyKeysPurged + s.rateWindowsPurged + s.uploadsExpired).toBeGreaterThanOrEqual(3);
     expect(s.retention.jobs + s.retention.deliveries).toBeGreaterThanOrEqual(2);
+  });
+
+  it('and so does each statement of the bucket reconciliation (edge/bucket/reconcile.ts) on a page of every key kind', async () => {
+    const now = Date.now();
+    const t = 'tenant_plans';
+    const job = insertJob({ tenant: t, status: 'running', finishedAt: null });
+    const keys = [
+      imageKey(t, 'ds_plans', 'img_plans', 'png'),
+      imageKey(t, 'ds_plans', 'img_orphan', 'png'),
+      uploadStagingKey(t, 'ds_plans', 'img_plans', 'png'),
+      checkpointKey(checkpointPrefix(t, job, 1), 1),
+      adapterKey(t, `mdl_${job.slice(4)}`, 1),
+      `tenants/${t}/unknown.txt`,
+    ];
+    for (const k of keys) await edge.ports.blobs.put(k, new Uint8Array([1]), 'application/octet-stream');
+    const db = new RecordingDatabase(edge.db);
+    const run = await reconcileBucket({ ...edge.ports, db }, new Date(now + 2 * DAY), { graceMs: DAY, retentionDays: 30 });
+    expect(run!.listed).toBeGreaterThanOrEqual(keys.length);
+    expect(run!.deleted).toContain(keys[1]);
+
+    const seen = new Map<string, SqlValue[]>();
+    for (const r of db.recorded) if (!seen.has(r.sql)) seen.set(r.sql, r.values);
+    // the claim, five lookups (sweep records, image keys, uploads, jobs, models), the cursor, the report and its purge
+    expect(seen.size).toBe(9);
+    const scans = [...seen.entries()].flatMap(([sql, values]) => fullScans(sql, values).map((d) => `${d}  ←  ${sql.replace(/\s+/g, ' ').slice(0, 140)}`));
+    expect(scans).toEqual([]);
   });
 });

@@ -1,7 +1,7 @@
 // A throwaway s3rver (S3 protocol on disk) for tests: loopback, random port, fresh temp directory.
 // For fault tests it can go down (connections cut, the port refuses) and come back on the same port
 // with the same directory, so every object stored before the outage is there again.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -118,4 +118,14 @@ export function s3Config(endpoint: string, bucket: string): S3BlobStoreOptions {
     secretAccessKey: 'S3RVER',
     forcePathStyle: true,
   };
+}
+
+/**
+ * Sets the LastModified that s3rver reports for `key` (it is the mtime of the object's file), e.g. to make an object
+ * look old to code that takes an injected clock.
+ */
+export function setLastModified(s3: RunningS3rver, key: string, at: Date): void {
+  const parts = key.split('/');
+  const name = parts.pop()!;
+  utimesSync(join(s3.dir, s3.bucket, ...parts, `${name}._S3rver_object`), at, at);
 }
