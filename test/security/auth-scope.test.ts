@@ -61,6 +61,7 @@ describe('credential scope on every documented route', () => {
     expect(routes.filter((r) => r.scheme === 'AdminToken').map((r) => `${r.method} ${r.path}`).sort()).toEqual([
       'DELETE /v1/workers/{id}',
       'GET /v1/workers',
+      'PATCH /v1/tenants/{id}',
       'POST /v1/tenants',
       'POST /v1/tenants/{id}/suspend',
       'POST /v1/tenants/{id}/unsuspend',
