@@ -72,7 +72,7 @@ describe('system routes', () => {
     expect(doc.paths['/v1/me'].get.security).toEqual([{ ApiKey: [] }]);
     expect(doc.components.schemas.CreateTenantRequest.additionalProperties).toBe(false);
     expect(Object.keys(doc.components.schemas.Error.properties ?? {})).toEqual(['error']);
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['AdminToken', 'ApiKey', 'WorkerToken']);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['AdminToken', 'ApiKey', 'MetricsToken', 'WorkerToken']);
   });
 
   it('GET /docs is a self-contained HTML page that renders /openapi.json', async () => {
