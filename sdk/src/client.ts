@@ -5,8 +5,9 @@ import { type ClassifyBatchParams, type ClassifyBatchResponse, type ClassifyOneP
 import { Datasets } from './resources/datasets.ts';
 import { Evaluations } from './resources/evaluations.ts';
 import { Models } from './resources/models.ts';
-import { ApiKeys, Tenant } from './resources/tenant.ts';
+import { ApiKeys, AuditEvents, Tenant } from './resources/tenant.ts';
 import { TrainingJobs } from './resources/training-jobs.ts';
+import { Usage } from './resources/usage.ts';
 import { WebhookEndpoints } from './resources/webhook-endpoints.ts';
 import { Webhooks } from './webhooks.ts';
 
@@ -45,6 +46,8 @@ export class CoCoOp {
   readonly webhooks: Webhooks;
   readonly tenant: Tenant;
   readonly apiKeys: ApiKeys;
+  readonly usage: Usage;
+  readonly auditEvents: AuditEvents;
   /** The request engine the resources share (for calls of routes this SDK has no method for: see request()). */
   protected readonly http: HttpClient;
 
@@ -63,6 +66,8 @@ export class CoCoOp {
     this.webhooks = new Webhooks();
     this.tenant = new Tenant(this.http);
     this.apiKeys = new ApiKeys(this.http);
+    this.usage = new Usage(this.http);
+    this.auditEvents = new AuditEvents(this.http);
   }
 
   /** The datasets resource of this client (the Node client adds uploadFolder). */

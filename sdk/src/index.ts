@@ -24,8 +24,9 @@ export type { ClassifyBatchParams, ClassifyBatchResponse, ClassifyOneParams, Cla
 export { Datasets } from './resources/datasets.ts';
 export { Evaluations, FINAL_EVALUATION_STATUSES } from './resources/evaluations.ts';
 export { Models } from './resources/models.ts';
-export { ApiKeys, Tenant } from './resources/tenant.ts';
+export { ApiKeys, AuditEvents, Tenant } from './resources/tenant.ts';
 export { FINAL_TRAINING_JOB_STATUSES, TrainingJobs, type WaitOptions } from './resources/training-jobs.ts';
+export { Usage } from './resources/usage.ts';
 export { WebhookEndpoints } from './resources/webhook-endpoints.ts';
 export { MAX_FILES_PER_UPLOAD_BATCH, UploadError, type UploadFile, type UploadOptions, type UploadProgress, type UploadResult } from './uploads.ts';
 export { WebhookVerificationError, Webhooks, verifyWebhook, type TrainingJobWebhookData, type WebhookEvent, type WebhookHeaders } from './webhooks.ts';

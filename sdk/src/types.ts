@@ -48,3 +48,9 @@ export type WebhookSecretRotated = Schemas['WebhookSecretRotated'];
 export type WebhookDelivery = Schemas['WebhookDelivery'];
 export type WebhookAttempt = Schemas['WebhookAttempt'];
 export type WebhookDeliveryListParams = NonNullable<operations['listWebhookDeliveries']['parameters']['query']>;
+
+export type UsageReport = Schemas['UsageReport'];
+export type UsageDay = Schemas['UsageDay'];
+export type UsageParams = NonNullable<operations['getUsage']['parameters']['query']>;
+
+export type AuditEvent = Schemas['AuditEvent'];

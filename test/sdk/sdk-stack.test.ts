@@ -17,6 +17,8 @@ import {
   ImageFolderError,
   NotFoundError,
   UnprocessableEntityError,
+  UploadError,
+  type UploadFile,
   type UploadProgress,
   WebhookVerificationError,
   type TrainingJobEvent,
@@ -43,7 +45,7 @@ interface Sent {
 }
 
 /** A fetch that records every request (and its answer's status) before passing it on. */
-function recordingFetch(log: Sent[], wrap?: (sent: Sent, real: () => Promise<Response>) => Promise<Response>): NonNullable<ClientOptions['fetch']> {
+function recordingFetch(log: Sent[], wrap?: (sent: Sent, real: () => Promise<Response>, init?: RequestInit) => Promise<Response>): NonNullable<ClientOptions['fetch']> {
   return async (input, init) => {
     const sent: Sent = { method: init?.method ?? 'GET', url: String(input), idempotencyKey: new Headers(init?.headers).get('idempotency-key') };
     log.push(sent);
@@ -52,7 +54,7 @@ function recordingFetch(log: Sent[], wrap?: (sent: Sent, real: () => Promise<Res
       sent.status = res.status;
       return res;
     };
-    return wrap ? wrap(sent, real) : real();
+    return wrap ? wrap(sent, real, init) : real();
   };
 }
 
@@ -254,6 +256,62 @@ describe('retries and idempotency', () => {
     expect(err).toBeInstanceOf(APIConnectionError);
     expect(sent.filter((s) => s.url.endsWith('/rotate-secret'))).toHaveLength(1);
     await client.webhookEndpoints.delete(endpoint.id);
+  });
+});
+
+describe('deletes and partial uploads', () => {
+  it('a DELETE whose answer was lost resolves when its retry finds the resource gone', async () => {
+    const sent: Sent[] = [];
+    let dropOne = true;
+    const client = new CoCoOp({
+      baseURL: stack.url,
+      apiKey: key,
+      sleep: noWait,
+      fetch: recordingFetch(sent, async (s, real) => {
+        const res = await real();
+        if (dropOne && s.method === 'DELETE') {
+          dropOne = false;
+          throw new TypeError('fetch failed: connection reset (dropped by the test)');
+        }
+        return res;
+      }),
+    });
+    const ds = await client.datasets.create({ name: 'deleted once' });
+    await expect(client.datasets.delete(ds.id)).resolves.toBeUndefined();
+    expect(sent.filter((s) => s.method === 'DELETE').map((s) => s.status)).toEqual([204, 404]);
+    await expect(client.datasets.retrieve(ds.id)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('uploadFiles: a file whose PUT keeps failing is reported, the others are added, then UploadError names it', async () => {
+    const bytes = ['000', '001', '002', '003'].map((n) => new Uint8Array(readFileSync(join(folder, 'red square', `${n}.png`))));
+    const files: UploadFile[] = bytes.map((data, i) => ({ label: 'red square', name: `${i}.png`, contentType: 'image/png', data }));
+    const sent: Sent[] = [];
+    const client = new CoCoOp({
+      baseURL: stack.url,
+      apiKey: key,
+      maxRetries: 1,
+      sleep: noWait,
+      fetch: recordingFetch(sent, async (s, real, init) => {
+        // Storage refuses the connection for file 1.png, on every attempt.
+        if (s.method === 'PUT' && init?.body === bytes[1]) throw new TypeError('fetch failed: connection refused (by the test)');
+        return real();
+      }),
+    });
+    const ds = await client.datasets.create({ name: 'partial' });
+    const progress: UploadProgress[] = [];
+    const err = await client.datasets.uploadFiles(ds.id, files, { concurrency: 1, onProgress: (p) => progress.push(p) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UploadError);
+    expect((err as UploadError).failed.map((f) => f.file)).toEqual(['1.png']);
+    expect((err as UploadError).images).toHaveLength(3);
+    expect((err as Error).message).toMatch(/^1 of 4 files failed to upload: 1\.png \(Connection error: fetch failed/);
+    expect(progress.map((p) => [p.file, p.uploaded, p.failed, p.error === undefined])).toEqual([
+      ['0.png', 1, 0, true],
+      ['1.png', 1, 1, false],
+      ['2.png', 2, 1, true],
+      ['3.png', 3, 1, true],
+    ]);
+    expect(sent.filter((s) => s.method === 'PUT' && s.status === undefined)).toHaveLength(2); // the failing file: tried twice
+    expect((await client.datasets.retrieve(ds.id)).image_count).toBe(3);
   });
 });
 

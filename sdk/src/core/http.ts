@@ -38,8 +38,10 @@ export interface APIRequest {
   query?: Record<string, QueryValue>;
   /** Sent as JSON. */
   body?: unknown;
-  /** Sent as is (e.g. the bytes of a presigned upload). */
+  /** Sent as is (e.g. the bytes of a presigned upload), the same on every attempt. */
   rawBody?: BodyInit;
+  /** The content-type of `rawBody`. */
+  contentType?: string;
   /** Overrides the default: GET, PUT, PATCH, DELETE and keyed POSTs are `repeatable`, a POST without a key `once`. */
   retry?: RetryPolicy;
   /** How to read a 2xx answer (default json; an empty body is undefined). */
@@ -143,6 +145,7 @@ export class HttpClient {
       h.set('accept', 'application/json');
     }
     if (req.body !== undefined) h.set('content-type', 'application/json');
+    else if (req.contentType !== undefined) h.set('content-type', req.contentType);
     if (req.method === 'POST' && !req.external && options.idempotencyKey !== null) {
       h.set(IDEMPOTENCY_HEADER, options.idempotencyKey ?? crypto.randomUUID());
     }

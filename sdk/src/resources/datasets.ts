@@ -32,6 +32,24 @@ export class Datasets extends APIResource {
     return this.http.request({ method: 'POST', path: path`/v1/datasets/${id}/finalize`, retry: 'once' }, options);
   }
 
+  /**
+   * POST /v1/datasets/{id}/images: a few images of one class in one multipart request (up to 50 MiB; for more, use
+   * uploadFiles or uploadFolder). All of them are stored or, when one does not decode, none.
+   */
+  async uploadImages(id: string, params: { label: string; files: (Uint8Array | Blob)[] }, options?: RequestOptions): Promise<Image[]> {
+    const form = new FormData();
+    form.append('label', params.label);
+    params.files.forEach((f, i) => form.append('file', f instanceof Blob ? f : new Blob([f as BlobPart]), `${i}`));
+    // Serialized once: the Idempotency-Key covers the raw body, so every attempt must send the same bytes (boundary too).
+    const encoded = new Response(form);
+    const body = new Uint8Array(await encoded.arrayBuffer());
+    const res = await this.http.request<{ images: Image[] }>(
+      { method: 'POST', path: path`/v1/datasets/${id}/images`, rawBody: body as BodyInit, contentType: encoded.headers.get('content-type') ?? undefined },
+      options,
+    );
+    return res.images;
+  }
+
   /** POST /v1/datasets/{id}/uploads: one presigned PUT per file (at most 100 files per call). */
   async createUploads(id: string, files: { label: string; content_type: ImageContentType; bytes: number }[], options?: RequestOptions): Promise<PresignedUpload[]> {
     const res = await this.http.request<{ uploads: PresignedUpload[] }>({ method: 'POST', path: path`/v1/datasets/${id}/uploads`, body: { files } }, options);

@@ -1,8 +1,8 @@
-// The tenant of the API key, and its API keys.
+// The tenant of the API key, its API keys and its audit log.
 import type { RequestOptions } from '../core/http.ts';
 import type { CursorList, PageParams } from '../core/pagination.ts';
 import { APIResource, path } from '../core/resource.ts';
-import type { ApiKey, ApiKeyCreateParams, ApiKeyCreated, Me } from '../types.ts';
+import type { ApiKey, ApiKeyCreateParams, ApiKeyCreated, AuditEvent, Me } from '../types.ts';
 
 export class Tenant extends APIResource {
   /** GET /v1/me: the tenant, its quotas and what it uses of them. */
@@ -28,5 +28,12 @@ export class ApiKeys extends APIResource {
   /** The key stops working at once. */
   revoke(id: string, options?: RequestOptions): Promise<void> {
     return this.http.request({ method: 'DELETE', path: path`/v1/api-keys/${id}` }, options);
+  }
+}
+
+export class AuditEvents extends APIResource {
+  /** Newest first: who created or revoked keys and webhook endpoints, rotated secrets, ... (docs/API.md). */
+  list(params: PageParams = {}, options?: RequestOptions): CursorList<AuditEvent> {
+    return this.cursorList<AuditEvent>('/v1/audit-events', { ...params }, options);
   }
 }
