@@ -1,12 +1,19 @@
 // The SDK's retries against real servers: a Node edge (SQLite, real HTTP) with a tiny rate limit, whose 429s the
 // client waits out for exactly the Retry-After it was given (measured by an injected sleep, not the clock); a server
 // that does not answer in time (APITimeoutError after the retries); a port nobody listens on (APIConnectionError);
-// an abort. Plus the retry arithmetic: Retry-After as seconds or as an HTTP date, backoff bounds.
+// an abort; an Idempotency-Key still in flight on the server (409 + Retry-After) waited out, the retry answered with the
+// first attempt's result. Plus the retry arithmetic: Retry-After as seconds or as an HTTP date, backoff bounds.
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APIConnectionError, APITimeoutError, APIUserAbortError, CoCoOp, type ClientOptions, RateLimitError } from '../../sdk/src/index.ts';
 import { MAX_BACKOFF_MS, backoffMs, parseRetryAfter, retryDelayMs } from '../../sdk/src/core/retry.ts';
-import { type TestEdge, startTestEdge } from '../helpers/edge.ts';
+import { startEdge } from '../../edge/node/server.ts';
+import { encodePng } from '../../lab/toyworld/png.ts';
+import { toyImageSet } from '../../lab/toyworld/image-sets.ts';
+import { ADMIN_TOKEN, FakeBlobStore, type TestEdge, WORKER_TOKEN, startTestEdge } from '../helpers/edge.ts';
 import { freePort } from '../helpers/processes.ts';
 import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
 
@@ -98,6 +105,7 @@ describe('no answer', () => {
     expect(err).toBeInstanceOf(APIConnectionError);
     expect(err).not.toBeInstanceOf(APITimeoutError);
     expect((err as APIConnectionError).status).toBeUndefined();
+    expect((err as APIConnectionError).message).toBe('Connection error: fetch failed (ECONNREFUSED)');
     expect(sleeps).toHaveLength(3);
     sleeps.forEach((ms, i) => {
       expect(ms).toBeGreaterThanOrEqual(250 * 2 ** i);
@@ -115,6 +123,76 @@ describe('no answer', () => {
     await expect(call).rejects.toBeInstanceOf(APIUserAbortError);
     expect(slow.at('/v1/me')).toHaveLength(before + 1);
   });
+});
+
+/** Stores nothing until open() is called: a request that stores an image stays in flight until then. */
+class GatedBlobStore extends FakeBlobStore {
+  #open!: () => void;
+  readonly opened = new Promise<void>((ok) => (this.#open = ok));
+  open(): void {
+    this.#open();
+  }
+  override async put(key: string, body: Uint8Array, contentType: string): Promise<void> {
+    await this.opened;
+    return super.put(key, body, contentType);
+  }
+}
+
+describe('an Idempotency-Key still in flight', () => {
+  it('a timed-out POST is retried with its key; the 409 "still processing" is waited out for its Retry-After; the retry gets the first result', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'sdk-inflight-'));
+    const blobs = new GatedBlobStore();
+    const gated = await startEdge({ dataDir, port: 0, config: { adminToken: ADMIN_TOKEN, workerToken: WORKER_TOKEN, logger: { error: () => {}, warn: () => {} } }, blobs, backgroundIntervalMs: 0 });
+    try {
+      const tenant = await fetch(`${gated.url}/v1/tenants`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{"name":"in flight"}' });
+      const { api_key } = (await tenant.json()) as { api_key: string };
+      const sent: { key: string | null; status: number | 'no answer'; retryAfter: string | null }[] = [];
+      const sleeps: number[] = [];
+      const imageCount = async () => {
+        const res = await fetch(`${gated.url}/v1/datasets/${ds.id}`, { headers: { authorization: `Bearer ${api_key}` } });
+        return ((await res.json()) as { image_count: number }).image_count;
+      };
+      const client = new CoCoOp({
+        baseURL: gated.url,
+        apiKey: api_key,
+        timeout: 500,
+        maxRetries: 5, // room for a slow machine where more than one attempt times out
+        fetch: async (input, init) => {
+          const entry = { key: new Headers(init?.headers).get('idempotency-key'), status: 'no answer' as number | 'no answer', retryAfter: null as string | null };
+          if (init?.method === 'POST' && String(input).endsWith('/images')) sent.push(entry);
+          const res = await fetch(input, init);
+          entry.status = res.status;
+          entry.retryAfter = res.headers.get('retry-after');
+          return res;
+        },
+        sleep: async (ms) => {
+          sleeps.push(ms);
+          if (sent.at(-1)?.status !== 409) return; // the backoff after the timeout: the first attempt is still blocked
+          // Told to come back later: let the first attempt finish, and come back once it has.
+          blobs.open();
+          while ((await imageCount()) === 0) await new Promise((ok) => setTimeout(ok, 20));
+        },
+      });
+      const ds = await client.datasets.create({ name: 'in flight' });
+      const set = await toyImageSet('raster', 'train', 1, ['red square'], 1, 48);
+      const images = await client.datasets.uploadImages(ds.id, { label: 'red square', files: [new Uint8Array(await encodePng(set.images[0]!))] });
+
+      // Typically: no answer, 409, 201.
+      const statuses = sent.map((s) => s.status);
+      expect(statuses[0]).toBe('no answer');
+      expect(statuses.slice(-2)).toEqual([409, 201]);
+      expect(new Set(sent.map((s) => s.key)).size).toBe(1);
+      expect(sleeps.at(-1)).toBe(Number(sent.at(-2)!.retryAfter) * 1000);
+      expect(sleeps.at(-1)).toBeGreaterThan(1000);
+      expect(images).toHaveLength(1);
+      const stored = await client.datasets.retrieve(ds.id);
+      expect(stored.image_count).toBe(1);
+    } finally {
+      blobs.open();
+      await gated.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
 
 describe('retry arithmetic', () => {

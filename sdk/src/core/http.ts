@@ -169,7 +169,9 @@ export class HttpClient {
       if (signal?.aborted) throw new APIUserAbortError(signal.reason);
       if (controller.signal.aborted && controller.signal.reason instanceof AttemptTimeout) return { ok: false, error: new APITimeoutError(timeoutMs) };
       if (err instanceof APIError) return { ok: false, error: err };
-      return { ok: false, error: new APIConnectionError({ message: `Connection error: ${(err as Error)?.message ?? String(err)}`, cause: err }) };
+      const code = (err as { cause?: { code?: unknown } })?.cause?.code; // e.g. ECONNREFUSED (Node)
+      const detail = `${(err as Error)?.message ?? String(err)}${typeof code === 'string' ? ` (${code})` : ''}`;
+      return { ok: false, error: new APIConnectionError({ message: `Connection error: ${detail}`, cause: err }) };
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
