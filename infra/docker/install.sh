@@ -42,7 +42,11 @@ if [[ $cuda == 1 && "$kind" != worker ]]; then
   echo "$0: --cuda is for the worker image only" >&2
   exit 2
 fi
-[[ -f package.json && -f package-lock.json ]] || { echo "$0: run me where package.json and package-lock.json are (the image's /app)" >&2; exit 2; }
+if [[ $mode == install ]]; then
+  [[ -f package.json && -f package-lock.json ]] || { echo "$0: run me where package.json and package-lock.json are (the image's /app)" >&2; exit 2; }
+else
+  [[ -d node_modules ]] || { echo "$0: run me where node_modules is (the image's /app)" >&2; exit 2; }
+fi
 
 log() { echo "install.sh: $*"; }
 

@@ -17,6 +17,7 @@ RUN infra/docker/install.sh worker
 
 FROM ${NODE_IMAGE}
 ENV NODE_ENV=production \
+    ORT_EP=cpu \
     MODEL_DIR=/app/models/toy-clip \
     WORK_DIR=/work \
     COCOOP_CACHE_DIR=/cache/onnx \
@@ -26,6 +27,7 @@ ENV NODE_ENV=production \
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 # WORK_DIR: datasets and checkpoints of the job in hand (a volume or emptyDir in production);
 # COCOOP_CACHE_DIR: the ONNX graphs built from the model's weights on first use (the model folder may be read-only).
+# ORT_EP=cpu: this image has no CUDA provider (worker-cuda.Dockerfile has);
 # COCOOP_TF_BACKEND=wasm: the native TF.js backends are not installed (their download is denied); training runs on
 # ONNX Runtime by default anyway (TRAIN_ENGINE=ort).
 RUN groupadd --system --gid 10001 cocoop \

@@ -7,13 +7,14 @@
 // and the worker, and a SIGTERM that stops both cleanly. What this does not replay: the base images, the RUN lines
 // that add a user or system packages (listed and checked below), and the CUDA image (its install step downloads from
 // NuGet, which this machine cannot reach).
-import { existsSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toyImageSet } from '../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../lab/toyworld/png.ts';
-import { freePort } from '../helpers/processes.ts';
+import { ROOT, freePort } from '../helpers/processes.ts';
 import { type RunningS3rver, startS3rver } from '../helpers/s3rver.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 import { readCompose, serviceEnvironment } from './docker-compose-file.ts';
@@ -114,7 +115,7 @@ describe('the edge and worker images, assembled from their Dockerfiles and run a
   it("the worker image's CMD starts its inference server and its trainer against that edge, and its HEALTHCHECK passes", async () => {
     worker = startInImage(workerImage, workerImage.final.cmd!, containerEnv(workerImage, 'worker', { INFERENCE_HOST: '127.0.0.1', INFERENCE_PORT: String(ports.worker) }));
     await worker.waitFor(/inference server listening on http:\/\/127\.0\.0\.1:\d+/);
-    await worker.waitFor(/training engine ort \(onnxruntime, execution provider/);
+    await worker.waitFor(new RegExp(`training engine ort \\(onnxruntime, execution provider ${workerImage.final.env.ORT_EP}\\)`));
     expect(worker.lines.join('\n')).toMatch(new RegExp(`model toy-clip loaded from ${workerImage.appFolder}/models/toy-clip`));
     const check = startInImage(workerImage, workerImage.final.healthcheck!, { PATH: process.env.PATH, INFERENCE_PORT: String(ports.worker) });
     expect(await check.exited).toBe(0);
@@ -148,5 +149,28 @@ describe('the edge and worker images, assembled from their Dockerfiles and run a
     expect(await worker!.exited, worker!.lines.slice(-10).join('\n')).toBe(0);
     edge!.child.kill('SIGTERM');
     expect(await edge!.exited, edge!.lines.slice(-10).join('\n')).toBe(0);
+  });
+
+  it("`install.sh check` (the CUDA image's last step) loads the native modules in an image with no package-lock.json, and with --cuda resolves the CUDA provider's libraries with ldd", async () => {
+    const script = join(ROOT, 'infra/docker/install.sh');
+    const check = (img: AssembledImage, ...args: string[]) => spawnSync('bash', [script, 'check', ...args], { cwd: img.appFolder, env: { PATH: process.env.PATH }, encoding: 'utf8' });
+    expect(existsSync(join(workerImage.appFolder, 'package-lock.json'))).toBe(false);
+    const edgeCheck = check(edgeImage, 'edge');
+    expect(edgeCheck.status, edgeCheck.stderr).toBe(0);
+    expect(edgeCheck.stdout).toMatch(/better-sqlite3 loads/);
+    const workerCheck = check(workerImage, 'worker');
+    expect(workerCheck.status, workerCheck.stderr).toBe(0);
+    expect(workerCheck.stdout).toMatch(/onnxruntime-node loads/);
+    // This image has no CUDA provider: --cuda fails, naming the missing library.
+    const noProvider = check(workerImage, 'worker', '--cuda');
+    expect(noProvider.status).toBe(1);
+    expect(noProvider.stderr).toMatch(/libonnxruntime_providers_cuda\.so is missing/);
+    // A provider whose libraries all resolve passes (here a stand-in: ONNX Runtime's own library, which links only the
+    // C and C++ runtimes), which exercises the ldd step itself.
+    const bin = join(workerImage.appFolder, 'node_modules/onnxruntime-node/bin/napi-v6', process.platform, process.arch);
+    copyFileSync(join(bin, 'libonnxruntime.so.1'), join(bin, 'libonnxruntime_providers_cuda.so'));
+    const resolved = check(workerImage, 'worker', '--cuda');
+    expect(resolved.status, resolved.stderr).toBe(0);
+    expect(resolved.stdout).toMatch(/the CUDA provider's libraries all resolve/);
   });
 });
