@@ -123,10 +123,12 @@ describe(COMPOSE_PATH, () => {
     expect(compose.services.worker!.deploy?.replicas).toBe('${WORKERS:-1}');
   });
 
-  it("passes our services only variables the code they run reads", () => {
+  it('runs in each of our services a command whose files are in its image, and passes it only variables that code reads', () => {
     for (const [name, s] of ours) {
       const df = parsed.get(s.build!.dockerfile)!;
       const closure = importClosure(entryOf(s.command ?? df.final.cmd ?? [])).files;
+      const files = copiedFiles(df.final);
+      expect(closure.filter((f) => !files.has(f)), `${name}: loaded but not in ${df.path}`).toEqual([]);
       for (const v of Object.keys(s.environment ?? {})) expect(codeReads(closure, v), `${name}: ${v}`).toBe(true);
     }
   });
