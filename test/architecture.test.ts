@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCE_DIRS = ['edge', 'gpu-worker', 'shared', 'lab', 'scripts', 'bin'];
+const SOURCE_DIRS = ['edge', 'gpu-worker', 'shared', 'lab', 'scripts', 'bin', 'cli'];
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -37,7 +37,9 @@ const ALLOWED: Record<string, string[]> = {
   'gpu-worker': ['shared'],
   lab: ['gpu-worker', 'shared'],
   scripts: ['edge', 'gpu-worker', 'shared', 'lab', 'scripts'],
-  bin: ['gpu-worker', 'scripts', 'edge'],
+  bin: ['gpu-worker', 'scripts', 'edge', 'cli'],
+  // The customers' command line of the hosted API (cocoop remote): the SDK only.
+  cli: ['sdk'],
 };
 
 describe('the layout', () => {
@@ -45,6 +47,7 @@ describe('the layout', () => {
     expect(files.filter((f) => f.startsWith('edge/')).length).toBeGreaterThan(30);
     expect(files.filter((f) => f.startsWith('gpu-worker/')).length).toBeGreaterThan(30);
     expect(files.filter((f) => f.startsWith('shared/')).length).toBeGreaterThan(5);
+    expect(files.filter((f) => f.startsWith('cli/')).length).toBeGreaterThan(5);
   });
 
   it('imports follow the dependency rules: edge and gpu-worker meet only in shared/, shared/ imports neither, the lab is not imported by the product', () => {
