@@ -1,6 +1,6 @@
 // A job's training checkpoints between the local checkpoint folder and the blob store (keys: shared/storage/keys.ts).
 // After each epoch the newest local checkpoint is uploaded under the attempt's own checkpoint prefix, then the small
-// {epoch, key} pointer to it (the blob store cannot list); a re-leased job reads the pointers of the earlier attempts,
+// {epoch, key} pointer to it (so a resume needs no bucket listing); a re-leased job reads the pointers of the earlier attempts,
 // downloads the newest checkpoint among them and resumes from it. One upload at a time: a tick while one runs is skipped, and a failed upload (S3 down)
 // is logged and tried again on the next tick — training never waits for storage.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
