@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toyImageSet, writeImageFolder } from '../../lab/toyworld/image-sets.ts';
-import { CoCoOp, type TrainingJob } from '../../sdk/src/node/index.ts';
+import { CoCoOp, NotFoundError, type TrainingJob } from '../../sdk/src/node/index.ts';
 import { type Run, cocoop } from '../helpers/cli.ts';
 import { cleanEnv, launch } from '../helpers/processes.ts';
+import { startReceiver } from '../helpers/webhook-receiver.ts';
 import { type LocalStack, startLocalStack } from '../sdk/local-stack.ts';
 
 /** Sorted: the API lists per-class scores in label order. */
@@ -56,6 +57,17 @@ async function remoteError(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Pr
   expect(r.stdout).toBe('');
   expect(r.stderr).not.toContain(key);
   return r.stderr.trimEnd().split('\n');
+}
+
+/** Polls `check` (every 100 ms, up to 30 s) until it gives a value. */
+async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
 }
 
 const datasetIds = async () => (await client.datasets.list({ limit: 100 }).toArray()).map((d) => d.id);
@@ -165,6 +177,8 @@ describe('cocoop remote train and classify', () => {
     expect(evaluation.status).toBe('succeeded');
     expect(evaluation).toEqual(json(await client.evaluations.retrieve(evaluation.id)));
     expect(evaluation.result.n).toBe(15);
+    expect((await remoteJson(['evaluations', 'get', evaluation.id])).out).toEqual(evaluation);
+    expect((await remoteJson<{ data: { id: string }[] }>(['evaluations', 'list'])).out.data.map((e) => e.id)).toEqual([evaluation.id]);
   }, 90_000);
 });
 
@@ -251,6 +265,56 @@ describe('cocoop remote: Ctrl-C while waiting', () => {
     expect(out.events.map((e) => e.id)).toEqual((await client.trainingJobs.events(kept.jobId).toArray()).map((e) => e.id));
     expect(stderr).toMatch(/^ {2}\[info\] Epoch 100\/100: /m);
   }, 120_000);
+});
+
+describe('cocoop remote: webhooks, usage, deletes', () => {
+  it('webhooks create/get/list/test/deliveries/resend/rotate-secret/update/delete, usage, jobs cancel of a finished job, datasets and models delete', async () => {
+    expect(trained, 'the train test made the model').toBeDefined();
+    const receiver = await startReceiver();
+    try {
+      type Endpoint = { id: string; url: string; events: string[]; enabled: boolean; secret?: string };
+      const { out: created } = await remoteJson<Endpoint>(['webhooks', 'create', '--url', `${receiver.url}/cli`, '--events', 'training_job.succeeded,evaluation.succeeded']);
+      expect(created.id).toMatch(/^whe_/);
+      expect(created.secret).toMatch(/^whsec_/);
+      expect(created.events).toEqual(['training_job.succeeded', 'evaluation.succeeded']);
+      const { secret: _secret, ...endpoint } = created;
+      expect((await remoteJson(['webhooks', 'get', created.id])).out).toEqual(endpoint);
+      expect((await remoteJson<{ data: Endpoint[] }>(['webhooks', 'list'])).out.data.map((e) => e.id)).toEqual([created.id]);
+
+      type Delivery = { id: string; status: string; event_type: string };
+      const { out: test } = await remoteJson<Delivery>(['webhooks', 'test', created.id]);
+      expect(test).toMatchObject({ event_type: 'webhook.test', status: 'pending' });
+      const delivered = async () => (await client.webhookEndpoints.deliveries(created.id).toArray()).find((d) => d.id === test.id && d.status === 'succeeded');
+      await until(delivered);
+      expect(receiver.at('/cli').map((r) => r.headers['webhook-id'])).toEqual([test.id]);
+      const { out: deliveries } = await remoteJson<{ data: Delivery[] }>(['webhooks', 'deliveries', created.id, '--status', 'succeeded']);
+      expect(deliveries.data.map((d) => [d.id, d.status])).toEqual([[test.id, 'succeeded']]);
+      expect((await remoteJson<Delivery>(['webhooks', 'resend', test.id])).out).toMatchObject({ id: test.id, status: 'pending' });
+      await until(async () => (receiver.at('/cli').length === 2 ? true : undefined));
+      expect(receiver.at('/cli').map((r) => r.headers['webhook-id'])).toEqual([test.id, test.id]);
+
+      const { out: rotated } = await remoteJson<{ id: string; secret: string }>(['webhooks', 'rotate-secret', created.id]);
+      expect(rotated.id).toBe(created.id);
+      expect(rotated.secret).not.toBe(created.secret);
+      expect((await remoteJson<Endpoint>(['webhooks', 'update', created.id, '--disable'])).out.enabled).toBe(false);
+      expect((await client.webhookEndpoints.retrieve(created.id)).enabled).toBe(false);
+      expect((await remoteJson(['webhooks', 'delete', created.id])).out).toEqual({ id: created.id, deleted: true });
+      expect(await client.webhookEndpoints.list().toArray()).toEqual([]);
+    } finally {
+      await receiver.close();
+    }
+
+    const today = new Date().toISOString().slice(0, 10);
+    const { out: usage } = await remoteJson(['usage', '--from', today, '--to', today]);
+    expect(usage).toEqual(JSON.parse(JSON.stringify(await client.usage.retrieve({ from: today, to: today }))));
+
+    expect(await remoteError(['jobs', 'cancel', trained!.jobId])).toEqual([expect.stringMatching(/^error: conflict: /)]);
+    const spare = await client.datasets.create({ name: 'to delete' });
+    expect((await remoteJson(['datasets', 'delete', spare.id])).out).toEqual({ id: spare.id, deleted: true });
+    expect((await remoteJson(['models', 'delete', trained!.modelId])).out).toEqual({ id: trained!.modelId, deleted: true });
+    expect((await client.models.list().toArray()).map((m) => m.id)).not.toContain(trained!.modelId);
+    expect(await client.datasets.retrieve(spare.id).catch((e: unknown) => e)).toBeInstanceOf(NotFoundError);
+  }, 90_000);
 });
 
 describe('cocoop remote login / logout', () => {
