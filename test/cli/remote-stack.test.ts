@@ -264,6 +264,12 @@ describe('cocoop remote: Ctrl-C while waiting', () => {
     expect(out.validation.accuracy).toBe(job.result!.validation!.accuracy);
     expect(out.events.map((e) => e.id)).toEqual((await client.trainingJobs.events(kept.jobId).toArray()).map((e) => e.id));
     expect(stderr).toMatch(/^ {2}\[info\] Epoch 100\/100: /m);
+
+    // Without --wait: the job as created, at once.
+    const { out: queued } = await remoteJson<TrainingJob>(['train', '--dataset', trained!.datasetId, '--epochs', '1', '--method', 'coop']);
+    expect(queued).toMatchObject({ dataset_id: trained!.datasetId, method: 'coop', hyperparameters: { epochs: 1 } });
+    expect(['queued', 'running']).toContain(queued.status);
+    expect((await client.trainingJobs.wait(queued.id, { pollInterval: 200 })).status).toBe('succeeded');
   }, 120_000);
 });
 
