@@ -31,8 +31,13 @@ export const DEFAULT_WEBHOOK_EVENTS: WebhookEventType[] = [
 /** How long a rotated-out secret keeps signing next to the new one. */
 export const SECRET_OVERLAP_MS = 24 * 60 * 60 * 1000;
 
-/** Delay before retry n (seconds): 5 s, 5 min, 30 min, 2 h, 5 h, then 10 h ×5 — about 3 days in all. */
-export const PRODUCTION_RETRY_SCHEDULE_S = [5, 300, 1800, 7200, 18000, 36000, 36000, 36000, 36000, 36000];
+/**
+ * Delay before retry n (seconds): 5 s, 5 min, 30 min, 2 h, 5 h, then 10 h ×7 — the last retry 77.6 h (3.2 days) after
+ * the first attempt, so a receiver down for three days (a long weekend) still gets the event, as with Stripe's
+ * three-day live-mode retries; the opening steps are Svix's. docs/API.md and docs/reliability.md say "about 3 days"
+ * (test/edge/webhooks/settings.test.ts holds the two together).
+ */
+export const PRODUCTION_RETRY_SCHEDULE_S = [5, 300, 1800, 7200, 18000, 36000, 36000, 36000, 36000, 36000, 36000, 36000];
 
 export interface WebhookSettings {
   /** Delay in seconds before each retry; attempts in all = length + 1. */
