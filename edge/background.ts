@@ -147,7 +147,7 @@ export function startBackgroundTimer(
   let stopped = false;
   const run = (): Promise<BackgroundSummary> => {
     if (running) return running;
-    const p = runBackgroundTasks(ports, config, webhookSettings, new Date(), opts)
+    const p = runBackgroundTasks(ports, config, webhookSettings, config.clock(), opts)
       .then((summary) => {
         try {
           opts.onRun?.(summary);

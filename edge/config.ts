@@ -1,5 +1,6 @@
 // Edge configuration: defaults, validation, and reading it from environment variables (a plain
 // string record, which both process.env on Node and the Workers `env` bindings are).
+import { type Clock, systemClock } from './clock.ts';
 
 export interface Quotas {
   datasets: number;
@@ -87,6 +88,8 @@ export interface EdgeConfig {
   /** Webhook endpoints one tenant may have (disabled ones count until deleted); creating one more is 409. */
   maxWebhookEndpoints: number;
   logger: Logger;
+  /** "Now" for leases, heartbeats, rate windows, upload expiry and the background timer (edge/clock.ts); default the system clock. */
+  clock: Clock;
 }
 
 export type EdgeConfigInput = Pick<EdgeConfig, 'adminToken' | 'workerToken'> &
@@ -158,6 +161,7 @@ export function resolveConfig(input: EdgeConfigInput): EdgeConfig {
     orphanGraceHours: input.orphanGraceHours ?? DEFAULTS.orphanGraceHours,
     maxWebhookEndpoints: input.maxWebhookEndpoints ?? DEFAULTS.maxWebhookEndpoints,
     logger: input.logger ?? consoleLogger,
+    clock: input.clock ?? systemClock,
   };
 
   const problems: string[] = [];

@@ -2,6 +2,7 @@
 // counter keeps only its current window: when a new window starts, the old counts are dropped at once, so memory
 // is bounded by the buckets active in one window.
 import type { Context } from 'hono';
+import type { Clock } from '../clock.ts';
 import type { RateLimitConfig } from '../config.ts';
 import type { AuthFailureLimiter, RateLimits, RequestLimiter } from './rate-limit.ts';
 
@@ -9,7 +10,10 @@ export class FixedWindowCounter {
   private windowStart = -1;
   private readonly counts = new Map<string, number>();
 
-  constructor(readonly windowMs: number) {}
+  constructor(
+    readonly windowMs: number,
+    private readonly clock?: Clock,
+  ) {}
 
   private roll(now: number): number {
     const start = now - (now % this.windowMs);
@@ -21,7 +25,7 @@ export class FixedWindowCounter {
   }
 
   /** The bucket's count in the current window after adding `add`, and the seconds until the window ends. */
-  count(bucket: string, add: number, now = Date.now()): { count: number; resetSeconds: number } {
+  count(bucket: string, add: number, now = (this.clock?.() ?? new Date()).getTime()): { count: number; resetSeconds: number } {
     const start = this.roll(now);
     const count = (this.counts.get(bucket) ?? 0) + add;
     if (add > 0) this.counts.set(bucket, count);
@@ -30,8 +34,8 @@ export class FixedWindowCounter {
 }
 
 /** `defaultLimit` requests per window per bucket; a call's own limit (a tenant's override) replaces it for that bucket. */
-export function memoryRequestLimiter(defaultLimit: number, windowMs: number): RequestLimiter {
-  const counter = new FixedWindowCounter(windowMs);
+export function memoryRequestLimiter(defaultLimit: number, windowMs: number, clock?: Clock): RequestLimiter {
+  const counter = new FixedWindowCounter(windowMs, clock);
   return {
     async hit(bucket, override) {
       const limit = override ?? defaultLimit;
@@ -42,8 +46,8 @@ export function memoryRequestLimiter(defaultLimit: number, windowMs: number): Re
   };
 }
 
-export function memoryAuthFailureLimiter(limit: number, windowMs: number): AuthFailureLimiter {
-  const counter = new FixedWindowCounter(windowMs);
+export function memoryAuthFailureLimiter(limit: number, windowMs: number, clock?: Clock): AuthFailureLimiter {
+  const counter = new FixedWindowCounter(windowMs, clock);
   return {
     async blockedFor(address) {
       const { count, resetSeconds } = counter.count(address, 0);
@@ -56,10 +60,11 @@ export function memoryAuthFailureLimiter(limit: number, windowMs: number): AuthF
   };
 }
 
-export function memoryRateLimits(config: RateLimitConfig, clientAddress: (c: Context) => string | undefined): RateLimits {
+/** `clock` (EdgeConfig.clock) decides which window "now" falls in; default the system clock. */
+export function memoryRateLimits(config: RateLimitConfig, clientAddress: (c: Context) => string | undefined, clock?: Clock): RateLimits {
   return {
-    requests: memoryRequestLimiter(config.requestsPerWindow, config.windowMs),
-    authFailures: memoryAuthFailureLimiter(config.authFailuresPerWindow, config.windowMs),
+    requests: memoryRequestLimiter(config.requestsPerWindow, config.windowMs, clock),
+    authFailures: memoryAuthFailureLimiter(config.authFailuresPerWindow, config.windowMs, clock),
     clientAddress,
   };
 }

@@ -62,7 +62,7 @@ export function rateLimitsOf(ports: Ports, config: EdgeConfig): RateLimits {
   if (ports.rateLimits) return ports.rateLimits;
   let limits = defaults.get(ports);
   if (!limits) {
-    limits = memoryRateLimits(config.rateLimit, () => undefined);
+    limits = memoryRateLimits(config.rateLimit, () => undefined, config.clock);
     defaults.set(ports, limits);
   }
   return limits;

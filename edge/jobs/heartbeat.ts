@@ -18,6 +18,8 @@ export interface HeartbeatOptions {
   /** config.jobStallSeconds / jobMaxSeconds: a job without progress for this long, or running this long, fails. */
   stallSeconds: number;
   maxSeconds: number;
+  /** The time of the request (config.clock); default the system clock. */
+  now?: Date;
 }
 
 /** True when `patch` sets a progress field to another value than the stored one. */
@@ -40,7 +42,7 @@ function progressMoved(stored: string, patch: Progress | undefined): boolean {
 export async function heartbeat(db: SqlDatabase, o: HeartbeatOptions): Promise<HeartbeatResponse> {
   const { jobId: id, leaseId } = o;
   const row = await requireLease(db, id, leaseId);
-  const nowMs = Date.now();
+  const nowMs = (o.now ?? new Date()).getTime();
   const moved = progressMoved(row.progress, o.progress);
   const progressAt = moved ? nowMs : (row.progress_at ?? nowMs);
   const startedMs = row.started_at ? Date.parse(row.started_at) : nowMs;

@@ -25,11 +25,13 @@ export interface LeaseOptions {
   maxAttempts: number;
   /** The worker's name for this request: a retry of it gets the lease it already took. */
   requestId?: string;
+  /** The time of the request (config.clock); default the system clock. */
+  now?: Date;
 }
 
 /** Leases the next job to a worker (null: nothing to do). A retried request (same requestId and worker) gets its lease again. */
 export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Lease | null> {
-  const now = new Date();
+  const now = o.now ?? new Date();
   const nowMs = now.getTime();
   if (o.requestId !== undefined) {
     const held = await db

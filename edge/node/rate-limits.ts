@@ -2,6 +2,7 @@
 // socket's address, or by the header a trusted proxy sets (config.rateLimit.clientIpHeader).
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
+import type { Clock } from '../clock.ts';
 import type { RateLimitConfig } from '../config.ts';
 import { memoryRateLimits } from '../http/memory-rate-limit.ts';
 import type { RateLimits } from '../http/rate-limit.ts';
@@ -21,6 +22,6 @@ export function nodeClientAddress(config: Pick<RateLimitConfig, 'clientIpHeader'
   };
 }
 
-export function nodeRateLimits(config: RateLimitConfig): RateLimits {
-  return memoryRateLimits(config, nodeClientAddress(config));
+export function nodeRateLimits(config: RateLimitConfig, clock?: Clock): RateLimits {
+  return memoryRateLimits(config, nodeClientAddress(config), clock);
 }

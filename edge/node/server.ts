@@ -17,6 +17,7 @@ import { guardedFetch, nodeResolver } from './dns-resolver.ts';
 import { nodeRateLimits } from './rate-limits.ts';
 import { PrometheusMetrics } from '../metrics/prometheus.ts';
 import { SqliteDatabase } from './sqlite-database.ts';
+import { BUILT_CONSOLE_DIR, fileConsoleAssets } from './console-assets.ts';
 import type { S3BlobStoreOptions } from '../../shared/storage/s3-blob-store.ts';
 import type { BlobStore, KeyValueCache, Ports } from '../ports.ts';
 import { type WebhookSettings, webhookSettings } from '../webhooks/settings.ts';
@@ -49,6 +50,8 @@ export interface StartEdgeOptions {
   webhooks?: Partial<WebhookSettings>;
   /** fetch used for webhook deliveries (tests). */
   fetchImpl?: typeof fetch;
+  /** The built web console served at /console (default: console/dist/site/console, see scripts/build-console.ts). */
+  consoleDir?: string;
 }
 
 export interface RunningEdge {
@@ -151,7 +154,8 @@ export async function startEdge(opts: StartEdgeOptions): Promise<RunningEdge> {
   const db = new SqliteDatabase(join(opts.dataDir, 'edge.sqlite'));
   try {
     db.migrate(MIGRATIONS_DIR);
-    const ports: Ports = { db, blobs: await makeBlobStore(opts, config), cache: await makeCache(opts), rateLimits: nodeRateLimits(config.rateLimit), metrics: new PrometheusMetrics() };
+    const ports: Ports = { db, blobs: await makeBlobStore(opts, config), cache: await makeCache(opts), rateLimits: nodeRateLimits(config.rateLimit, config.clock), metrics: new PrometheusMetrics() };
+    ports.consoleAssets = fileConsoleAssets(opts.consoleDir ?? BUILT_CONSOLE_DIR);
     const app = createApp(ports, config);
     const hostname = opts.hostname ?? '127.0.0.1';
     const { server, address } = await new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((ok, fail) => {

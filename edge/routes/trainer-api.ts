@@ -115,15 +115,17 @@ export function workerRoutes() {
   app.openapi(leaseRoute, async (c) => {
     const { worker_id, lease_seconds, request_id } = c.req.valid('json');
     const workerId = workerOf(c as unknown as Context<AppEnv>).workerId ?? worker_id;
-    const lease = await leaseNextJob(c.var.ports.db, { workerId, leaseSeconds: lease_seconds, maxAttempts: c.var.config.maxJobAttempts, requestId: request_id });
+    const { maxJobAttempts: maxAttempts, clock } = c.var.config;
+    const lease = await leaseNextJob(c.var.ports.db, { workerId, leaseSeconds: lease_seconds, maxAttempts, requestId: request_id, now: clock() });
     return lease ? c.json(lease, 200) : c.body(null, 204);
   });
 
   app.openapi(heartbeatRoute, async (c) => {
     const { lease_id, lease_seconds, progress, metrics } = c.req.valid('json');
     const jobId = c.req.valid('param').id;
-    const { jobStallSeconds: stallSeconds, jobMaxSeconds: maxSeconds } = c.var.config;
-    return c.json(await heartbeat(c.var.ports.db, { jobId, leaseId: lease_id, leaseSeconds: lease_seconds, progress, metrics, stallSeconds, maxSeconds }), 200);
+    const { jobStallSeconds: stallSeconds, jobMaxSeconds: maxSeconds, clock } = c.var.config;
+    const now = clock();
+    return c.json(await heartbeat(c.var.ports.db, { jobId, leaseId: lease_id, leaseSeconds: lease_seconds, progress, metrics, stallSeconds, maxSeconds, now }), 200);
   });
 
   app.openapi(eventRoute, async (c) => {

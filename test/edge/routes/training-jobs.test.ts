@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, type TestEdge, WORKER_TOKEN, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
 import { completeBody, count, insertReadyDataset, workerClient } from '../../helpers/jobs.ts';
+import { ManualClock } from '../../helpers/manual-clock.ts';
 
 type Job = {
   id: string;
@@ -27,8 +28,8 @@ let edge: TestEdge;
 afterEach(async () => {
   await edge?.close();
 });
-async function fresh(concurrentJobs = 5): Promise<TestEdge> {
-  edge = await startTestEdge({ quotas: { concurrent_jobs: concurrentJobs } });
+async function fresh(concurrentJobs = 5, clock?: ManualClock): Promise<TestEdge> {
+  edge = await startTestEdge({ quotas: { concurrent_jobs: concurrentJobs }, ...(clock ? { clock: clock.now } : {}) });
   return edge;
 }
 
@@ -404,14 +405,17 @@ describe('lifecycle through the worker API', () => {
   });
 
   it('an expired lease is re-leased (attempts 2, a resume event); the old lease is then stale (409)', async () => {
-    const e = await fresh();
+    const clock = new ManualClock();
+    const e = await fresh(5, clock);
     const t = await tenantWithDataset(e);
     insertWebhookEndpoint(e, t.id, ['training_job.started', 'training_job.succeeded']);
     const w = workerClient(e);
     const job = await createJobOk(e, t.api_key, t.datasetId);
     const first = await w.leaseOk('worker-a', 1);
     expect((await w.lease('worker-b')).status).toBe(204); // still held
-    await new Promise((r) => setTimeout(r, 1100));
+    clock.advance(1000);
+    expect((await w.lease('worker-b')).status).toBe(204); // held up to its last millisecond
+    clock.advance(1);
     const second = await w.leaseOk('worker-b', 60);
     expect(second.job.id).toBe(job.id);
     expect(second.attempts).toBe(2);
@@ -443,15 +447,18 @@ describe('lifecycle through the worker API', () => {
   });
 
   it('a heartbeat extends the lease so the job is not re-leased', async () => {
-    const e = await fresh();
+    const clock = new ManualClock();
+    const e = await fresh(5, clock);
     const t = await tenantWithDataset(e);
     const w = workerClient(e);
     const job = await createJobOk(e, t.api_key, t.datasetId);
     const lease = await w.leaseOk('worker-a', 1);
     const hb = await w.heartbeat(job.id, { lease_id: lease.lease_id, lease_seconds: 60 });
     expect(hb.status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1100));
+    clock.advance(59_000); // past the 1 s lease, within the heartbeat's 60 s
     expect((await w.lease('worker-b')).status).toBe(204);
+    clock.advance(1_001); // past the heartbeat's 60 s: now it goes to the next worker
+    expect((await w.leaseOk('worker-b')).job.id).toBe(job.id);
     expect((await w.heartbeat('job_unknown', { lease_id: lease.lease_id })).status).toBe(404);
     expect((await w.heartbeat(job.id, { lease_id: 'lse_wrong' })).status).toBe(409);
     expect((await w.heartbeat(job.id, { lease_id: lease.lease_id, progress: { epoch: -1 } })).status).toBe(422);
