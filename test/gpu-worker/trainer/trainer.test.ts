@@ -232,7 +232,10 @@ describe('training worker', () => {
     expect(first.outcomes).toEqual([{ jobId: job.id, outcome: 'abandoned' }]);
     expect((await getJob(key, job.id)).status).toBe('running');
 
-    const second = newWorker('w-c2');
+    // What the second worker itself trained, seen from inside it (its checkpoint uploads, one per epoch it ran),
+    // independently of the events it reports.
+    const secondEpochs: number[] = [];
+    const second = newWorker('w-c2', { hooks: { afterCheckpointUpload: (epoch) => void secondEpochs.push(epoch) } });
     const loop = second.start();
     try {
       const done = await waitFor('resumed job', async () => {
@@ -251,6 +254,11 @@ describe('training worker', () => {
       // The second worker trained only the remaining epochs (none when the first one's last checkpoint was the final epoch).
       const afterResume = evs.slice(evs.indexOf(resumed!)).filter((e) => e.type === 'metrics').map((e) => e.data?.epoch as number);
       expect(afterResume).toEqual(Array.from({ length: 3 - from }, (_, i) => from + 1 + i));
+      // Epochs were skipped: the second worker ran fewer than the job's 3 epochs, exactly those after the checkpoint.
+      expect(secondEpochs).toEqual(afterResume);
+      expect(secondEpochs.length).toBeLessThan(3);
+      // The outcome is recorded once the worker's /complete call has returned, which may be after the job reads succeeded.
+      await waitFor('second worker outcome', async () => second.outcomes.length > 0);
       expect(second.outcomes).toEqual([{ jobId: job.id, outcome: 'succeeded' }]);
     } finally {
       await second.stop();
