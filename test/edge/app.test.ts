@@ -15,6 +15,7 @@ import {
   serveApp,
   startTestEdge,
 } from '../helpers/edge.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
 
 const MAX_JSON = 512;
 
@@ -227,15 +228,17 @@ describe('rate limit', () => {
   });
 
   it('a new window lets the key in again', async () => {
-    const limited = await startTestEdge({ rateLimit: { requestsPerWindow: 1, windowMs: 1000 } });
+    // The clock starts at a window's first millisecond, so both requests fall in the same one.
+    const clock = new ManualClock(Date.UTC(2030, 0, 1, 12));
+    const limited = await startTestEdge({ rateLimit: { requestsPerWindow: 1, windowMs: 1000 }, clock: clock.now });
     try {
       const t = await limited.createTenant('Windowed');
-      // Align to the start of a window so both requests fall in the same one.
-      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
       expect((await limited.fetch('/v1/me', { headers: bearer(t.api_key) })).status).toBe(200);
       const second = await limited.fetch('/v1/me', { headers: bearer(t.api_key) });
       expect(second.status).toBe(429);
-      await new Promise((r) => setTimeout(r, 1050));
+      clock.advance(999); // the window's last millisecond
+      expect((await limited.fetch('/v1/me', { headers: bearer(t.api_key) })).status).toBe(429);
+      clock.advance(1); // the next window
       expect((await limited.fetch('/v1/me', { headers: bearer(t.api_key) })).status).toBe(200);
     } finally {
       await limited.close();
