@@ -1,6 +1,7 @@
 // Fault: webhook receivers that misbehave, end to end through the real stack path — a job finished through the
 // internal worker API over HTTP (edge on Node + SQLite + s3rver), its outbox row written in the finishing
-// transaction, sent by the edge's background timer (webhook timeout 500 ms) to real loopback HTTP servers.
+// transaction, sent by the edge's background timer (webhook timeout 500 ms) to real loopback HTTP servers. The first
+// retry waits an hour of the edge's clock (a ShiftedClock): the test moves it on once it is ready, so no step races time.
 // test/edge/webhooks/dispatcher.test.ts already covers, at the dispatcher level: 500, 500, 200 (same webhook-id),
 // the retry schedule and giving up, 410 disabling the endpoint, 302 not followed, a slow receiver timing out.
 // This file adds what it lacks — a receiver that is down (connection refused) — and runs the families through
@@ -16,17 +17,20 @@ import { createHash } from 'node:crypto';
 import { type Server, type ServerResponse, createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
+import { ShiftedClock } from '../helpers/manual-clock.ts';
 import { freePort } from '../helpers/processes.ts';
 import { ADMIN_TOKEN, type FaultStack, type Job, WORKER_TOKEN, api, createJob, readyDataset, startFaultStack, toyPngs, waitFor } from './stack.ts';
 
 const TIMEOUT_MS = 500;
-const SCHEDULE_S = [1, 0.2, 0.2, 0.2, 0.2, 0.2]; // 7 attempts; 1 s after the first leaves time to bring a receiver up
+const FIRST_RETRY_S = 3600;
+const SCHEDULE_S = [FIRST_RETRY_S, 0.2, 0.2, 0.2, 0.2, 0.2]; // 7 attempts; the second only once the test moves the clock
+const clock = new ShiftedClock();
 let stack: FaultStack;
 let pngs: { label: string; bytes: Uint8Array }[];
 const servers: Server[] = [];
 
 beforeAll(async () => {
-  stack = await startFaultStack({ webhooks: { retryScheduleSeconds: SCHEDULE_S, timeoutMs: TIMEOUT_MS } });
+  stack = await startFaultStack({ config: { clock: clock.now }, webhooks: { retryScheduleSeconds: SCHEDULE_S, timeoutMs: TIMEOUT_MS } });
   pngs = await toyPngs(['red circle', 'blue square'], 1);
 }, 60_000);
 
@@ -122,6 +126,15 @@ const attemptRows = (deliveryId: string) =>
     error: string | null;
   }[];
 
+/**
+ * Resolves once a background round that started after this call has finished (runNow joins a round in progress,
+ * which may have started before: the second call then starts, or joins, a later one).
+ */
+async function backgroundRoundAfterNow(): Promise<void> {
+  await stack.edge.background!.runNow();
+  await stack.edge.background!.runNow();
+}
+
 const waitForDelivery = (endpointId: string, what: string, ok: (rows: DeliveryRow[]) => boolean, timeoutMs = 20_000) =>
   waitFor(what, async () => {
     const rows = deliveryRows(endpointId);
@@ -138,10 +151,11 @@ describe('webhook receivers that misbehave (a finished job → delivery with ret
 
     const got = await receiverOn(port, (res, n) => {
       if (n === 1) res.writeHead(500).end('oops');
-      else if (n === 2) setTimeout(() => res.writeHead(200).end(), TIMEOUT_MS + 1000).unref();
+      else if (n === 2) return; // never answered: the edge times out and hangs up
       else if (n === 3) res.writeHead(302, { location: `http://127.0.0.1:${port}/elsewhere` }).end();
       else res.writeHead(200).end('ok');
     });
+    clock.advance(FIRST_RETRY_S * 1000); // the receiver is up: the second attempt is due
     const rows = await waitForDelivery(t.endpointId, 'the delivery to succeed', (r) => r[0]?.status !== 'pending');
     expect(rows.map((d) => [d.event_type, d.status, d.attempts])).toEqual([['training_job.succeeded', 'succeeded', 5]]);
     const attempts = attemptRows(rows[0]!.id);
@@ -160,13 +174,17 @@ describe('webhook receivers that misbehave (a finished job → delivery with ret
     const port = await freePort();
     const t = await tenant(`http://127.0.0.1:${port}/never`);
     const job = await finishJob(t.key, t.datasetId, 'succeeded');
+    await waitForDelivery(t.endpointId, 'a refused first attempt', (rows) => rows[0]?.attempts === 1);
+    clock.advance(FIRST_RETRY_S * 1000);
     const rows = await waitForDelivery(t.endpointId, 'the delivery to fail', (r) => r[0]?.status === 'failed');
     expect(rows.map((d) => [d.event_type, d.status, d.attempts])).toEqual([['training_job.succeeded', 'failed', SCHEDULE_S.length + 1]]);
     const attempts = attemptRows(rows[0]!.id);
     expect(attempts).toHaveLength(SCHEDULE_S.length + 1);
     for (const a of attempts) expect(a).toEqual({ status_code: null, error: expect.stringMatching(/ECONNREFUSED/) });
-    // Nothing more is tried once it failed (a few more background rounds).
-    await new Promise((r) => setTimeout(r, 500));
+    // Nothing more is tried once it failed: a whole background round that started after it, and a day later.
+    await backgroundRoundAfterNow();
+    clock.advance(24 * 3600_000);
+    await backgroundRoundAfterNow();
     expect(attemptRows(rows[0]!.id)).toHaveLength(SCHEDULE_S.length + 1);
     expect((await api<Job>(stack.url, t.key, 'GET', `/v1/training-jobs/${job.id}`)).status).toBe('succeeded');
   }, 40_000);
@@ -186,7 +204,7 @@ describe('webhook receivers that misbehave (a finished job → delivery with ret
     expect(ep.disabled_reason).toMatch(/410/);
 
     await finishJob(t.key, t.datasetId, 'succeeded');
-    await new Promise((r) => setTimeout(r, 500));
+    await backgroundRoundAfterNow();
     expect(deliveryRows(t.endpointId)).toHaveLength(1);
     expect(got).toHaveLength(1);
   }, 40_000);

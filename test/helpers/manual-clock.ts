@@ -17,3 +17,18 @@ export class ManualClock {
     this.ms += ms;
   }
 }
+
+/**
+ * Real time plus an offset the test moves: for a stack whose own steps stamp rows with the real time (so its clock
+ * must keep flowing), where the test still needs a long wait (a retry an hour later) to pass at once.
+ */
+export class ShiftedClock {
+  private offsetMs = 0;
+
+  readonly now: Clock = () => new Date(Date.now() + this.offsetMs);
+
+  advance(ms: number): void {
+    if (!(Number.isFinite(ms) && ms >= 0)) throw new Error(`ShiftedClock.advance: ${ms} is not a non-negative duration`);
+    this.offsetMs += ms;
+  }
+}
