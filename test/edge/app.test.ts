@@ -3,17 +3,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../edge/app.ts';
 import { resolveConfig } from '../../edge/config.ts';
+import { MemoryCache } from '../../edge/node/memory-cache.ts';
 import type { SqlDatabase } from '../../edge/ports.ts';
 import {
   ADMIN_TOKEN,
-  FakeBlobStore,
-  FakeCache,
   type TestEdge,
   WORKER_TOKEN,
   bearer,
   jsonHeaders,
   serveApp,
   startTestEdge,
+  unreachableBlobStore,
 } from '../helpers/edge.ts';
 import { ManualClock } from '../helpers/manual-clock.ts';
 
@@ -262,7 +262,7 @@ describe('internal errors', () => {
       workerToken: WORKER_TOKEN,
       logger: { error: (m, d) => logged.push([m, d]), warn: () => {} },
     });
-    const server = await serveApp(createApp({ db: brokenDb, blobs: new FakeBlobStore(), cache: new FakeCache() }, config));
+    const server = await serveApp(createApp({ db: brokenDb, blobs: unreachableBlobStore(), cache: new MemoryCache() }, config));
     try {
       const res = await fetch(`${server.url}/v1/me`, { headers: bearer('ck_live_' + 'a'.repeat(32)) });
       expect(res.status).toBe(500);

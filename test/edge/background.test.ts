@@ -6,7 +6,7 @@ import { IDEMPOTENCY_TTL_MS } from '../../edge/http/idempotency.ts';
 import { RATE_WINDOW_RETENTION_MS } from '../../edge/http/rate-limit.ts';
 import { newId } from '../../edge/ids.ts';
 import { webhookSettings } from '../../edge/webhooks/settings.ts';
-import { type FakeBlobStore, type TestEdge, jsonHeaders, startTestEdge } from '../helpers/edge.ts';
+import { type TestEdge, jsonHeaders, startTestEdge } from '../helpers/edge.ts';
 import { count, insertReadyDataset } from '../helpers/jobs.ts';
 import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
 
@@ -31,7 +31,7 @@ afterAll(async () => {
   await Promise.all([edge?.close(), rx?.close()]);
 });
 
-const blobs = () => edge.ports.blobs as FakeBlobStore;
+const blobs = () => edge.ports.blobs;
 
 function insertDelivery(nextAttemptAt = Date.now() - 1): string {
   const id = newId('webhookMessage');
@@ -44,7 +44,7 @@ function insertDelivery(nextAttemptAt = Date.now() - 1): string {
   return id;
 }
 
-function insertUpload(datasetId: string, expiresAt: Date, status: 'pending' | 'stored' = 'pending'): { id: string; key: string } {
+async function insertUpload(datasetId: string, expiresAt: Date, status: 'pending' | 'stored' = 'pending'): Promise<{ id: string; key: string }> {
   const id = newId('image');
   const key = `tenants/${tenant.id}/datasets/${datasetId}/images/${id}.png`;
   edge.db.raw
@@ -53,7 +53,7 @@ function insertUpload(datasetId: string, expiresAt: Date, status: 'pending' | 's
        VALUES (?, ?, ?, 'cat', ?, 'image/png', 3, ?, ?, ?)`,
     )
     .run(id, tenant.id, datasetId, key, status, expiresAt.toISOString(), new Date().toISOString());
-  void blobs().put(key, new Uint8Array([1, 2, 3]), 'image/png');
+  await blobs().put(key, new Uint8Array([1, 2, 3]), 'image/png');
   return { id, key };
 }
 
@@ -84,16 +84,16 @@ describe('runBackgroundTasks', () => {
   it('expires pending uploads past expires_at (row and object) and leaves the rest', async () => {
     const ds = insertReadyDataset(edge, tenant.id, ['cat', 'dog'], 1, 'open');
     const now = new Date();
-    const expired = insertUpload(ds, new Date(now.getTime() - 1000));
-    const fresh = insertUpload(ds, new Date(now.getTime() + 60_000));
-    const stored = insertUpload(ds, new Date(now.getTime() - 1000), 'stored');
+    const expired = await insertUpload(ds, new Date(now.getTime() - 1000));
+    const fresh = await insertUpload(ds, new Date(now.getTime() + 60_000));
+    const stored = await insertUpload(ds, new Date(now.getTime() - 1000), 'stored');
     const s = await runBackgroundTasks(edge.ports, edge.config, settings, now);
     expect(s.uploadsExpired).toBe(1);
     expect(count(edge, 'SELECT COUNT(*) AS n FROM images WHERE id = ?', expired.id)).toBe(0);
-    expect(blobs().objects.has(expired.key)).toBe(false);
+    expect(await blobs().head(expired.key)).toBeNull();
     for (const kept of [fresh, stored]) {
       expect(count(edge, 'SELECT COUNT(*) AS n FROM images WHERE id = ?', kept.id)).toBe(1);
-      expect(blobs().objects.has(kept.key)).toBe(true);
+      expect(await blobs().head(kept.key)).toEqual({ size: 3, contentType: 'image/png' });
     }
   });
 
@@ -114,7 +114,7 @@ describe('runBackgroundTasks', () => {
     const config = { ...edge.config, logger: { error: (m: string) => logged.push(m), warn: () => {} } };
     const failingBlobs = { ...edge.ports.blobs, list: edge.ports.blobs.list.bind(edge.ports.blobs), delete: async () => Promise.reject(new Error('s3 down')) };
     const ds = insertReadyDataset(edge, tenant.id, ['cat', 'dog'], 1, 'open');
-    insertUpload(ds, new Date(Date.now() - 1000));
+    await insertUpload(ds, new Date(Date.now() - 1000));
     edge.db.raw
       .prepare("INSERT INTO idempotency_keys (tenant_id, key, route, request_hash, status, body, created_at) VALUES ('t-bg', 'old2', 'POST /x', 'h', 201, '{}', 0)")
       .run();

@@ -1,5 +1,6 @@
-// A real edge for tests: SQLite in a temp dir, @hono/node-server on a random loopback port, and
-// in-memory fakes for the blob store and cache (tests of those use the real adapters).
+// A real edge for tests: SQLite in a temp dir, @hono/node-server on a random loopback port, the real S3 blob store
+// (S3BlobStore over an s3rver on disk, one per test file, a fresh bucket per edge) and the real Node cache
+// (MemoryCache, TTLs honoured). A test that needs a fault the real parts cannot produce passes its own `blobs`.
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { AddressInfo } from 'node:net';
@@ -7,99 +8,119 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EdgeConfigInput } from '../../edge/config.ts';
+import { MemoryCache } from '../../edge/node/memory-cache.ts';
 import { type RunningEdge, type StartEdgeOptions, startEdge } from '../../edge/node/server.ts';
-import type { BlobHead, BlobStore, KeyValueCache, PresignedPut } from '../../edge/ports.ts';
-import { type BlobListOptions, type BlobListPage, listLimit } from '../../shared/storage/blob-store.ts';
+import { S3BlobStore } from '../../shared/storage/s3-blob-store.ts';
+import { type RunningS3rver, s3Config, startS3rver } from './s3rver.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const WORKER_TOKEN = 'test-worker-token-0123456789';
 
-export class FakeBlobStore implements BlobStore {
-  /** lastModified: when put() stored it (tests may change it). */
-  readonly objects = new Map<string, { body: Uint8Array; contentType: string; lastModified?: Date }>();
-  async put(key: string, body: Uint8Array, contentType: string): Promise<void> {
-    this.objects.set(key, { body: body.slice(), contentType, lastModified: new Date() });
-  }
-  async get(key: string): Promise<Uint8Array | null> {
-    return this.objects.get(key)?.body.slice() ?? null;
-  }
-  async head(key: string): Promise<BlobHead | null> {
-    const o = this.objects.get(key);
-    return o ? { size: o.body.byteLength, contentType: o.contentType } : null;
-  }
-  async delete(keys: string[]): Promise<void> {
-    for (const k of keys) this.objects.delete(k);
-  }
-  /** S3's order: UTF-16 code units and UTF-8 bytes sort ASCII keys alike. */
-  async list(prefix: string, opts: BlobListOptions = {}): Promise<BlobListPage> {
-    const limit = listLimit(opts);
-    const keys = [...this.objects.keys()].filter((k) => k.startsWith(prefix) && (!opts.cursor || k > opts.cursor)).sort();
-    const page = keys.slice(0, limit);
-    const objects = page.map((key) => {
-      const o = this.objects.get(key)!;
-      return { key, size: o.body.byteLength, lastModified: o.lastModified ?? new Date() };
-    });
-    return { objects, cursor: keys.length > limit ? page[page.length - 1] : null };
-  }
-  async presignPut(key: string, contentType: string, bytes: number, expiresInSeconds: number): Promise<PresignedPut> {
+// One s3rver per test file (vitest loads this module once per file): started by the first store asked for,
+// stopped when the last store using it is released (the last edge closes).
+let s3rver: Promise<RunningS3rver> | null = null;
+let s3rverUsers = 0;
+let bucketSeq = 0;
+
+export interface TestBlobStore {
+  blobs: S3BlobStore;
+  /** The file's s3rver (e.g. to age an object with setLastModified). */
+  s3: RunningS3rver;
+  /** Gives the s3rver back; the last release stops it (and removes its directory). */
+  release(): Promise<void>;
+}
+
+/** An S3BlobStore on a new, empty bucket of this test file's s3rver (started on first use). */
+export async function testBlobStore(): Promise<TestBlobStore> {
+  s3rverUsers++;
+  let s3: RunningS3rver;
+  try {
+    s3 = await (s3rver ??= startS3rver());
+    const blobs = new S3BlobStore(s3Config(s3.endpoint, `edge-${process.pid}-${++bucketSeq}`));
+    await blobs.ensureBucket();
+    let released = false;
     return {
-      url: `http://fake-s3.invalid/${key}`,
-      method: 'PUT',
-      headers: { 'content-type': contentType, 'content-length': String(bytes) },
-      expiresAt: new Date(Date.now() + expiresInSeconds * 1000),
+      blobs,
+      s3,
+      async release() {
+        if (released) return;
+        released = true;
+        await releaseS3rver();
+      },
     };
+  } catch (err) {
+    await releaseS3rver();
+    throw err;
   }
 }
 
-export class FakeCache implements KeyValueCache {
-  readonly map = new Map<string, string>();
-  async get(key: string) {
-    return this.map.get(key) ?? null;
-  }
-  async put(key: string, value: string) {
-    this.map.set(key, value);
-  }
-  async delete(key: string) {
-    this.map.delete(key);
-  }
+async function releaseS3rver(): Promise<void> {
+  if (--s3rverUsers > 0 || !s3rver) return;
+  const running = s3rver;
+  s3rver = null;
+  await (await running.catch(() => null))?.stop();
+}
+
+/**
+ * A blob store for apps built with createApp whose routes never touch blobs: the real S3 adapter pointed at a port
+ * nothing listens on, so a call that does reach it fails loudly instead of passing against a stand-in.
+ */
+export function unreachableBlobStore(): S3BlobStore {
+  return new S3BlobStore({ ...s3Config('http://127.0.0.1:1', 'unreachable'), timeoutMs: 2000 });
 }
 
 export interface TestEdge extends RunningEdge {
   dataDir: string;
   /** What the app logged through config.logger.error ([message, detail] pairs). */
   loggedErrors: unknown[][];
+  /** The file's s3rver behind the edge's blob store; null when the test passed its own `blobs`. */
+  s3: RunningS3rver | null;
   /** fetch relative to the edge URL. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** POST /v1/tenants as admin; the new tenant's id and key. */
   createTenant(name?: string): Promise<{ id: string; name: string; api_key: string }>;
 }
 
-/** The background timer (edge/background.ts) is off unless `opts.backgroundIntervalMs` is given, so tests drive it. */
+/**
+ * The background timer (edge/background.ts) is off unless `opts.backgroundIntervalMs` is given, so tests drive it.
+ * Blobs: S3BlobStore on a fresh bucket of the file's s3rver unless `opts.blobs` is given; cache: MemoryCache unless
+ * `opts.cache` is given.
+ */
 export async function startTestEdge(
   config: Partial<EdgeConfigInput> = {},
-  opts: Pick<StartEdgeOptions, 'backgroundIntervalMs' | 'webhooks' | 'fetchImpl'> = {},
+  opts: Pick<StartEdgeOptions, 'backgroundIntervalMs' | 'webhooks' | 'fetchImpl' | 'blobs' | 'cache'> = {},
 ): Promise<TestEdge> {
+  const store = opts.blobs ? null : await testBlobStore();
   const dataDir = mkdtempSync(join(tmpdir(), 'edge-test-'));
   const errors: unknown[][] = [];
-  const edge = await startEdge({
-    dataDir,
-    port: 0,
-    config: {
-      adminToken: ADMIN_TOKEN,
-      workerToken: WORKER_TOKEN,
-      logger: { error: (m, d) => errors.push([m, d]), warn: () => {} },
-      ...config,
-    },
-    blobs: new FakeBlobStore(),
-    cache: new FakeCache(),
-    backgroundIntervalMs: 0,
-    ...opts,
-  });
+  let edge: RunningEdge;
+  try {
+    edge = await startEdge({
+      dataDir,
+      port: 0,
+      config: {
+        adminToken: ADMIN_TOKEN,
+        workerToken: WORKER_TOKEN,
+        logger: { error: (m, d) => errors.push([m, d]), warn: () => {} },
+        ...config,
+      },
+      backgroundIntervalMs: 0,
+      ...opts,
+      blobs: opts.blobs ?? store!.blobs,
+      cache: opts.cache ?? new MemoryCache(),
+    });
+  } catch (err) {
+    rmSync(dataDir, { recursive: true, force: true });
+    await store?.release();
+    throw err;
+  }
   const f = (path: string, init?: RequestInit) => fetch(edge.url + path, init);
+  let closed = false;
   return {
     ...edge,
     dataDir,
     loggedErrors: errors,
+    s3: store?.s3 ?? null,
     fetch: f,
     async createTenant(name = 'Acme') {
       const res = await f('/v1/tenants', {
@@ -111,8 +132,14 @@ export async function startTestEdge(
       return (await res.json()) as { id: string; name: string; api_key: string };
     },
     async close() {
-      await edge.close();
-      rmSync(dataDir, { recursive: true, force: true });
+      if (closed) return;
+      closed = true;
+      try {
+        await edge.close();
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+        await store?.release();
+      }
     },
   };
 }

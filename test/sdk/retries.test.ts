@@ -13,7 +13,9 @@ import { MAX_BACKOFF_MS, backoffMs, parseRetryAfter, retryDelayMs } from '../../
 import { startEdge } from '../../edge/node/server.ts';
 import { encodePng } from '../../lab/toyworld/png.ts';
 import { toyImageSet } from '../../lab/toyworld/image-sets.ts';
-import { ADMIN_TOKEN, FakeBlobStore, type TestEdge, WORKER_TOKEN, startTestEdge } from '../helpers/edge.ts';
+import { S3BlobStore } from '../../shared/storage/s3-blob-store.ts';
+import { ADMIN_TOKEN, type TestEdge, WORKER_TOKEN, startTestEdge, testBlobStore } from '../helpers/edge.ts';
+import { s3Config } from '../helpers/s3rver.ts';
 import { freePort } from '../helpers/processes.ts';
 import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
 
@@ -125,8 +127,11 @@ describe('no answer', () => {
   });
 });
 
-/** Stores nothing until open() is called: a request that stores an image stays in flight until then. */
-class GatedBlobStore extends FakeBlobStore {
+/**
+ * The real S3 store whose put() waits until open() is called: a request that stores an image stays in flight until
+ * then. A fault injector (s3rver cannot be told to hold one write), the rest is the real store.
+ */
+class GatedBlobStore extends S3BlobStore {
   #open!: () => void;
   readonly opened = new Promise<void>((ok) => (this.#open = ok));
   open(): void {
@@ -141,7 +146,8 @@ class GatedBlobStore extends FakeBlobStore {
 describe('an Idempotency-Key still in flight', () => {
   it('a timed-out POST is retried with its key; the 409 "still processing" is waited out for its Retry-After; the retry gets the first result', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sdk-inflight-'));
-    const blobs = new GatedBlobStore();
+    const store = await testBlobStore();
+    const blobs = new GatedBlobStore(s3Config(store.s3.endpoint, store.blobs.bucket));
     const gated = await startEdge({ dataDir, port: 0, config: { adminToken: ADMIN_TOKEN, workerToken: WORKER_TOKEN, logger: { error: () => {}, warn: () => {} } }, blobs, backgroundIntervalMs: 0 });
     try {
       const tenant = await fetch(`${gated.url}/v1/tenants`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '{"name":"in flight"}' });
@@ -191,6 +197,7 @@ describe('an Idempotency-Key still in flight', () => {
       blobs.open();
       await gated.close();
       rmSync(dataDir, { recursive: true, force: true });
+      await store.release();
     }
   }, 30_000);
 });

@@ -5,8 +5,9 @@ import { createApp } from '../../../edge/app.ts';
 import { resolveConfig } from '../../../edge/config.ts';
 import { requireAdmin, requireTenant, requireWorker } from '../../../edge/http/auth.ts';
 import { SqliteDatabase } from '../../../edge/node/sqlite-database.ts';
+import { MemoryCache } from '../../../edge/node/memory-cache.ts';
 import { MIGRATIONS_DIR } from '../../../edge/node/server.ts';
-import { ADMIN_TOKEN, FakeBlobStore, FakeCache, WORKER_TOKEN, bearer, serveApp } from '../../helpers/edge.ts';
+import { ADMIN_TOKEN, unreachableBlobStore, WORKER_TOKEN, bearer, serveApp } from '../../helpers/edge.ts';
 
 let server: { url: string; close(): Promise<void> };
 let db: SqliteDatabase;
@@ -15,7 +16,7 @@ beforeAll(async () => {
   db = new SqliteDatabase(':memory:');
   db.migrate(MIGRATIONS_DIR);
   const config = resolveConfig({ adminToken: ADMIN_TOKEN, workerToken: WORKER_TOKEN, rateLimit: { requestsPerWindow: 2, windowMs: 60_000 } });
-  const app = createApp({ db, blobs: new FakeBlobStore(), cache: new FakeCache() }, config);
+  const app = createApp({ db, blobs: unreachableBlobStore(), cache: new MemoryCache() }, config);
   app.get('/v1/worker-only', requireWorker, (c) => c.json({ ok: true }));
   app.get('/internal/worker-only', requireWorker, (c) => c.json({ ok: true }));
   app.get('/internal/admin-only', requireAdmin, (c) => c.json({ ok: true }));

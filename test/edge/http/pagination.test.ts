@@ -7,8 +7,9 @@ import { onError } from '../../../edge/http/errors.ts';
 import { newRouter } from '../../../edge/http/openapi.ts';
 import { PaginationQuery, listPage, pageSchema } from '../../../edge/http/pagination.ts';
 import { newId } from '../../../edge/ids.ts';
+import { MemoryCache } from '../../../edge/node/memory-cache.ts';
 import { SqliteDatabase } from '../../../edge/node/sqlite-database.ts';
-import { ADMIN_TOKEN, FakeBlobStore, FakeCache, WORKER_TOKEN, serveApp } from '../../helpers/edge.ts';
+import { ADMIN_TOKEN, unreachableBlobStore, WORKER_TOKEN, serveApp } from '../../helpers/edge.ts';
 
 const Item = z.object({ id: z.string(), n: z.number() });
 
@@ -31,7 +32,7 @@ beforeAll(async () => {
 
   const app = newRouter();
   app.use('*', async (c, next) => {
-    c.set('ports', { db, blobs: new FakeBlobStore(), cache: new FakeCache() });
+    c.set('ports', { db, blobs: unreachableBlobStore(), cache: new MemoryCache() });
     c.set('config', config);
     await next();
   });

@@ -6,8 +6,9 @@ import { resolveConfig } from '../../../edge/config.ts';
 import { ApiError } from '../../../edge/http/errors.ts';
 import { parseJson } from '../../../edge/http/json-body.ts';
 import { formatPath, zodErrorToApiError } from '../../../edge/http/validation.ts';
+import { MemoryCache } from '../../../edge/node/memory-cache.ts';
 import { SqliteDatabase } from '../../../edge/node/sqlite-database.ts';
-import { ADMIN_TOKEN, FakeBlobStore, FakeCache, WORKER_TOKEN, serveApp } from '../../helpers/edge.ts';
+import { ADMIN_TOKEN, unreachableBlobStore, WORKER_TOKEN, serveApp } from '../../helpers/edge.ts';
 
 const Schema = z.strictObject({
   name: z.string().min(1),
@@ -60,7 +61,7 @@ describe('parseJson', () => {
   it('415, 413, 400 and 422 in a hand-written handler', async () => {
     const db = new SqliteDatabase(':memory:');
     const config = resolveConfig({ adminToken: ADMIN_TOKEN, workerToken: WORKER_TOKEN, maxJsonBytes: 100 });
-    const app = createApp({ db, blobs: new FakeBlobStore(), cache: new FakeCache() }, config);
+    const app = createApp({ db, blobs: unreachableBlobStore(), cache: new MemoryCache() }, config);
     app.post('/hand', async (c) => c.json(await parseJson(c, z.strictObject({ n: z.number() }))));
     const server = await serveApp(app);
     try {

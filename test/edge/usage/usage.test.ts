@@ -11,7 +11,7 @@ import { snapshotStorage } from '../../../edge/usage/storage.ts';
 import { type RunningInferenceServer, startInferenceServer } from '../../../gpu-worker/serve/main.ts';
 import { toyImageSet } from '../../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../../lab/toyworld/png.ts';
-import { FakeBlobStore, ADMIN_TOKEN, WORKER_TOKEN, type TestEdge, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
+import { ADMIN_TOKEN, WORKER_TOKEN, type TestBlobStore, type TestEdge, bearer, jsonHeaders, startTestEdge, testBlobStore } from '../../helpers/edge.ts';
 import { insertReadyDataset, workerClient } from '../../helpers/jobs.ts';
 
 const LABELS = ['red circle', 'blue square', 'green triangle'];
@@ -20,17 +20,22 @@ const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 let inference: RunningInferenceServer;
 let edge: TestEdge;
+let store: TestBlobStore;
 let images: string[]; // base64 PNGs
 
 beforeAll(async () => {
+  store = await testBlobStore(); // shared by the edge and the inference server, as in production
   inference = await startInferenceServer({
     modelDir: resolve(process.cwd(), 'models/toy-clip'),
     workerToken: WORKER_TOKEN,
-    blobs: new FakeBlobStore(), // zero-shot only: no adapter is read
+    blobs: store.blobs,
     port: 0,
     ort: { provider: 'cpu', log: () => {} },
   });
-  edge = await startTestEdge({ inferenceUrl: inference.url, rateLimit: { requestsPerWindow: 10_000 }, quotas: { concurrent_jobs: 5 } });
+  edge = await startTestEdge(
+    { inferenceUrl: inference.url, rateLimit: { requestsPerWindow: 10_000 }, quotas: { concurrent_jobs: 5 } },
+    { blobs: store.blobs },
+  );
   const set = await toyImageSet('raster', 'test', 3, LABELS, 2, 32);
   images = await Promise.all(set.images.map(async (img) => (await encodePng(img)).toString('base64')));
 }, 120_000);
@@ -38,6 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await edge?.close();
   await inference?.close();
+  await store?.release();
 });
 
 interface Meters {

@@ -15,12 +15,13 @@ import { createApp } from '../../../edge/app.ts';
 import { runBackgroundTasks } from '../../../edge/background.ts';
 import { resolveConfig } from '../../../edge/config.ts';
 import { MAX_FILES_PER_REQUEST, UPLOAD_TTL_SECONDS } from '../../../edge/datasets/limits.ts';
+import { MemoryCache } from '../../../edge/node/memory-cache.ts';
 import { MIGRATIONS_DIR } from '../../../edge/node/server.ts';
 import { SqliteDatabase } from '../../../edge/node/sqlite-database.ts';
 import type { Ports, SqlValue } from '../../../edge/ports.ts';
 import { webhookSettings } from '../../../edge/webhooks/settings.ts';
 import { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
-import { ADMIN_TOKEN, FakeCache, WORKER_TOKEN, bearer, jsonHeaders, serveApp } from '../../helpers/edge.ts';
+import { ADMIN_TOKEN, WORKER_TOKEN, bearer, jsonHeaders, serveApp } from '../../helpers/edge.ts';
 import { RecordingDatabase } from '../../helpers/recording-db.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
 import { type WebhookReceiver, startReceiver } from '../../helpers/webhook-receiver.ts';
@@ -49,7 +50,7 @@ beforeAll(async () => {
   sqlite = new SqliteDatabase(join(dir, 'edge.sqlite'));
   sqlite.migrate(MIGRATIONS_DIR);
   db = new RecordingDatabase(sqlite);
-  ports = { db, blobs: new S3BlobStore(s3Config(s3.endpoint, s3.bucket)), cache: new FakeCache() };
+  ports = { db, blobs: new S3BlobStore(s3Config(s3.endpoint, s3.bucket)), cache: new MemoryCache() };
   server = await serveApp(createApp(ports, config));
 }, 30_000);
 

@@ -8,8 +8,8 @@ import { resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningInferenceServer, startInferenceServer } from '../../../gpu-worker/serve/main.ts';
-import { FakeBlobStore } from '../../helpers/edge.ts';
-import { type RunningS3rver, startS3rver } from '../../helpers/s3rver.ts';
+import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
+import { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
 import { type WranglerDev, startWranglerDev, WORKERD_ADMIN, WORKERD_WORKER, edgeVars } from '../../helpers/wrangler-dev.ts';
 
 const ADMIN = WORKERD_ADMIN;
@@ -28,7 +28,7 @@ beforeAll(async () => {
   inference = await startInferenceServer({
     modelDir: resolve(process.cwd(), 'models/toy-clip'),
     workerToken: WORKER,
-    blobs: new FakeBlobStore(), // zero-shot only
+    blobs: new S3BlobStore(s3Config(s3.endpoint, s3.bucket)), // the bucket the Worker writes to
     port: 0,
     ort: { provider: 'cpu', log: () => {} },
   });
