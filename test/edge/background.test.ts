@@ -1,6 +1,6 @@
 // edge/background.ts: each maintenance task changes exactly the rows it should, and the Node timer runs,
 // stops, and never overlaps runs.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { runBackgroundTasks, startBackgroundTimer } from '../../edge/background.ts';
 import { IDEMPOTENCY_TTL_MS } from '../../edge/http/idempotency.ts';
 import { RATE_WINDOW_RETENTION_MS } from '../../edge/http/rate-limit.ts';
@@ -130,13 +130,28 @@ describe('runBackgroundTasks', () => {
 
 describe('startBackgroundTimer', () => {
   it('runs on its interval and stops', async () => {
-    const runs: unknown[] = [];
-    const timer = startBackgroundTimer(edge.ports, edge.config, settings, { intervalMs: 20, onRun: (s) => runs.push(s) });
-    await expect.poll(() => runs.length, { timeout: 2000 }).toBeGreaterThanOrEqual(2);
-    await timer.stop();
-    const after = runs.length;
-    await new Promise((r) => setTimeout(r, 100));
-    expect(runs.length).toBe(after);
+    // The interval is moved by hand; a run starts by reading the clock, so `starts` counts the runs the ticks began.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      let starts = 0;
+      const config = { ...edge.config, clock: () => (starts++, new Date()) };
+      const runs: unknown[] = [];
+      const timer = startBackgroundTimer(edge.ports, config, settings, { intervalMs: 20, onRun: (s) => runs.push(s) });
+      vi.advanceTimersByTime(19);
+      expect(starts).toBe(0);
+      for (const n of [1, 2]) {
+        vi.advanceTimersByTime(n === 1 ? 1 : 20);
+        expect(starts).toBe(n);
+        await timer.runNow(); // joins the run the tick began
+        expect(runs).toHaveLength(n);
+      }
+      await timer.stop();
+      vi.advanceTimersByTime(1000);
+      expect(starts).toBe(2);
+      expect(runs).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('never runs twice at once: ticks during a slow run are skipped, stop() waits for it', async () => {
@@ -155,14 +170,20 @@ describe('startBackgroundTimer', () => {
     };
     const id = insertDelivery();
     const runs: unknown[] = [];
-    const timer = startBackgroundTimer(edge.ports, edge.config, settings, { intervalMs: 10, fetchImpl: slowFetch, onRun: (s) => runs.push(s) });
+    let starts = 0;
+    const config = { ...edge.config, clock: () => (starts++, new Date()) };
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    onTestFinished(() => void vi.useRealTimers());
+    const timer = startBackgroundTimer(edge.ports, config, settings, { intervalMs: 10, fetchImpl: slowFetch, onRun: (s) => runs.push(s) });
+    vi.advanceTimersByTime(10);
     await expect.poll(() => calls, { timeout: 2000 }).toBe(1);
-    await new Promise((r) => setTimeout(r, 150)); // ~15 ticks while the run is blocked
+    vi.advanceTimersByTime(150); // 15 ticks while the run is blocked: none starts another
+    expect(starts).toBe(1);
     expect(runs).toHaveLength(0);
     expect(maxActive).toBe(1);
     let stopped = false;
     const stopping = timer.stop().then(() => (stopped = true));
-    await new Promise((r) => setTimeout(r, 30));
+    await new Promise<void>((r) => setImmediate(r));
     expect(stopped).toBe(false); // waiting for the run in progress
     release();
     await stopping;
