@@ -308,8 +308,13 @@ async function soak(stack: BenchStack, all: Scenario[], o: { seconds: number; wa
     bound_mb: SOAK_GROWTH_BOUND_MB,
     passed: false,
   };
-  result.passed = result.errors === 0 && PROCESSES.every((p) => result.growth_mb[p] <= SOAK_GROWTH_BOUND_MB);
+  result.passed = soakPassed(result.errors, result.growth_mb, SOAK_GROWTH_BOUND_MB);
   return result;
+}
+
+/** The soak's verdict: no failed request and every process's RSS growth within the bound. */
+export function soakPassed(errors: number, growthMb: Record<ProcessName, number>, boundMb: number): boolean {
+  return errors === 0 && PROCESSES.every((p) => growthMb[p] <= boundMb);
 }
 
 export async function runLoadBench(o: {

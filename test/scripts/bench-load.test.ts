@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ClassifyBenchResult } from '../../scripts/bench-classify.ts';
-import type { LoadBenchResult } from '../../scripts/bench-load.ts';
+import { type LoadBenchResult, soakPassed } from '../../scripts/bench-load.ts';
 import { REPO_ROOT } from '../helpers/cli.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 
@@ -54,8 +54,24 @@ describe('load benchmarks (smoke)', () => {
     // A 4 s soak has no full minute: no per-minute rows, no fits.
     expect(soak.minutes).toEqual([]);
     for (const f of Object.values(soak.fits)) expect(f.all).toBeNull();
-    expect(soak.passed).toBe(Object.values(soak.growth_mb).every((g) => g <= soak.bound_mb));
+    // Growth as documented: median RSS of the last minute minus the median of the minute after warm-up, with
+    // w = min(warmup_s, seconds / 2). A 4 s soak (warm-up 60 s) has w = 2 s, so both windows are the samples from 2 s
+    // on — the same samples — and each process's growth is exactly 0 (a peak or a last-minus-first would not be).
+    expect(soak.seconds).toBe(4);
+    expect(soak.samples.some((x) => x[0] >= Math.min(soak.warmup_s, soak.seconds / 2))).toBe(true);
+    expect(soak.growth_mb).toEqual({ edge: 0, s3: 0, worker: 0 });
+    expect(soak.bound_mb).toBe(64);
+    expect(soak.passed).toBe(true);
+    expect(stdout).toContain('**within the bound**');
   }, 300_000);
+
+  it('the soak verdict: fails on any error or on one process over the bound; the bound itself passes', () => {
+    const ok = { edge: 10, s3: 64, worker: -3 };
+    expect(soakPassed(0, ok, 64)).toBe(true);
+    expect(soakPassed(1, ok, 64)).toBe(false);
+    expect(soakPassed(0, { ...ok, worker: 64.5 }, 64)).toBe(false);
+    expect(soakPassed(0, { ...ok, edge: 65 }, 64)).toBe(false);
+  });
 
   it('bench:classify: both servers, both models, Server-Timing splits each request', () => {
     const json = join(out, 'classify.json');
