@@ -46,6 +46,7 @@ import { auditEventRoutes } from './routes/audit-events.ts';
 import { workerAdminRoutes } from './routes/workers-admin.ts';
 import { workerRoutes } from './routes/trainer-api.ts';
 import { classifyBodyLimit, classifyRoutes } from './routes/classify.ts';
+import { consoleAssets } from './routes/console.ts';
 
 export type EdgeApp = OpenAPIHono<AppEnv>;
 
@@ -98,6 +99,9 @@ export function createApp(ports: Ports, config: EdgeConfig): EdgeApp {
   app.route('/', metricsRoutes());
 
   mountSystemRoutes(app, config);
+  // The web console's static files (docs/console.md): middleware, not API operations.
+  app.use('/console', consoleAssets);
+  app.use('/console/*', consoleAssets);
   app.onError(onError);
   app.notFound(onNotFound);
   return app;

@@ -41,6 +41,23 @@ export interface WebhookQueue {
   send(messages: WebhookMessage[], delaySeconds?: number): Promise<void>;
 }
 
+/** One static file of the web console. */
+export interface ConsoleFile {
+  body: ReadableStream<Uint8Array> | Uint8Array;
+  contentType: string;
+  /** A strong validator of the content (quoted), or null. */
+  etag: string | null;
+}
+
+/**
+ * The web console's static files (edge/routes/console.ts serves them at /console): Node reads the built folder
+ * (edge/node/console-assets.ts), Workers the static-assets binding (edge/workers/console-assets.ts).
+ */
+export interface ConsoleAssets {
+  /** The file `name` (e.g. "index.html", "app.js"), or null when there is none. */
+  get(name: string): Promise<ConsoleFile | null>;
+}
+
 export interface Ports {
   db: SqlDatabase;
   blobs: BlobStore;
@@ -56,4 +73,6 @@ export interface Ports {
   webhookDeadLetters?: WebhookQueue;
   /** Node: the Prometheus registry of GET /metrics and the request counters (edge/metrics/prometheus.ts). Workers: none. */
   metrics?: MetricsExporter;
+  /** The web console's built files; absent: /console answers 404 saying the console is not built. */
+  consoleAssets?: ConsoleAssets;
 }

@@ -28,6 +28,7 @@ import { workersRateLimits } from './rate-limits.ts';
 import { type AfterBatch, D1SqlDatabase } from './d1-database.ts';
 import { KvCache } from './kv-cache.ts';
 import { CloudflareQueue } from './queues.ts';
+import { type AssetsBinding, bindingConsoleAssets } from './console-assets.ts';
 
 export interface WorkerEnv {
   DB: D1Database;
@@ -38,6 +39,8 @@ export interface WorkerEnv {
   /** Webhook deliveries (producer and consumer) and their dead letters. Without WEBHOOK_QUEUE the cron sends webhooks. */
   WEBHOOK_QUEUE?: QueueBinding;
   WEBHOOK_DLQ?: QueueBinding;
+  /** The web console's static files (the `[assets]` directory: console/dist/site); served at /console. */
+  ASSETS?: AssetsBinding;
   [name: string]: unknown;
 }
 
@@ -70,6 +73,7 @@ export function buildPorts(env: WorkerEnv, rateLimit: RateLimitConfig = DEFAULTS
     rateLimits: workersRateLimits(env, rateLimit),
     webhookQueue: env.WEBHOOK_QUEUE ? new CloudflareQueue(env.WEBHOOK_QUEUE) : undefined,
     webhookDeadLetters: env.WEBHOOK_DLQ ? new CloudflareQueue(env.WEBHOOK_DLQ) : undefined,
+    consoleAssets: env.ASSETS ? bindingConsoleAssets(env.ASSETS) : undefined,
   };
 }
 
