@@ -3,8 +3,9 @@
 //                    retried request (same request_id) gets the lease it already took
 //   retireExhausted  finishes expired rows that had their last attempt (run by leaseNextJob first)
 //   requireLease     the row under a lease the caller must still hold (404 / 409)
-// A lease expires by time alone: leaseNextJob treats a running or cancelling row whose lease_expires_at has passed as
-// free (and gives it to the next worker) while it has attempts left; retireExhausted finishes it once it has none.
+// A lease expires by time alone: leaseNextJob treats a running row whose lease_expires_at has passed as free (and gives
+// it to the next worker) while it has attempts left; retireExhausted fails it once it has none, and cancels a
+// cancelling row whose lease expired at once (its user asked it to stop: it is never trained again).
 import { DEFAULT_LEASE_SECONDS, type Lease } from '../../shared/contracts/worker-api.ts';
 import { quoteId } from '../../shared/util/quote.ts';
 import { randomString } from '../crypto.ts';
@@ -46,7 +47,7 @@ export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Le
   await retireExhausted(db, { maxAttempts, nowMs });
   // One UPDATE picks and takes the job, so two workers racing never get the same one; the event is
   // written in the same transaction from the row that now carries this lease. An expired job that had
-  // its last attempt is never picked (retireExhausted finishes it, here or on the next request), nor anything of a
+  // its last attempt, or that is cancelling, is never picked (retireExhausted finishes it, here or on the next request), nor anything of a
   // suspended tenant (its queued evaluations wait; suspension cancels its training jobs).
   await db.batch([
     db
@@ -56,7 +57,7 @@ export async function leaseNextJob(db: SqlDatabase, o: LeaseOptions): Promise<Le
                status = CASE WHEN status = 'queued' THEN 'running' ELSE status END,
                started_at = COALESCE(started_at, ?)
          WHERE id = (SELECT id FROM training_jobs
-                      WHERE (status = 'queued' OR (status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND attempts < ?))
+                      WHERE (status = 'queued' OR (status = 'running' AND lease_expires_at < ? AND attempts < ?))
                         AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = training_jobs.tenant_id AND t.suspended_at IS NOT NULL)
                       ORDER BY created_at, id LIMIT 1)`,
       )
@@ -104,7 +105,8 @@ async function leaseOf(db: SqlDatabase, row: JobRow, leaseId: string, expires: n
 
 /**
  * Finishes the jobs whose lease expired after their last allowed attempt, so no lease starts attempt
- * maxAttempts + 1: a running job fails with `too_many_attempts`, a cancelling one is cancelled. Each in its
+ * maxAttempts + 1 (a running job fails with `too_many_attempts`), and the cancelling ones whose lease expired,
+ * whatever attempts they have left (they are cancelled: a cancel is never trained again). Each in its
  * own guarded batch (job, event, webhook rows), conditional on the lease being still the expired one, so a
  * heartbeat or another edge instance that got there first wins and the job is left alone.
  */
@@ -113,7 +115,7 @@ export async function retireExhausted(db: SqlDatabase, o: { maxAttempts: number;
   const rows = await db
     .prepare(
       `SELECT * FROM training_jobs
-        WHERE status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND attempts >= ?
+        WHERE status IN ${LEASED_STATES_SQL} AND lease_expires_at < ? AND (attempts >= ? OR status = 'cancelling')
         ORDER BY created_at, id LIMIT 10`,
     )
     .bind(nowMs, maxAttempts)
@@ -127,7 +129,7 @@ export async function retireExhausted(db: SqlDatabase, o: { maxAttempts: number;
         await finishLeased(db, row, {
           leaseId,
           to: 'cancelled',
-          event: { level: 'info', message: `Job cancelled; its worker stopped ${times} without confirming the cancel.` },
+          event: { level: 'info', message: 'Job cancelled; its worker stopped without confirming the cancel (its lease expired).' },
           from: ['cancelling'],
           guard,
         });
