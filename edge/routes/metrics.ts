@@ -102,19 +102,19 @@ export function metricsRoutes() {
     if (!exporter) {
       throw notFound('This edge serves no Prometheus text (the Workers build): read GET /metrics.json, and Cloudflare’s analytics for requests.');
     }
-    const { contentType, body } = await exporter.render(await opsFigures(c.var.ports.db));
+    const { contentType, body } = await exporter.render(await opsFigures(c.var.ports.db, c.var.config.clock()));
     c.header('Cache-Control', 'no-store');
     return c.text(body, 200, { 'Content-Type': contentType });
   });
 
   app.openapi(jsonRoute, async (c) => {
     c.header('Cache-Control', 'no-store');
-    return c.json(await opsFigures(c.var.ports.db), 200);
+    return c.json(await opsFigures(c.var.ports.db, c.var.config.clock()), 200);
   });
 
   app.openapi(queueRoute, async (c) => {
     c.header('Cache-Control', 'no-store');
-    return c.json((await unfinishedWork(c.var.ports.db)).queue, 200);
+    return c.json((await unfinishedWork(c.var.ports.db, c.var.config.clock())).queue, 200);
   });
   return app;
 }

@@ -7,16 +7,19 @@ import { ConfigError, configFromEnv } from '../../../edge/config.ts';
 import { newId } from '../../../edge/ids.ts';
 import { ADMIN_TOKEN, type TestEdge, WORKER_TOKEN, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
 import { insertReadyDataset, workerClient } from '../../helpers/jobs.ts';
+import { ManualClock } from '../../helpers/manual-clock.ts';
 import { type Family, parsePrometheusText, sampleValue } from '../../helpers/prometheus-text.ts';
 
 const METRICS_TOKEN = 'test-metrics-token-0123456789';
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
+// The figures' "now" (ages, the last hour) is the edge's clock: held still, so an age is exact, not a wall-time window.
+const clock = new ManualClock();
 let edge: TestEdge;
 let tenant: { id: string; api_key: string };
 
 beforeAll(async () => {
-  edge = await startTestEdge({ metricsToken: METRICS_TOKEN, quotas: { concurrent_jobs: 20 } });
+  edge = await startTestEdge({ metricsToken: METRICS_TOKEN, quotas: { concurrent_jobs: 20 }, clock: clock.now });
   tenant = await edge.createTenant('Metrics Co');
 });
 afterAll(async () => {
@@ -150,9 +153,8 @@ describe('work and webhook figures', () => {
     const ev = await post('/v1/evaluations', { model: 'zero-shot', dataset_id: dataset });
     expect(ev.status, await ev.clone().text()).toBe(202);
     // The oldest queued row is jobs[2]: make its age known.
-    const createdAt = new Date(Date.now() - 120_000).toISOString();
-    edge.db.raw.prepare('UPDATE training_jobs SET created_at = ? WHERE id = ?').run(createdAt, jobs[2]);
-    const now = Date.now();
+    const now = clock.now().getTime();
+    edge.db.raw.prepare('UPDATE training_jobs SET created_at = ? WHERE id = ?').run(new Date(now - 120_000).toISOString(), jobs[2]);
     insertDelivery('pending', 0, new Date(now - 1000));
     insertDelivery('pending', 2, new Date(now - 300_000));
     insertDelivery('failed', 6, new Date(now - 3_600_000));
@@ -170,24 +172,23 @@ describe('work and webhook figures', () => {
     expect(g('edge_jobs_finished_last_hour', { kind: 'training', state: 'succeeded' })).toBe(0);
     expect(g('edge_job_queue_depth')).toBe(4);
     expect(g('edge_job_queue_running')).toBe(2);
-    const age = g('edge_job_queue_oldest_age_seconds')!;
-    expect(age).toBeGreaterThanOrEqual(120);
-    expect(age).toBeLessThan(120 + 60);
+    expect(g('edge_job_queue_oldest_age_seconds')).toBe(120);
     expect(g('edge_webhook_deliveries', { state: 'pending' })).toBe(2);
     expect(g('edge_webhook_deliveries', { state: 'failed' })).toBe(1);
     expect(g('edge_webhook_deliveries_retrying')).toBe(1);
-    expect(g('edge_webhook_backlog_oldest_age_seconds')).toBeGreaterThanOrEqual(300);
+    expect(g('edge_webhook_backlog_oldest_age_seconds')).toBe(300);
 
     const json = (await (await edge.fetch('/metrics.json', { headers: bearer(METRICS_TOKEN) })).json()) as Record<string, unknown>;
     expect(json).toMatchObject({
       jobs: { training: { queued: 3, running: 1, cancelling: 1 }, evaluation: { queued: 1, running: 0, cancelling: 0 } },
       jobs_finished_last_hour: { training: { succeeded: 0, failed: 0, cancelled: 1 }, evaluation: { succeeded: 0, failed: 0, cancelled: 0 } },
       queue: { queued: 4, running: 2, demand: 6 },
-      webhooks: { pending: 2, retrying: 1, failed: 1 },
+      webhooks: { pending: 2, retrying: 1, failed: 1, oldest_pending_seconds: 300 },
+      generated_at: new Date(now).toISOString(),
     });
     const queue = (await (await edge.fetch('/metrics/queue', { headers: bearer(METRICS_TOKEN) })).json()) as Record<string, number>;
     expect(Object.keys(queue).sort()).toEqual(['demand', 'oldest_queued_seconds', 'queued', 'running']);
     expect(queue).toMatchObject({ queued: 4, running: 2, demand: 6 });
-    expect(queue.oldest_queued_seconds).toBeGreaterThanOrEqual(120);
+    expect(queue.oldest_queued_seconds).toBe(120);
   });
 });
