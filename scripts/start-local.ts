@@ -21,13 +21,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeHeapSnapshot } from 'node:v8';
 import { configFromEnv } from '../edge/config.ts';
 import { adminToken, startEdge, workerToken, webhookSettingsFromEnv, type RunningEdge } from '../edge/node/server.ts';
 import type { S3BlobStoreOptions } from '../shared/storage/s3-blob-store.ts';
 import { portFromEnv } from '../shared/util/env.ts';
+import { buildConsole } from './build-console.ts';
 import { startLocalWorkerd } from './lib/local-workerd.ts';
 import { memorySample, type MemorySample } from './lib/s3-process.ts';
 import { removeStackInfo, writeStackInfo } from './local-stack-file.ts';
@@ -187,6 +188,14 @@ function childMemory(child: ChildProcess | null, id: number): Promise<MemorySamp
   });
 }
 
+/** The origins a browser may load the console from on this machine (the S3 server's CORS rule allows exactly these). */
+export function consoleOrigins(host: string, port: number): string[] {
+  const origins = [`http://127.0.0.1:${port}`, `http://localhost:${port}`];
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '127.0.0.1' || host === 'localhost';
+  if (!wildcard) origins.push(`http://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  return origins;
+}
+
 export interface LocalStack {
   url: string;
   stop(): Promise<void>;
@@ -215,7 +224,9 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env, runtime: 
   // docs/deploy.md): muted in the local stack's logs unless the user set the variable.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const host = env.HOST || '127.0.0.1';
-  const port = portFromEnv(env, 'PORT', 8787);
+  // A free port is chosen here rather than by the edge: the S3 server's CORS rule names the edge's origin.
+  const requestedPort = portFromEnv(env, 'PORT', 8787);
+  const port = requestedPort === 0 ? await freePort(host) : requestedPort;
   const modelDir = resolve(env.CLIP_MODEL_DIR || join(ROOT, 'models/toy-clip'));
   mkdirSync(join(dataDir, 's3'), { recursive: true });
 
@@ -231,7 +242,7 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env, runtime: 
   const s3supervisor = new Supervisor(
     logS3,
     [...gcFlag, join(ROOT, 'bin/run-ts.mjs'), join(ROOT, 'scripts/lib/s3-process.ts')],
-    { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED, S3_DIR: join(dataDir, 's3'), S3_PORT: String(s3Port), S3_BUCKET: BUCKET },
+    { ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED, S3_DIR: join(dataDir, 's3'), S3_PORT: String(s3Port), S3_BUCKET: BUCKET, S3_CORS_ORIGINS: consoleOrigins(host, port).join(',') },
     true,
   );
   try {
@@ -248,6 +259,14 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env, runtime: 
     secretAccessKey: 'S3RVER',
     forcePathStyle: true,
   };
+
+  // The web console at /console (docs/console.md), built unless up to date; the stack runs without it if that fails.
+  try {
+    const built = await buildConsole();
+    logLocal(`web console ${built.built ? 'built' : 'up to date'} (${relative(ROOT, built.dir)})`);
+  } catch (err) {
+    logLocal(`web console build failed (/console will answer 404): ${err instanceof Error ? err.message : String(err)}`);
+  }
 
   const inferencePort = env.INFERENCE_PORT ? portFromEnv(env, 'INFERENCE_PORT', 0) : await freePort('127.0.0.1');
   const inferenceUrl = `http://127.0.0.1:${inferencePort}`;
@@ -308,6 +327,7 @@ export async function startLocal(env: NodeJS.ProcessEnv = process.env, runtime: 
   });
   if (admin.generated) logLocal(`admin token (also in ${join(dataDir, 'admin-token')}): ${admin.token}`);
   logLocal(`cocoop local stack ready at ${edge.url} (edge: ${runtime}, data: ${dataDir}, model: ${modelDir})`);
+  logLocal(`web console: ${edge.url}/console`);
 
   let stopped: Promise<void> | null = null;
   return {

@@ -7,12 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const SOURCE_DIRS = ['edge', 'gpu-worker', 'shared', 'lab', 'scripts', 'bin', 'cli'];
+const SOURCE_DIRS = ['edge', 'gpu-worker', 'shared', 'lab', 'scripts', 'bin', 'cli', 'console'];
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    return statSync(path).isDirectory() ? walk(path) : /\.(ts|mjs)$/.test(name) ? [path] : [];
+    if (name === 'dist' || name === 'node_modules') return [];
+    return statSync(path).isDirectory() ? walk(path) : /\.(ts|tsx|mjs)$/.test(name) ? [path] : [];
   });
 }
 
@@ -40,6 +41,8 @@ const ALLOWED: Record<string, string[]> = {
   bin: ['gpu-worker', 'scripts', 'edge', 'cli'],
   // The customers' command line of the hosted API (cocoop remote): the SDK only.
   cli: ['sdk'],
+  // The web console (docs/console.md): a browser bundle of the SDK's core and its own libraries (Preact, uPlot).
+  console: ['sdk'],
 };
 
 describe('the layout', () => {
@@ -48,6 +51,7 @@ describe('the layout', () => {
     expect(files.filter((f) => f.startsWith('gpu-worker/')).length).toBeGreaterThan(30);
     expect(files.filter((f) => f.startsWith('shared/')).length).toBeGreaterThan(5);
     expect(files.filter((f) => f.startsWith('cli/')).length).toBeGreaterThan(5);
+    expect(files.filter((f) => f.startsWith('console/') && f.endsWith('.tsx')).length).toBeGreaterThan(5);
   });
 
   it('imports follow the dependency rules: edge and gpu-worker meet only in shared/, shared/ imports neither, the lab is not imported by the product', () => {

@@ -67,9 +67,11 @@ function wranglerEnv(dir: string): NodeJS.ProcessEnv {
 export function writeWranglerConfig(dir: string, vars: Record<string, string>, editConfig?: (toml: string) => string): string {
   mkdirSync(join(dir, 'config'), { recursive: true });
   const src = readFileSync(WRANGLER_TOML, 'utf8').replace(
-    /^(\s*(?:main|migrations_dir)\s*=\s*)"([^"]+)"/gm,
+    /^(\s*(?:main|migrations_dir|directory|watch_dir)\s*=\s*)"([^"]+)"/gm,
     (_, k: string, p: string) => `${k}${JSON.stringify(resolve(ROOT, 'infra/cloudflare', p))}`,
-  );
+  )
+    // The custom build (the web console) runs from the repository root, as it does when wrangler is run from there.
+    .replace(/^\[build\]\n/m, `[build]\ncwd = ${JSON.stringify(ROOT)}\n`);
   const config = join(dir, 'wrangler.toml');
   writeFileSync(config, editConfig ? editConfig(src) : src);
   const devVars = Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n';

@@ -1,0 +1,23 @@
+// The one place the console takes the SDK from: its browser-safe core (fetch only), bundled by esbuild.
+export {
+  APIConnectionError,
+  APIError,
+  AuthenticationError,
+  CoCoOp,
+  UploadError,
+  type ClassifyOneResponse,
+  type Dataset,
+  type Evaluation,
+  type ImageContentType,
+  type Me,
+  type Model,
+  type Prediction,
+  type Scores,
+  type TrainingJob,
+  type TrainingJobEvent,
+  type UploadFile,
+  type UploadProgress,
+  type WebhookDelivery,
+  type WebhookEndpoint,
+  type WebhookEventType,
+} from '../../sdk/src/index.ts';

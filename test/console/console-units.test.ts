@@ -1,0 +1,154 @@
+// The console's pure parts, without a browser: the training form's defaults and rules against the edge's own
+// (DEFAULT_HYPERPARAMETERS and the HyperparametersInput schema of /openapi.json), the folder plan (labels from class
+// folders, what is left out and why), label lists, progress and ETA, the per-epoch figures of a job's events.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_HYPERPARAMETERS } from '../../edge/jobs/records.ts';
+import { DEFAULTS, type NumberRule, RULES, defaultForm, parseHyperparameters, parseNumber } from '../../console/src/hyperparameters.ts';
+import { MAX_IMAGE_BYTES, planLabelled, planUpload } from '../../console/src/folder.ts';
+import { eta, jobFraction, percent } from '../../console/src/format.ts';
+import { epochMetrics } from '../../console/src/job-metrics.ts';
+import { parseLabels, repeatedLabel } from '../../console/src/labels.ts';
+import type { TrainingJobEvent } from '../../sdk/src/index.ts';
+import { type TestEdge, startTestEdge } from '../helpers/edge.ts';
+
+interface JsonSchema {
+  type?: string | string[];
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  prefixItems?: JsonSchema[];
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+}
+
+let edge: TestEdge;
+let schema: Record<string, JsonSchema>;
+beforeAll(async () => {
+  edge = await startTestEdge();
+  const doc = (await (await edge.fetch('/openapi.json')).json()) as { components: { schemas: Record<string, { properties: Record<string, JsonSchema> }> } };
+  schema = doc.components.schemas.HyperparametersInput!.properties;
+});
+afterAll(async () => {
+  await edge?.close();
+});
+
+const png = (name: string, bytes = 10) => new File([new Uint8Array(bytes)], name, { type: 'image/png' });
+
+describe('the training form', () => {
+  it('shows the API’s defaults', () => {
+    expect({ ...DEFAULTS, crop_scale: [...DEFAULTS.crop_scale] }).toEqual({ ...DEFAULT_HYPERPARAMETERS, crop_scale: [...DEFAULT_HYPERPARAMETERS.crop_scale] });
+  });
+
+  it('checks each number with the range and type of the API’s schema', () => {
+    const numeric = ['epochs', 'learning_rate', 'batch_size', 'n_ctx', 'shots', 'seed', 'validation_split'] as const;
+    for (const field of numeric) {
+      const s = schema[field]!;
+      const rule: NumberRule = RULES[field];
+      expect(rule.integer, field).toBe(s.type === 'integer');
+      expect(rule.max, field).toBe(s.maximum);
+      if (s.exclusiveMinimum !== undefined) expect([rule.min, rule.exclusiveMin], field).toEqual([s.exclusiveMinimum, true]);
+      else expect([rule.min, rule.exclusiveMin ?? false], field).toEqual([s.minimum, false]);
+    }
+    const crop = schema.crop_scale!.prefixItems![0]!;
+    expect([RULES.crop_scale.min, RULES.crop_scale.exclusiveMin, RULES.crop_scale.max]).toEqual([crop.exclusiveMinimum, true, crop.maximum]);
+  });
+
+  it('turns the default form into exactly the defaults, and refuses what the API refuses', () => {
+    expect(parseHyperparameters(defaultForm())).toEqual({
+      value: { epochs: 10, learning_rate: 0.002, batch_size: 1, shots: 16, seed: 1, crop_scale: [0.08, 1], ctx_init: 'a photo of a', validation_split: 0.2 },
+      errors: {},
+    });
+    const bad = parseHyperparameters({ ...defaultForm(), epochs: '0', learning_rate: '0', batch_size: '2.5', crop_min: '0.9', crop_max: '0.5', ctx_init: '   ', validation_split: '0.6' });
+    expect(Object.keys(bad.errors).sort()).toEqual(['batch_size', 'crop_scale', 'ctx_init', 'epochs', 'learning_rate', 'validation_split']);
+    expect(bad.errors.epochs).toBe('must be an integer from 1 to 100');
+    expect(bad.errors.learning_rate).toBe('must be a number above 0, at most 1');
+    expect(bad.errors.crop_scale).toMatch(/must not exceed/);
+    // Either-or choices send one of the two.
+    const other = parseHyperparameters({ ...defaultForm(), context: 'random', n_ctx: '8', validation: 'dataset', validation_dataset_id: 'ds_x' });
+    expect(other.value).toMatchObject({ n_ctx: 8, validation_dataset_id: 'ds_x' });
+    expect(other.value).not.toHaveProperty('ctx_init');
+    expect(other.value).not.toHaveProperty('validation_split');
+    expect(parseHyperparameters({ ...defaultForm(), validation: 'dataset' }).errors).toEqual({ validation_dataset_id: 'choose a ready dataset' });
+    expect(parseNumber(' 12 ', RULES.seed)).toBe(12);
+    expect(parseNumber('', RULES.seed)).toBe('must be an integer ≥ 0');
+  });
+});
+
+describe('the folder plan', () => {
+  it('labels files by their class folder under one dropped folder, and says what it leaves out', () => {
+    const plan = planUpload([
+      { path: 'shapes/red star/000.png', file: png('000.png') },
+      { path: 'shapes/red star/001.JPG', file: png('001.JPG') },
+      { path: 'shapes/blue ring/000.webp', file: png('000.webp') },
+      { path: 'shapes/blue ring/notes.txt', file: png('notes.txt') },
+      { path: 'shapes/blue ring/empty.png', file: png('empty.png', 0) },
+      { path: 'shapes/blue ring/huge.png', file: png('huge.png', MAX_IMAGE_BYTES + 1) },
+      { path: 'shapes/loose.png', file: png('loose.png') },
+      { path: 'shapes/deep/er/x.png', file: png('x.png') },
+      { path: 'shapes/.DS_Store', file: png('.DS_Store') },
+      { path: 'shapes/red star/.hidden.png', file: png('.hidden.png') },
+    ]);
+    expect(plan.classes).toEqual([
+      { label: 'blue ring', count: 1 },
+      { label: 'red star', count: 2 },
+    ]);
+    expect(plan.files.map((f) => [f.label, f.contentType])).toEqual([
+      ['blue ring', 'image/webp'],
+      ['red star', 'image/png'],
+      ['red star', 'image/jpeg'],
+    ]);
+    expect(plan.skipped).toEqual([
+      'shapes/blue ring/notes.txt: not a JPEG, PNG or WebP image',
+      'shapes/blue ring/empty.png: empty file',
+      'shapes/blue ring/huge.png: over 10 MiB',
+      'shapes/loose.png: not inside a class folder',
+      'shapes/deep/er/x.png: in a nested folder (one level of class folders only)',
+    ]);
+  });
+
+  it('takes dropped class folders as classes, and loose files with the label given', () => {
+    const plan = planUpload([
+      { path: 'cat/a.png', file: png('a.png') },
+      { path: 'dog/b.png', file: png('b.png') },
+    ]);
+    expect(plan.classes.map((c) => c.label)).toEqual(['cat', 'dog']);
+    const loose = planLabelled([png('a.png'), png('b.gif')], '  tabby cat ');
+    expect(loose.files.map((f) => f.label)).toEqual(['tabby cat']);
+    expect(loose.skipped).toEqual(['b.gif: not a JPEG, PNG or WebP image']);
+  });
+});
+
+describe('labels, progress and figures', () => {
+  it('reads label lists typed by commas or lines and finds repeats', () => {
+    expect(parseLabels('red star, blue ring\n\n purple hexagon ,')).toEqual(['red star', 'blue ring', 'purple hexagon']);
+    expect(repeatedLabel(['a', 'b', 'a'])).toBe('a');
+    expect(repeatedLabel(['a', 'b'])).toBeUndefined();
+  });
+
+  it('measures progress over all epochs and extrapolates the time left', () => {
+    expect(jobFraction({ epoch: 2, epochs: 4, step: 5, steps: 10 })).toBe(0.375);
+    expect(jobFraction({ epoch: 0, epochs: 0, step: 0, steps: 0 })).toBe(0);
+    const started = new Date(1_000_000).toISOString();
+    expect(eta(started, 0.25, 1_000_000 + 30_000)).toBe(90_000);
+    expect(eta(null, 0.5)).toBeNull();
+    expect(eta(started, 1, 2_000_000)).toBeNull();
+    expect(percent(0.8234)).toBe('82.3%');
+    expect(percent(null)).toBe('–');
+  });
+
+  it('reads the per-epoch figures from metrics events, the last of an epoch winning', () => {
+    const ev = (id: string, type: 'message' | 'metrics', data?: unknown): TrainingJobEvent => ({ id, created_at: '', level: 'info', type, message: '', data });
+    expect(
+      epochMetrics([
+        ev('1', 'message'),
+        ev('2', 'metrics', { epoch: 1, loss: 2, accuracy: 0.5 }),
+        ev('3', 'metrics', { epoch: 2, loss: 1, accuracy: 0.7, val_accuracy: 0.6 }),
+        ev('4', 'metrics', { epoch: 2, loss: 0.9, accuracy: 0.8, val_accuracy: 0.65 }),
+        ev('5', 'metrics', { nothing: true }),
+      ]),
+    ).toEqual([
+      { epoch: 1, loss: 2, accuracy: 0.5, val_accuracy: null },
+      { epoch: 2, loss: 0.9, accuracy: 0.8, val_accuracy: 0.65 },
+    ]);
+  });
+});
