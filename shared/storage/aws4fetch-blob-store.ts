@@ -18,6 +18,8 @@ export interface Aws4fetchBlobStoreOptions {
   retries?: number;
   /** Injectable for tests. Default: the global fetch. */
   fetch?: typeof fetch;
+  /** The signing time of presigned URLs (default the system clock): a test signs in the past to get an expired URL. */
+  clock?: () => Date;
   /** Each S3 call (one attempt, answer and body included) fails after this long (default 30 s). */
   timeoutMs?: number;
 }
@@ -185,7 +187,7 @@ export class Aws4fetchBlobStore implements BlobStore {
     if (!Number.isSafeInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > 604_800) {
       throw new Error(`presignPut ${key}: expiry must be 1..604800 seconds, got ${expiresInSeconds}`);
     }
-    const signedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const signedAt = new Date(Math.floor((this.opts.clock?.() ?? new Date()).getTime() / 1000) * 1000);
     const url = this.url(key);
     url.searchParams.set('X-Amz-Expires', String(expiresInSeconds));
     const headers = { 'content-type': contentType, 'content-length': String(bytes) };

@@ -28,6 +28,8 @@ export interface S3BlobStoreOptions {
    * DEFAULT_S3_TIMEOUT_MS): a stalled S3 never hangs a request, a heartbeat or a training job.
    */
   timeoutMs?: number;
+  /** The signing time of presigned URLs (default the system clock): a test signs in the past to get an expired URL. */
+  clock?: () => Date;
 }
 
 /** How long an S3 call may wait on a silent connection before it fails. */
@@ -56,9 +58,11 @@ function describe(err: unknown): string {
 export class S3BlobStore implements BlobStore {
   readonly client: S3Client;
   readonly bucket: string;
+  private readonly clock: () => Date;
 
   constructor(opts: S3BlobStoreOptions) {
     this.bucket = opts.bucket;
+    this.clock = opts.clock ?? (() => new Date());
     this.client = new S3Client({
       endpoint: opts.endpoint,
       region: opts.region,
@@ -184,7 +188,7 @@ export class S3BlobStore implements BlobStore {
    */
   async presignPut(key: string, contentType: string, bytes: number, expiresInSeconds: number): Promise<PresignedPut> {
     if (!Number.isSafeInteger(bytes) || bytes < 0) throw new Error(`presignPut ${key}: invalid byte count ${bytes}`);
-    const signedAt = new Date();
+    const signedAt = this.clock();
     let url: string;
     try {
       url = await getSignedUrl(

@@ -31,12 +31,16 @@ describe('Aws4fetchBlobStore (s3rver)', () => {
   });
 
   it('presignPut signs content-type and content-length; a PUT with those headers stores the object', async () => {
-    const p = await store.presignPut('tenants/t1/up.webp', 'image/webp', 5, 120);
+    // Signed at a known instant (now, 600 ms into its second): the URL ends 120 s after the start of that second.
+    const second = Math.floor(Date.now() / 1000) * 1000;
+    const signing = new Aws4fetchBlobStore({ endpoint: s3.endpoint, bucket: s3.bucket, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', clock: () => new Date(second + 600) });
+    const p = await signing.presignPut('tenants/t1/up.webp', 'image/webp', 5, 120);
     const url = new URL(p.url);
     expect(url.searchParams.get('X-Amz-SignedHeaders')).toBe('content-length;content-type;host');
     expect(url.searchParams.get('X-Amz-Expires')).toBe('120');
     expect(p.headers).toEqual({ 'content-type': 'image/webp', 'content-length': '5' });
-    expect(Math.abs(p.expiresAt.getTime() - (Date.now() + 120_000))).toBeLessThan(2000);
+    expect(url.searchParams.get('X-Amz-Date')).toBe(new Date(second).toISOString().replace(/[:-]|\.\d{3}/g, ''));
+    expect(p.expiresAt).toEqual(new Date(second + 120_000));
     const res = await fetch(p.url, { method: 'PUT', headers: p.headers, body: new Uint8Array([9, 8, 7, 6, 5]) });
     expect(res.status).toBe(200);
     expect(await store.head('tenants/t1/up.webp')).toEqual({ size: 5, contentType: 'image/webp' });

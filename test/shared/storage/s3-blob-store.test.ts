@@ -17,14 +17,14 @@
 import { DeleteObjectsCommand, ListObjectsV2Command, S3Client, type DeleteObjectsCommandInput } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sigV4Matches } from '../../helpers/sigv4.ts';
-import { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
+import { S3BlobStore, type S3BlobStoreOptions } from '../../../shared/storage/s3-blob-store.ts';
 import { s3Config, startS3rver, type RunningS3rver } from '../../helpers/s3rver.ts';
 
 let s3: RunningS3rver;
 let store: S3BlobStore;
 const clients: S3Client[] = [];
 
-function newStore(overrides: Partial<ReturnType<typeof s3Config>> = {}): S3BlobStore {
+function newStore(overrides: Partial<S3BlobStoreOptions> = {}): S3BlobStore {
   const s = new S3BlobStore({ ...s3Config(s3.endpoint, s3.bucket), ...overrides });
   clients.push(s.client);
   return s;
@@ -154,12 +154,14 @@ describe('S3BlobStore: objects', () => {
 describe('S3BlobStore.presignPut', () => {
   it('a fetch PUT with the returned headers stores exactly the bytes', async () => {
     const body = bytes(12_345, 3);
-    const before = Date.now();
-    const p = await store.presignPut('t/presigned/img.png', 'image/png', body.length, 300);
+    // Signed at a known instant (now, 750 ms into its second): the URL ends 300 s after the start of that second.
+    const second = Math.floor(Date.now() / 1000) * 1000;
+    const signing = newStore({ clock: () => new Date(second + 750) });
+    const p = await signing.presignPut('t/presigned/img.png', 'image/png', body.length, 300);
     expect(p.method).toBe('PUT');
     expect(p.headers).toEqual({ 'content-type': 'image/png', 'content-length': '12345' });
-    expect(p.expiresAt.getTime()).toBeGreaterThan(before + 298_000);
-    expect(p.expiresAt.getTime()).toBeLessThanOrEqual(Date.now() + 300_000);
+    expect(p.expiresAt).toEqual(new Date(second + 300_000));
+    expect(new URL(p.url).searchParams.get('X-Amz-Date')).toBe(new Date(second).toISOString().replace(/[:-]|\.\d{3}/g, ''));
     expect(await store.head('t/presigned/img.png')).toBeNull();
 
     const res = await fetch(p.url, { method: p.method, headers: p.headers, body });
@@ -189,9 +191,10 @@ describe('S3BlobStore.presignPut', () => {
 
   it('an expired presigned URL is refused', async () => {
     const body = bytes(10, 5);
-    const p = await store.presignPut('t/presigned/late.bin', 'application/octet-stream', body.length, 1);
-    // X-Amz-Date has whole seconds, so the URL dies 1 s after the start of the signing second.
-    await new Promise((r) => setTimeout(r, Math.max(0, p.expiresAt.getTime() - Date.now()) + 300));
+    // Signed an hour ago for 1 s: expired before it is used, no waiting.
+    const late = newStore({ clock: () => new Date(Date.now() - 3_600_000) });
+    const p = await late.presignPut('t/presigned/late.bin', 'application/octet-stream', body.length, 1);
+    expect(p.expiresAt.getTime()).toBeLessThan(Date.now());
     const res = await fetch(p.url, { method: 'PUT', headers: p.headers, body });
     expect(res.status).toBe(403);
     expect(await res.text()).toMatch(/expired/i);
