@@ -8,6 +8,8 @@ import { startWorkerdEdge } from '../../scripts/lib/workerd-edge.ts';
 
 export interface WranglerDev {
   base: string;
+  /** The persisted state of local D1, KV and Queues (`--persist-to`); removed by stop(). */
+  stateDir: string;
   log(): string;
   stop(): Promise<void>;
 }
@@ -23,10 +25,12 @@ export interface WranglerDevOptions {
 
 export async function startWranglerDev(opts: WranglerDevOptions): Promise<WranglerDev> {
   const dir = mkdtempSync(join(tmpdir(), 'wrangler-dev-'));
+  const stateDir = join(dir, 'state');
   try {
-    const edge = await startWorkerdEdge({ ...opts, dir, stateDir: join(dir, 'state') });
+    const edge = await startWorkerdEdge({ ...opts, dir, stateDir });
     return {
       base: edge.base,
+      stateDir,
       log: edge.log,
       async stop() {
         await edge.stop();
