@@ -5,7 +5,8 @@ import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLIP_VOCAB, cocoop, cocoopJson } from '../helpers/cli.ts';
+import { toyImageSet, writeImageFolder } from '../../lab/toyworld/image-sets.ts';
+import { CLIP_VOCAB, cocoop, cocoopJson, REPO_ROOT } from '../helpers/cli.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
 
 const root = useTmpDir('cocoop-cli-');
@@ -13,6 +14,9 @@ const modelDir = join(root, 'model');
 const otherModelDir = join(root, 'other-model');
 const data = join(root, 'data');
 const adapter = join(root, 'a.safetensors');
+const TOY_CLIP = join(REPO_ROOT, 'models/toy-clip');
+/** Toy-world classes that share colours and shapes pairwise. */
+const TOY_CLASSES = ['blue circle', 'blue square', 'red circle', 'red square', 'green star', 'yellow star'];
 const COLOURS: Record<string, [number, number, number]> = { red_apple: [220, 30, 30], green_leaf: [30, 200, 40], blue_sky: [40, 60, 230] };
 
 async function png(path: string, rgb: [number, number, number], size = 48, noise = 0): Promise<void> {
@@ -49,8 +53,7 @@ describe('cocoop train / classify / eval', () => {
     ]);
     expect(trained.out).toBe(adapter);
     expect(trained.classes).toEqual(['blue_sky', 'green_leaf', 'red_apple']);
-    expect(trained.train_accuracy).toBeGreaterThanOrEqual(0);
-    expect(trained.train_accuracy).toBeLessThanOrEqual(1);
+    // (A random tiny model learns nothing worth a floor: accuracy floors are checked on the pretrained toy CLIP below.)
 
     const image = join(data, 'red_apple', 'img0.png');
     const out = await cocoopJson<ClassifyOut>(['classify', '--model', modelDir, '--adapter', adapter, '--labels', 'x,y,z', '--image', image, '--json']);
@@ -58,9 +61,8 @@ describe('cocoop train / classify / eval', () => {
     expect(out.logits).toHaveLength(1);
     expect(out.logits[0]).toHaveLength(3);
     expect(out.top1[0]).toBe(out.labels[out.logits[0].indexOf(Math.max(...out.logits[0]))]);
-    // Instance-conditioned: the same labels give different logits for a different image.
-    const other = await cocoopJson<ClassifyOut>(['classify', '--model', modelDir, '--adapter', adapter, '--labels', 'x,y,z', '--image', join(data, 'blue_sky', 'img1.png'), '--json']);
-    expect(other.logits[0]).not.toEqual(out.logits[0]);
+    // (Instance conditioning — the meta-net's π(x) moving the logits by the predicted amount — is checked in
+    // test/gpu-worker/cocoop/meta-net-effect.test.ts; "another image gives other logits" holds for any classifier.)
 
     const evaluated = await cocoopJson<{ accuracy: number; n: number; per_class: Record<string, { accuracy: number; n: number }> }>([
       'eval', '--model', modelDir, '--adapter', adapter, '--data', data, '--json',
@@ -108,6 +110,27 @@ describe('cocoop train / classify / eval', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/--validation-split must be a number in \[0, 0\.5\], got "0\.7"/);
+  }, 120_000);
+
+  it('on the pretrained toy CLIP, a CoCoOp adapter trained on toy-world images classifies held-out images of its classes well', async () => {
+    // 6 classes × 16 "night" toy-world images (image seed 3), 1/4 held out per class (24 images), 5 epochs, seed 1.
+    // How the floors were chosen: training seeds 1–5 gave held-out accuracy 0.83–0.96 (zero-shot 0.92–1.00) and
+    // training-view accuracy 0.58–0.76 (augmented crops); chance is 1/6. Floors 0.7 and 0.4 leave a margin
+    // of several images. The same seed gave identical numbers run after run on this machine (ONNX Runtime CPU,
+    // its default thread count: the product sets none), so the margin covers other machines' round-off, not luck.
+    // Adapted ≥ zero-shot does not hold here (seed 5: 0.83 vs 0.96; the toy CLIP is near its ceiling on these
+    // classes), so adapted is held to within 3 of 24 images of zero-shot (seeds 1–5: at most 3 below).
+    const toy = join(root, 'toy-night');
+    await writeImageFolder(await toyImageSet('night', 'train', 3, TOY_CLASSES, 16, 48), toy);
+    const trained = await cocoopJson<{ images: number; train: { accuracy: number }; validation: { n: number; accuracy: number; zero_shot_accuracy: number } }>([
+      'train', '--model', TOY_CLIP, '--data', toy, '--method', 'cocoop', '--epochs', '5', '--seed', '1', '--validation-split', '0.25',
+      '--out', join(root, 'toy.safetensors'), '--json',
+    ]);
+    expect(trained.images).toBe(72);
+    expect(trained.validation.n).toBe(24);
+    expect(trained.validation.accuracy).toBeGreaterThanOrEqual(0.7);
+    expect(trained.validation.accuracy).toBeGreaterThanOrEqual(trained.validation.zero_shot_accuracy - 3 / 24 - 1e-9);
+    expect(trained.train.accuracy).toBeGreaterThanOrEqual(0.4);
   }, 120_000);
 
   it('zero-shot classify without an adapter', async () => {

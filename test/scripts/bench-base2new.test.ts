@@ -51,13 +51,21 @@ describe('bench:base2new (smoke)', () => {
     for (const row of r.rows) {
       for (const v of [row.base, row.new]) {
         expect(Number.isInteger(v * 32 * TEST_PER_CLASS)).toBe(true); // 32 classes × TEST_PER_CLASS images each
-        expect(v).toBeGreaterThanOrEqual(0);
         expect(v).toBeLessThanOrEqual(1);
+        // Floor: chance is 1/32. With these settings and training seeds 1–5 (one run, --seeds 1,2,3,4,5), every
+        // method's base and new accuracy lay in 0.52–0.94 over the 4 conditions; 0.4 leaves 7 of 64 images of margin.
+        expect(v).toBeGreaterThanOrEqual(0.4);
       }
       expect(row.h).toBeCloseTo(row.base + row.new === 0 ? 0 : (2 * row.base * row.new) / (row.base + row.new), 12);
       expect(row.attributes.baseColor).toBeGreaterThanOrEqual(row.base);
       expect(row.attributes.newShape).toBeGreaterThanOrEqual(row.new);
       if (row.method === 'cocoop') expect(row.piToContext).toBeGreaterThan(0);
+    }
+    // One epoch of 2 shots barely moves an adapter (seeds 1–5: CoOp equal to zero-shot on every row, CoCoOp at most
+    // 0.125 below it on base and 0.016 above): CoCoOp's base accuracy is held to within 0.2 of zero-shot's.
+    for (const row of r.rows.filter((x) => x.method === 'cocoop')) {
+      const zs = r.rows.find((x) => x.world === row.world && x.split === row.split && x.method === 'zero-shot')!;
+      expect(row.base).toBeGreaterThanOrEqual(zs.base - 0.2);
     }
     // Zero-shot does not depend on the seed: one fixed test set per world.
     for (const c of r.conditions) {
