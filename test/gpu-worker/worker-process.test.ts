@@ -11,6 +11,7 @@ import { tfBackendFromEnv } from '../../gpu-worker/runtime/tf-backend-env.ts';
 import { type Launched, cleanEnv, freePort, launch } from '../helpers/processes.ts';
 import { parsePrometheusText, sampleValue } from '../helpers/prometheus-text.ts';
 import { useTmpDir } from '../helpers/tmp.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 
 const TOKEN = 'worker-process-test-token';
 const workDir = useTmpDir('worker-process-');
@@ -80,7 +81,7 @@ describe('worker process', () => {
     expect(w.lines).toContain('trainer wp-test: tfjs backend wasm');
 
     // The trainer asks the edge for work with the worker token.
-    await waitUntil(() => leaseRequests.length >= 2);
+    await waitUntil('a second lease request', () => leaseRequests.length >= 2);
     expect(leaseRequests[0]!.auth).toBe(`Bearer ${TOKEN}`);
     // Each lease request is named (a retry of it gets the same lease back: lease-retry.test.ts).
     expect(JSON.parse(leaseRequests[0]!.body)).toEqual({ worker_id: 'wp-test', request_id: expect.stringMatching(/^[0-9a-f-]{36}$/), lease_seconds: 120 });
@@ -128,11 +129,3 @@ describe('the TF.js backend setting (every process reads it through tfBackendFro
     expect(() => tfBackendFromEnv({ TF_BACKEND: 'tensorflow' }, log)).toThrow('TF_BACKEND must be one of auto, node-gpu, node, wasm, cpu, got "tensorflow"');
   });
 });
-
-async function waitUntil(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -1,7 +1,7 @@
 // The Node edge end to end with its background timer: a job completed through the worker API produces a
 // signed training_job.succeeded delivery that reaches a real receiver through the running timer, once.
 // Also: webhook settings from the environment, and DELETE of a dataset with an active job (409).
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { defaultBackgroundIntervalMs, webhookSettingsFromEnv } from '../../../edge/node/server.ts';
 import { nodeResolver } from '../../../edge/node/dns-resolver.ts';
@@ -88,8 +88,10 @@ describe('startEdge background timer', () => {
     expect(msg.data).toMatchObject({ id: jobId, status: 'succeeded' });
     expect(msg.data.model_id).toMatch(/^mdl_/);
 
-    // Many more ticks: still exactly one delivery, recorded as succeeded after one attempt.
-    await new Promise((r) => setTimeout(r, 300));
+    // Two more whole rounds (the first may be the one that sent it, still recording; the second starts after it):
+    // still exactly one delivery, recorded as succeeded after one attempt.
+    await edge.background!.runNow();
+    await edge.background!.runNow();
     expect(rx.at('/jobs')).toHaveLength(1);
     const deliveries = await (await edge.fetch(`/v1/webhook-endpoints/${ep.id}/deliveries`, { headers: bearer(t.api_key) })).json();
     expect(JSON.stringify(deliveries)).toContain('succeeded');
@@ -100,9 +102,17 @@ describe('startEdge background timer', () => {
   it('is off with backgroundIntervalMs: 0 and stopped by close()', async () => {
     const off = await edgeWith({}, { backgroundIntervalMs: 0 });
     expect(off.background).toBeNull();
-    const on = await startTestEdge({}, { backgroundIntervalMs: 10 });
-    await on.close(); // stops the timer before closing SQLite: no error logged afterwards
-    await new Promise((r) => setTimeout(r, 50));
+    // The interval is moved by hand (fake setInterval); each run reads the clock once as it begins, so runs are counted.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    onTestFinished(() => void vi.useRealTimers());
+    let starts = 0;
+    const on = await startTestEdge({ clock: () => (starts++, new Date()) }, { backgroundIntervalMs: 10 });
+    vi.advanceTimersByTime(10);
+    expect(starts).toBe(1);
+    await on.background!.runNow(); // joins the run the tick began
+    await on.close(); // stops the timer before closing SQLite: no run afterwards, so no error logged
+    vi.advanceTimersByTime(1000);
+    expect(starts).toBe(1);
     expect(on.loggedErrors).toEqual([]);
   });
 

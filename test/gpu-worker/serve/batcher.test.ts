@@ -11,7 +11,7 @@ function fakeEncoder() {
     run: async (_key, items) => {
       const flat = items.flat();
       calls.push(flat);
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setImmediate(r)); // answers on a later turn of the event loop, as a real encoder does
       const feats = flat.map((x) => [x, 2 * x]);
       let i = 0;
       return items.map((it) => it.map(() => feats[i++]));

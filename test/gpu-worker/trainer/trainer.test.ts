@@ -19,6 +19,7 @@ import { ADMIN_TOKEN, WORKER_TOKEN, bearer, jsonHeaders } from '../../helpers/ed
 import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
 import { useTfWasm } from '../../helpers/tf-wasm.ts';
 import { testTrainer } from '../../helpers/jobs.ts';
+import { waitUntil } from '../../helpers/wait-until.ts';
 
 useTfWasm();
 
@@ -107,15 +108,8 @@ async function events(key: string, id: string) {
   )).data;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${logs.slice(-20).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> =>
+  waitUntil(what, fn, { timeoutMs, intervalMs: 100, context: () => logs.slice(-20).join('\n') });
 
 function newWorker(workerId: string, extra: { leaseSeconds?: number; hooks?: RunJobHooks } = {}): Trainer {
   return testTrainer({ edgeUrl: edge.url, blobs, model, encoders, workDir, logs }, workerId, extra);
