@@ -11,12 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadClipModel, type ClipModel } from '../../../gpu-worker/clip/model.ts';
 import { OrtClipEncoders } from '../../../gpu-worker/clip/ort-encoders.ts';
 import { drawShots } from '../../../gpu-worker/cocoop/sampling.ts';
+import { EdgeClient } from '../../../gpu-worker/trainer/edge-client.ts';
 import { prepareJobData } from '../../../gpu-worker/trainer/job-data.ts';
+import { Trainer } from '../../../gpu-worker/trainer/trainer.ts';
 import type { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
 import { toyImageSet } from '../../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../../lab/toyworld/png.ts';
-import { type TestEdge, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
-import { count, testTrainer, workerClient } from '../../helpers/jobs.ts';
+import { type TestEdge, WORKER_TOKEN, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
+import { count, workerClient } from '../../helpers/jobs.ts';
 import { useTfWasm } from '../../helpers/tf-wasm.ts';
 
 useTfWasm();
@@ -83,19 +85,34 @@ async function createJob(key: string, datasetId: string): Promise<Job> {
   return json<Job>(await edge.fetch('/v1/training-jobs', { method: 'POST', headers: jsonHeaders(key), body: JSON.stringify(body) }), 201);
 }
 
+/** Runs a real Trainer until it reports the job done (its onJobDone event: after the final report), then the job. */
 async function runToEnd(key: string, jobId: string, workerId: string): Promise<Job> {
-  const worker = testTrainer({ edgeUrl: edge.url, blobs, model, encoders, workDir, logs }, workerId);
+  let done!: () => void;
+  const finished = new Promise<void>((ok) => (done = ok));
+  const worker = new Trainer({
+    client: new EdgeClient({ baseUrl: edge.url, token: WORKER_TOKEN, backoffMs: 50 }),
+    blobs,
+    model,
+    encoders,
+    workDir: join(workDir, workerId),
+    workerId,
+    pollMs: 100,
+    maxPollMs: 400,
+    heartbeatMs: 250,
+    leaseSeconds: 60,
+    log: (l) => logs.push(l),
+    onJobDone: (id) => {
+      if (id === jobId) done();
+    },
+  });
   const loop = worker.start();
   try {
-    for (;;) {
-      const j = await json<Job>(await edge.fetch(`/v1/training-jobs/${jobId}`, { headers: bearer(key) }));
-      if (['succeeded', 'failed', 'cancelled'].includes(j.status)) return j;
-      await new Promise((r) => setTimeout(r, 100)); // polling for the end, not a wait standing in for it
-    }
+    await finished;
   } finally {
     await worker.stop();
     await loop;
   }
+  return json<Job>(await edge.fetch(`/v1/training-jobs/${jobId}`, { headers: bearer(key) }));
 }
 
 async function events(key: string, id: string) {
