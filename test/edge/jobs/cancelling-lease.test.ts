@@ -1,9 +1,11 @@
 // A `cancelling` job whose worker dies with attempts left (edge/jobs/lease.ts, retireExhausted): once its lease
 // expires it is not leased again — training it again after the user cancelled would spend a worker on work nobody
 // wants — but ends `cancelled` on the next lease request (one event, one training_job.cancelled webhook row), and the
-// next queued job is handed out instead. Time moves with the edge's injected clock (ManualClock), no sleeping.
+// next queued job is handed out instead. The same holds for a suspended tenant's job (suspension asks its running jobs
+// to cancel; leases skip suspended tenants, so before this rule such a job stayed `cancelling` forever). Time moves
+// with the edge's injected clock (ManualClock), no sleeping.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type TestEdge, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
+import { ADMIN_TOKEN, type TestEdge, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
 import { count, insertReadyDataset, workerClient } from '../../helpers/jobs.ts';
 import { ManualClock } from '../../helpers/manual-clock.ts';
 
@@ -65,5 +67,25 @@ describe('a cancelling job whose worker dies with attempts left', () => {
     expect((await w.lease('worker-c', 30)).status).toBe(200); // `next`, whose worker-b lease expired
     expect((await get(job.id)).status).toBe('cancelled');
     expect(count(e, "SELECT COUNT(*) AS n FROM webhook_deliveries WHERE event_type = 'training_job.cancelled'")).toBe(1);
+  });
+
+  it("a suspended tenant's running job (suspension asks it to cancel) whose worker died ends cancelled, not cancelling forever", async () => {
+    const clock = new ManualClock();
+    edge = await startTestEdge({ maxJobAttempts: 5, quotas: { concurrent_jobs: 5 }, clock: clock.now });
+    const e = edge;
+    const t = await e.createTenant();
+    const datasetId = insertReadyDataset(e, t.id);
+    const res = await e.fetch('/v1/training-jobs', { method: 'POST', headers: jsonHeaders(t.api_key), body: JSON.stringify({ dataset_id: datasetId, method: 'coop' }) });
+    const job = (await res.json()) as Job;
+    const w = workerClient(e);
+    expect((await w.leaseOk('worker-a', 30)).job.id).toBe(job.id);
+    const suspended = await e.fetch(`/v1/tenants/${t.id}/suspend`, { method: 'POST', headers: bearer(ADMIN_TOKEN) });
+    expect(suspended.status).toBe(200);
+    const status = () => (e.db.raw.prepare('SELECT status FROM training_jobs WHERE id = ?').get(job.id) as { status: string }).status;
+    expect(status()).toBe('cancelling');
+    clock.advance(30_001); // worker-a died; its lease is over
+    expect((await w.lease('worker-b', 30)).status).toBe(204);
+    expect(status()).toBe('cancelled');
+    expect(count(e, 'SELECT attempts AS n FROM training_jobs WHERE id = ?', job.id)).toBe(1);
   });
 });
