@@ -7,6 +7,7 @@ import { type IncomingMessage, type ServerResponse, createServer } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../../helpers/wait-until.ts';
 import { type WranglerDev, WORKERD_ADMIN, edgeVars, startWranglerDev } from '../../helpers/wrangler-dev.ts';
 
 interface Arrival {
@@ -55,13 +56,8 @@ async function call(method: string, path: string, token: string, body?: unknown)
   return { status: res.status, body: text ? (JSON.parse(text) as Json) : {} };
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${dev.log().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<true> =>
+  waitUntil(what, check, { timeoutMs, intervalMs: 100, context: () => dev.log().slice(-3000) });
 
 describe('webhook management through Cloudflare Queues in workerd', () => {
   it('test event → 410 disables the endpoint → 409s → PATCH enabled: true → resend arrives with the same webhook-id → test again', async () => {

@@ -16,6 +16,7 @@ import { toyImageSet } from '../../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../../lab/toyworld/png.ts';
 import { cleanEnv, freePort, type Launched, launch } from '../../helpers/processes.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
+import { waitUntil } from '../../helpers/wait-until.ts';
 import { type WranglerDev, startWranglerDev, WORKERD_ADMIN, WORKERD_WORKER, edgeVars } from '../../helpers/wrangler-dev.ts';
 
 const ADMIN = WORKERD_ADMIN;
@@ -43,11 +44,9 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  if (process.env.WORKERD_TEST_LOG) {
-    await new Promise((ok) => setTimeout(ok, 1500));
-    writeFileSync(process.env.WORKERD_TEST_LOG, devLog());
-  }
   await dev?.stop();
+  // wrangler and workerd have exited: the log holds everything they printed (was: a 1.5 s sleep before stopping).
+  if (process.env.WORKERD_TEST_LOG) writeFileSync(process.env.WORKERD_TEST_LOG, devLog());
   await s3?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -329,11 +328,15 @@ describe('classification in workerd with a real worker process, compared with th
     const job = await post(base, wKey, '/v1/training-jobs', { dataset_id: w.datasetId, method: 'cocoop', hyperparameters: { epochs: 2, seed: 1 } });
     expect(job.status, await job.clone().text()).toBe(201);
     const jobId = ((await job.json()) as { id: string }).id;
-    let final: { status: string; model_id: string | null; error: unknown } = { status: 'queued', model_id: null, error: null };
-    for (let i = 0; i < 600 && !['succeeded', 'failed', 'cancelled'].includes(final.status); i++) {
-      await new Promise((ok) => setTimeout(ok, 200));
-      final = (await (await f(`/v1/training-jobs/${jobId}`, { headers: auth(wKey) })).json()) as typeof final;
-    }
+    type Job = { status: string; model_id: string | null; error: unknown };
+    const final = await waitUntil(
+      'the job to end',
+      async () => {
+        const j = (await (await f(`/v1/training-jobs/${jobId}`, { headers: auth(wKey) })).json()) as Job;
+        return ['succeeded', 'failed', 'cancelled'].includes(j.status) && j;
+      },
+      { timeoutMs: 150_000, intervalMs: 200, context: () => worker.lines.slice(-20).join('\n') },
+    );
     expect(final, worker.lines.slice(-20).join('\n')).toMatchObject({ status: 'succeeded', error: null });
     wModel = final.model_id!;
     const model = (await (await f(`/v1/models/${wModel}`, { headers: auth(wKey) })).json()) as { base_model: string; classes: string[] };
@@ -371,11 +374,14 @@ describe('classification in workerd with a real worker process, compared with th
     expect(created.status, await created.clone().text()).toBe(202);
     const id = ((await created.json()) as { id: string }).id;
     type Ev = { status: string; result: { n: number; accuracy: number; zero_shot_accuracy: number; confusion: { labels: string[]; matrix: number[][] } } | null; error: unknown };
-    let ev: Ev = { status: 'queued', result: null, error: null };
-    for (let i = 0; i < 600 && !['succeeded', 'failed'].includes(ev.status); i++) {
-      await new Promise((ok) => setTimeout(ok, 200));
-      ev = (await (await f(`/v1/evaluations/${id}`, { headers: auth(wKey) })).json()) as Ev;
-    }
+    const ev = await waitUntil(
+      'the evaluation to end',
+      async () => {
+        const e = (await (await f(`/v1/evaluations/${id}`, { headers: auth(wKey) })).json()) as Ev;
+        return ['succeeded', 'failed'].includes(e.status) && e;
+      },
+      { timeoutMs: 100_000, intervalMs: 200, context: () => worker.lines.slice(-20).join('\n') },
+    );
     expect(ev, worker.lines.slice(-20).join('\n')).toMatchObject({ status: 'succeeded', error: null });
     // The same images (the dataset's, re-rendered from the same seed) through /v1/classify in workerd.
     const set = await toyImageSet('raster', 'train', 5, TRAINED, 3, 48);
