@@ -210,6 +210,12 @@ describe.each(['node', 'workerd'] as const)('the platform end to end (real proce
       const v = verdicts[k]!;
       expect([Number(v[3]), Number(v[4])]).toEqual([adapted, zeroShot]);
       expect(v[1]).toBe(adapted > zeroShot ? 'beats' : adapted === zeroShot ? 'ties with' : 'does not beat');
+      // Floors (chance: 4 of 16). This demo (seed 1) run with --seed 1–5 on a local stack gave zero-shot and adapted
+      // 11–16 of 16 right on both rows, adapted at most 2 below zero-shot; seed 1 gave 16/16 each time it ran.
+      // Floors: 8 of 16 each, adapted at most 4 below zero-shot.
+      expect(zeroShot, `${r[1]} zero-shot`).toBeGreaterThanOrEqual(8);
+      expect(adapted, `${r[1]} adapted`).toBeGreaterThanOrEqual(8);
+      expect(adapted, `${r[1]} adapted vs zero-shot`).toBeGreaterThanOrEqual(zeroShot - 4);
     }
 
     // What the demo did is visible through the API with its tenant's key.
