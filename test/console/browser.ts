@@ -8,16 +8,16 @@ import puppeteer, { type Browser, type ConsoleMessage, type Page } from 'puppete
 export const CHROME_PATH = process.env.CHROME_PATH || '/usr/bin/chromium';
 
 /** One line: why there is no browser and how to install one; null when there is one. */
-export function missingBrowser(): string | null {
-  if (existsSync(CHROME_PATH)) return null;
-  return `No Chromium at ${CHROME_PATH}: install Debian's chromium (sudo apt-get install -y chromium) or set CHROME_PATH to a Chromium executable.`;
+export function missingBrowser(path = CHROME_PATH): string | null {
+  if (existsSync(path)) return null;
+  return `No Chromium at ${path}: install Debian's chromium (sudo apt-get install -y chromium) or set CHROME_PATH to a Chromium executable.`;
 }
 
-export async function launchBrowser(): Promise<Browser> {
-  const missing = missingBrowser();
+export async function launchBrowser(path = CHROME_PATH): Promise<Browser> {
+  const missing = missingBrowser(path);
   if (missing) throw new Error(missing);
   return puppeteer.launch({
-    executablePath: CHROME_PATH,
+    executablePath: path,
     headless: true,
     // --no-sandbox: CI runs as root in a container, where Chromium's sandbox cannot start.
     args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--lang=en-US', '--no-first-run', '--no-default-browser-check', '--disable-extensions'],
@@ -32,22 +32,26 @@ export interface PageLog {
   problems: string[];
   /** A refusal the test provokes on purpose (e.g. 401 for a revoked key): Chromium logs it as a console error. */
   allowHttpError(status: number, urlPart: string): void;
+  /** A request the test makes fail on purpose (an injected network fault): its failure and console line are expected. */
+  allowFailedRequest(url: string): void;
 }
 
 const FAILED_RESOURCE = /^Failed to load resource: the server responded with a status of (\d{3})/;
 
 export function watch(page: Page): PageLog {
   const allowed: { status: number; urlPart: string }[] = [];
+  const failing = new Set<string>();
   const log: PageLog = {
     messages: [],
     problems: [],
     allowHttpError: (status, urlPart) => void allowed.push({ status, urlPart }),
+    allowFailedRequest: (url) => void failing.add(url),
   };
   page.on('console', (msg: ConsoleMessage) => {
     const url = msg.location()?.url ?? '';
     const line = `${msg.type()}: ${msg.text()}${url ? ` (${url})` : ''}`;
     log.messages.push(line);
-    if (msg.type() !== 'error') return;
+    if (msg.type() !== 'error' || failing.has(url)) return;
     const status = Number(FAILED_RESOURCE.exec(msg.text())?.[1] ?? NaN);
     if (allowed.some((a) => a.status === status && url.includes(a.urlPart))) return;
     log.problems.push(line);
@@ -60,7 +64,7 @@ export function watch(page: Page): PageLog {
   page.on('requestfailed', (req) => {
     const reason = req.failure()?.errorText ?? '';
     // A navigation away cancels what was in flight (ERR_ABORTED); anything else is a failure.
-    if (reason !== 'net::ERR_ABORTED') log.problems.push(`request failed: ${req.method()} ${req.url()} ${reason}`);
+    if (reason !== 'net::ERR_ABORTED' && !failing.has(req.url())) log.problems.push(`request failed: ${req.method()} ${req.url()} ${reason}`);
   });
   return log;
 }
@@ -73,7 +77,8 @@ export async function waitForText(page: Page, selector: string, pattern: RegExp,
       const text = el?.textContent ?? '';
       return new RegExp(source, flags).test(text) ? text : false;
     },
-    { timeout, polling: 'mutation' },
+    // Polled: Preact changes a text in place (characterData), which mutation polling does not see.
+    { timeout, polling: 50 },
     selector,
     pattern.source,
     pattern.flags,

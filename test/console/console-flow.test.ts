@@ -7,10 +7,10 @@
 // endpoint with a test delivery and a resend; the pages on a phone-sized screen; keyboard focus; a revoked key; sign
 // out. No console errors, no dialogs, the key in no URL and no log line.
 // CONSOLE_SCREENSHOTS=1 (npm run console:screenshots) also writes docs/console/*.png.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'puppeteer-core';
+import type { Browser, HTTPRequest, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toyImageSet, writeImageFolder } from '../../lab/toyworld/image-sets.ts';
 import { type LocalStack, startLocalStack } from '../sdk/local-stack.ts';
@@ -42,9 +42,12 @@ beforeAll(async () => {
   folder = join(scratch, 'shapes');
   downloads = join(scratch, 'downloads');
   await writeImageFolder(await toyImageSet('night', 'train', 5, CLASSES, 6, 48), folder);
+  writeFileSync(join(folder, 'README.txt'), 'not an image');
   await writeImageFolder(await toyImageSet('night', 'test', 5, ['purple hexagon'], 1, 48), join(scratch, 'unseen'));
   unseenImage = join(scratch, 'unseen', 'purple hexagon', '000.png');
-  [stack, receiver, browser] = await Promise.all([startLocalStack(), startReceiver(), launchBrowser()]);
+  // The browser first: without one the file fails at once, with one line saying how to install it.
+  browser = await launchBrowser();
+  [stack, receiver] = await Promise.all([startLocalStack(), startReceiver()]);
   key = await stack.newTenantKey('console tests');
   page = await browser.newPage();
   log = watch(page);
@@ -120,6 +123,21 @@ describe('the web console against the local stack', () => {
     expect(log.problems.filter((p) => p.startsWith('dialog'))).toEqual([]);
   });
 
+  it('deletes a dataset only after an inline confirmation that names it as text', async () => {
+    await page.click('#datasets-table a.dataset-name');
+    await page.waitForSelector('h1.dataset-title');
+    await page.click('.confirm-start');
+    expect(await waitForText(page, '.confirm', /Delete/)).toContain(`Delete “${HOSTILE_NAME}” and its 2 images?`);
+    await page.click('.confirm button:not(.danger)');
+    await page.waitForSelector('.confirm-start');
+    await page.click('.confirm-start');
+    await page.click('.confirm button.danger');
+    await waitForText(page, 'main h1', /^Datasets$/);
+    await page.waitForFunction(() => !document.querySelector('[role=status].muted'));
+    expect(await page.$$eval('a.dataset-name', (els) => els.map((e) => e.textContent))).not.toContain(HOSTILE_NAME);
+    expect(log.problems.filter((p) => p.startsWith('dialog'))).toEqual([]);
+  });
+
   it('uploads a toy-world folder through presigned uploads, with progress, per-class thumbnails and counts, and finalizes it', async () => {
     await fill(page, '#new-dataset-name', 'toy shapes');
     await page.click('form.inline-form button[type=submit]');
@@ -129,10 +147,34 @@ describe('the web console against the local stack', () => {
     const input = (await page.$('input#folder-input'))!;
     await input.uploadFile(folder);
     expect(await waitForText(page, '#upload-plan', /18 images in 3 classes/)).toMatch(/blue star \(6\), green circle \(6\), red square \(6\)/);
+    expect(await textOf('#upload-plan details')).toContain('shapes/README.txt: not inside a class folder');
+
+    // One file's PUT to storage fails (a network fault injected in the browser, every retry too): it is reported on
+    // its own, the 17 others are uploaded, and sending the failed one again completes the dataset.
+    let faulty: string | null = null;
+    await page.setRequestInterception(true);
+    const inject = (req: HTTPRequest) => {
+      if (req.isInterceptResolutionHandled()) return;
+      if (req.method() === 'PUT' && !req.url().startsWith(stack.url)) {
+        faulty ??= req.url();
+        if (req.url() === faulty) {
+          log.allowFailedRequest(faulty);
+          return void req.abort('connectionreset');
+        }
+      }
+      void req.continue();
+    };
+    page.on('request', inject);
     await page.click('#start-upload');
-    await waitForText(page, '#upload-status', /Done: 18 of 18 uploaded/);
-    expect(await page.$eval('#upload-progress', (el) => (el as HTMLProgressElement).value)).toBe(18);
-    expect(await countOf('.file-list .file-done')).toBe(18);
+    await waitForText(page, '#upload-status', /Done: 17 of 18 uploaded, 1 failed/);
+    page.off('request', inject);
+    await page.setRequestInterception(false);
+    expect(await countOf('.file-list .file-failed')).toBe(1);
+    expect(await textOf('.file-list .file-failed .file-state')).toMatch(/^failed: /);
+    await waitForText(page, '#dataset-count', /^17$/);
+    await page.click('#retry-failed');
+    await waitForText(page, '#upload-status', /Done: 1 of 1 uploaded/);
+    expect(await page.$eval('#upload-progress', (el) => (el as HTMLProgressElement).value)).toBe(1);
     await waitForText(page, '#dataset-count', /^18$/);
     const classes = await page.$$eval('#classes .class-card', (cards) =>
       cards.map((c) => [c.querySelector('.class-name')?.textContent, c.querySelector('.count')?.textContent, c.querySelectorAll('.thumbs img').length]),
@@ -168,6 +210,22 @@ describe('the web console against the local stack', () => {
     expect(await countOf('.per-class tbody tr')).toBe(3);
     expect(await textOf('#events')).toMatch(/Epoch 2\/2/);
     await screenshot(page, 'job', { fullPage: true });
+  });
+
+  it('cancels a running job', async () => {
+    const jobHash = await page.evaluate(() => location.hash);
+    await page.click('.meta a[href^="#/datasets/"]');
+    await page.waitForSelector('#start-training');
+    await fill(page, '#hp-epochs', '100');
+    await page.click('#start-training');
+    await page.waitForFunction((previous: string) => location.hash.startsWith('#/jobs/job_') && location.hash !== previous, {}, jobHash);
+    await page.waitForSelector('#cancel-job');
+    await page.click('#cancel-job');
+    await waitForText(page, '#job-status', /cancelled/, 60_000);
+    expect(await countOf('#cancel-job')).toBe(0);
+    expect(await textOf('#events')).toMatch(/cancel/i);
+    await page.evaluate((h) => (location.hash = h), jobHash);
+    await waitForText(page, '#job-status', /succeeded/);
   });
 
   it('tries the model on an image and labels it never saw, next to zero-shot CLIP, and downloads the adapter', async () => {
@@ -212,7 +270,12 @@ describe('the web console against the local stack', () => {
     expect(readdirSync(downloads)).toEqual([`${modelId}.safetensors`]);
   });
 
-  it('runs an evaluation of the model on the dataset and shows its result', async () => {
+  it('lists the model with its validation figures, and runs an evaluation of it on the dataset', async () => {
+    await goTo('#/models');
+    await page.waitForSelector('#models-table');
+    expect(await page.$$eval('#models-table tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent)))).toEqual([
+      [expect.stringMatching(/^mdl_/), 'cocoop', '3', expect.stringMatching(/%$/), expect.stringMatching(/%$/), expect.stringMatching(/KiB$/), expect.any(String)],
+    ]);
     await goTo('#/evaluations');
     await page.waitForSelector('#eval-model option[value^="mdl_"]');
     const modelValue = await page.$eval('#eval-model option[value^="mdl_"]', (o) => (o as HTMLOptionElement).value);
@@ -244,6 +307,13 @@ describe('the web console against the local stack', () => {
     await page.click('#deliveries details summary');
     expect(await countOf('#deliveries details tbody tr')).toBe(2);
     await screenshot(page, 'webhook', { fullPage: true });
+
+    await page.click('#disable');
+    await waitForText(page, '.meta .status', /disabled/);
+    expect(await page.$eval('#send-test', (b) => (b as HTMLButtonElement).disabled)).toBe(true);
+    await page.click('#re-enable');
+    await waitForText(page, '.meta .status', /enabled/);
+    expect(await page.$eval('#send-test', (b) => (b as HTMLButtonElement).disabled)).toBe(false);
   });
 
   it('works on a phone-sized screen: nothing wider than the screen, the navigation reachable', async () => {
@@ -258,7 +328,8 @@ describe('the web console against the local stack', () => {
       }
       await goTo('#/jobs');
       await page.waitForSelector('table.list a[href^="#/jobs/job_"]');
-      await goTo(await page.$eval('table.list a[href^="#/jobs/job_"]', (a) => a.getAttribute('href')!));
+      // The succeeded job (the newest one was cancelled).
+      await goTo(await page.$$eval('table.list tbody tr', (rows) => rows.find((r) => r.textContent?.includes('succeeded'))!.querySelector('a')!.getAttribute('href')!));
       await page.waitForSelector('table.heatmap');
       const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: window.innerWidth }));
       expect(scroll).toBeLessThanOrEqual(width);
@@ -304,7 +375,7 @@ describe('the web console against the local stack', () => {
     await page.waitForSelector('#api-key');
     await page.type('#api-key', second.api_key);
     await page.click('button[type=submit]');
-    await waitForText(page, 'main h1', /^Datasets$/);
+    await page.waitForSelector('#datasets-table');
 
     expect((await fetch(`${stack.url}/v1/api-keys/${second.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${key}` } })).status).toBe(204);
     log.allowHttpError(401, '/v1/models');
@@ -317,7 +388,7 @@ describe('the web console against the local stack', () => {
   it('signs out: the key leaves sessionStorage', async () => {
     await page.type('#api-key', key);
     await page.click('button[type=submit]');
-    await waitForText(page, 'main h1', /^Datasets$/);
+    await page.waitForSelector('#datasets-table');
     await screenshot(page, 'datasets');
     await page.click('#sign-out');
     await page.waitForSelector('#api-key');

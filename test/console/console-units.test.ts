@@ -10,6 +10,7 @@ import { epochMetrics } from '../../console/src/job-metrics.ts';
 import { parseLabels, repeatedLabel } from '../../console/src/labels.ts';
 import type { TrainingJobEvent } from '../../sdk/src/index.ts';
 import { type TestEdge, startTestEdge } from '../helpers/edge.ts';
+import { launchBrowser, missingBrowser } from './browser.ts';
 
 interface JsonSchema {
   type?: string | string[];
@@ -150,5 +151,16 @@ describe('labels, progress and figures', () => {
       { epoch: 1, loss: 2, accuracy: 0.5, val_accuracy: null },
       { epoch: 2, loss: 0.9, accuracy: 0.8, val_accuracy: 0.65 },
     ]);
+  });
+});
+
+describe('the browser prerequisite', () => {
+  it('without Chromium the browser tests fail with one line saying how to install it', async () => {
+    const line = missingBrowser('/nonexistent/chromium');
+    expect(line).toBe(
+      "No Chromium at /nonexistent/chromium: install Debian's chromium (sudo apt-get install -y chromium) or set CHROME_PATH to a Chromium executable.",
+    );
+    await expect(launchBrowser('/nonexistent/chromium')).rejects.toThrow(line!);
+    expect(missingBrowser(process.execPath)).toBeNull();
   });
 });

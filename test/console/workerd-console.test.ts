@@ -19,7 +19,9 @@ let dev: WranglerDev;
 let browser: Browser;
 
 beforeAll(async () => {
-  [dev, browser] = await Promise.all([startWranglerDev({ vars: edgeVars(null) }), launchBrowser()]);
+  // The browser first: without one the file fails at once, with one line saying how to install it.
+  browser = await launchBrowser();
+  dev = await startWranglerDev({ vars: edgeVars(null) });
 }, 120_000);
 
 afterAll(async () => {

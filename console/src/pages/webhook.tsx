@@ -130,7 +130,7 @@ export function WebhookPage({ id }: { id: string }) {
           Send a test event
         </button>{' '}
         {e.enabled ? (
-          <button type="button" onClick={act(() => api().webhookEndpoints.update(e.id, { enabled: false }))}>
+          <button type="button" id="disable" onClick={act(() => api().webhookEndpoints.update(e.id, { enabled: false }))}>
             Disable
           </button>
         ) : (

@@ -52,12 +52,17 @@ export function ConfirmButton(props: { label: string; question: string; confirmL
   const [asking, setAsking] = useState(false);
   const [busy, setBusy] = useState(false);
   const confirmRef = useRef<HTMLButtonElement>(null);
+  const startRef = useRef<HTMLButtonElement>(null);
+  const asked = useRef(false);
+  // Focus follows the question: to its answer when asked, back to the button when it is dismissed.
   useEffect(() => {
     if (asking) confirmRef.current?.focus();
+    else if (asked.current) startRef.current?.focus();
+    asked.current = asking;
   }, [asking]);
   if (!asking) {
     return (
-      <button type="button" class="danger" disabled={props.disabled} onClick={() => setAsking(true)}>
+      <button type="button" class="danger confirm-start" ref={startRef} disabled={props.disabled} onClick={() => setAsking(true)}>
         {props.label}
       </button>
     );
