@@ -28,14 +28,13 @@ export function bearerToken(c: Context): string {
 }
 
 /** The tenant and key of an API key; 401 when it is malformed, unknown, revoked or expired. */
-export async function resolveApiKey(db: SqlDatabase, key: string): Promise<TenantPrincipal> {
+export async function resolveApiKey(db: SqlDatabase, key: string, now: Date = new Date()): Promise<TenantPrincipal> {
   if (!API_KEY_PATTERN.test(key)) {
     throw unauthorized('Invalid API key: keys look like "ck_live_" followed by 32 letters and digits; check for copy errors.');
   }
   const row = await apiKeyByHash(db, await hashApiKey(key));
   if (!row) throw unauthorized('Invalid API key: no key matches it; check for copy errors or create a new key.');
   if (row.revoked_at !== null) throw unauthorized(`This API key (${row.id}) has been revoked; use another key of your tenant.`);
-  const now = new Date();
   if (row.expires_at !== null && row.expires_at <= now.toISOString()) {
     throw unauthorized(`This API key (${row.id}) expired at ${row.expires_at}; use another key of your tenant, or create one (POST /v1/api-keys).`);
   }
@@ -61,7 +60,7 @@ export async function resolvePrincipal(c: Context<AppEnv>): Promise<Principal> {
   if (admin) return { kind: 'admin' };
   if (worker) return { kind: 'worker', workerId: null };
   if (WORKER_TOKEN_PATTERN.test(token)) return resolveWorkerToken(ports.db, token);
-  return resolveApiKey(ports.db, token);
+  return resolveApiKey(ports.db, token, config.clock());
 }
 
 /**

@@ -287,7 +287,7 @@ export function tenantRoutes() {
   });
 
   app.openapi(createApiKeyRoute, async (c) => {
-    const expiresAt = expiryOf(c.req.valid('json'));
+    const expiresAt = expiryOf(c.req.valid('json'), c.var.config.clock());
     const commit = idempotencyCommit(c, (k: CreatedApiKey) => ({ status: 201, resourceId: k.id, body: k }));
     const { tenant } = c.var;
     return c.json(await createApiKey(c.var.ports.db, { tenantId: tenant.tenantId, actor: actorOf(tenant), expiresAt }, commit), 201);
@@ -308,8 +308,8 @@ export function tenantRoutes() {
 }
 
 /** The expiry of a new key from its request (null: never); 422 for a time that is not ISO-8601, past, or over 10 years away. */
-function expiryOf(body: { expires_in_days?: number; expires_at?: string }): string | null {
-  const now = Date.now();
+function expiryOf(body: { expires_in_days?: number; expires_at?: string }, at: Date): string | null {
+  const now = at.getTime();
   if (body.expires_in_days !== undefined) return new Date(now + body.expires_in_days * 86_400_000).toISOString();
   if (body.expires_at === undefined) return null;
   const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;

@@ -2,11 +2,14 @@
 // suspension (G12), over real HTTP with real SQLite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, type TestEdge, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
+import { ManualClock } from '../../helpers/manual-clock.ts';
 import { count, insertReadyDataset, workerClient } from '../../helpers/jobs.ts';
 
+// The edge's clock, moved by the expiry test (keys expire by it).
+const clock = new ManualClock();
 let edge: TestEdge;
 beforeAll(async () => {
-  edge = await startTestEdge();
+  edge = await startTestEdge({ clock: clock.now });
 });
 afterAll(async () => {
   await edge?.close();
@@ -67,13 +70,12 @@ describe('GET /v1/api-keys', () => {
     for (let i = 0; i < 5; i++) expect((await edge.fetch('/v1/me', { headers: bearer(t.api_key) })).status).toBe(200);
     expect(changes()).toBe(before);
     expect((await keysOf(t.api_key))[0].last_used_at).toBe(first);
-    // Once the stored value is over a minute old, the next use writes it again (once).
-    const old = new Date(Date.now() - 61_000).toISOString();
-    edge.db.raw.prepare('UPDATE api_keys SET last_used_at = ? WHERE tenant_id = ?').run(old, t.id);
+    // Once the stored value is over a minute old (by the edge's clock), the next use writes it again (once).
+    clock.advance(61_000);
     const beforeStale = changes();
     for (let i = 0; i < 3; i++) expect((await edge.fetch('/v1/me', { headers: bearer(t.api_key) })).status).toBe(200);
     expect(changes()).toBe(beforeStale + 1);
-    expect((await keysOf(t.api_key))[0].last_used_at! > old).toBe(true);
+    expect((await keysOf(t.api_key))[0].last_used_at).toBe(clock.now().toISOString());
   });
 });
 
@@ -83,15 +85,17 @@ describe('key expiry', () => {
     const inDays = await newKey(t.api_key, { expires_in_days: 30 });
     expect(inDays.status).toBe(201);
     const a = (await inDays.json()) as { id: string; api_key: string; expires_at: string };
-    expect(Math.abs(Date.parse(a.expires_at) - (Date.now() + 30 * 86_400_000))).toBeLessThan(600_000);
+    expect(a.expires_at).toBe(new Date(clock.now().getTime() + 30 * 86_400_000).toISOString());
     const year = new Date().getUTCFullYear() + 2;
     const b = (await (await newKey(t.api_key, { expires_at: `${year}-01-01T00:00:00+01:00` })).json()) as { id: string; api_key: string; expires_at: string };
     expect(b.expires_at).toBe(`${year - 1}-12-31T23:00:00.000Z`);
     expect((await keysOf(t.api_key)).find((k) => k.id === b.id)?.expires_at).toBe(b.expires_at);
     expect((await edge.fetch('/v1/me', { headers: bearer(a.api_key) })).status).toBe(200);
 
-    // Its time comes (set in the database, as the clock would).
-    edge.db.raw.prepare('UPDATE api_keys SET expires_at = ? WHERE id = ?').run(new Date(Date.now() - 1000).toISOString(), a.id);
+    // Its time comes: valid at its last millisecond, expired at the next.
+    clock.advance(30 * 86_400_000 - 1);
+    expect((await edge.fetch('/v1/me', { headers: bearer(a.api_key) })).status).toBe(200);
+    clock.advance(1);
     const res = await edge.fetch('/v1/me', { headers: bearer(a.api_key) });
     expect(res.status).toBe(401);
     expect(await errorOf(res)).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/expired/) });

@@ -404,9 +404,13 @@ describe('presigned uploads', () => {
       uploads: { image_id: string; url: string; method: string; headers: Record<string, string>; expires_at: string }[];
     };
     expect(uploads).toHaveLength(2);
-    const exp = Date.parse(uploads[0].expires_at) - Date.now();
-    expect(exp).toBeGreaterThan(14 * 60_000);
-    expect(exp).toBeLessThanOrEqual(15 * 60_000);
+    // Each URL lasts 15 min from its signing second (X-Amz-Date), and expires_at says when that is.
+    for (const u of uploads) {
+      const q = new URL(u.url).searchParams;
+      expect(q.get('X-Amz-Expires')).toBe('900');
+      const signed = Date.parse(q.get('X-Amz-Date')!.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, '$1-$2-$3T$4:$5:$6Z'));
+      expect(Date.parse(u.expires_at)).toBe(signed + 15 * 60_000);
+    }
     expect(imageRows(ds.id).map((r) => r.status)).toEqual(['pending', 'pending']);
     // Pending uploads are not counted yet.
     expect((await getDataset(t.key, ds.id)).image_count).toBe(0);

@@ -229,7 +229,8 @@ describe('POST /v1/training-jobs', () => {
 
 describe('lifecycle through the worker API', () => {
   it('queued → leased (running) → heartbeat → events → complete → model visible, with webhook outbox rows', async () => {
-    const e = await fresh();
+    const clock = new ManualClock(); // held still: the lease's end is exact
+    const e = await fresh(5, clock);
     const t = await tenantWithDataset(e);
     const hook = insertWebhookEndpoint(e, t.id, ['training_job.succeeded', 'training_job.started']);
     const w = workerClient(e);
@@ -247,7 +248,7 @@ describe('lifecycle through the worker API', () => {
     expect(lease.storage.checkpoint_prefix).toBe(`tenants/${t.id}/jobs/${job.id}/attempts/1/checkpoints/`);
     expect(lease.storage.resume_prefixes).toEqual([]);
     expect(lease.storage.artifact_key).toMatch(new RegExp(`^tenants/${t.id}/models/mdl_[0-9a-z]{21}/attempts/1/adapter\\.safetensors$`));
-    expect(Date.parse(lease.lease_expires_at) - Date.now()).toBeGreaterThan(50_000);
+    expect(lease.lease_expires_at).toBe(new Date(clock.now().getTime() + 60_000).toISOString());
     expect((await w.lease('worker-b')).status).toBe(204); // nothing else queued
 
     let now = await getJob(e, t.api_key, job.id);
