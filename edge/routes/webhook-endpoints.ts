@@ -242,7 +242,7 @@ export function webhookEndpointRoutes() {
   app.openapi(rotateSecretRoute, async (c) => {
     const { tenantId } = c.var.tenant;
     const id = c.req.valid('param').id;
-    return c.json(await rotateSecret(audited(c.var.ports.db, { tenantId, actor: actorOf(c.var.tenant), id, action: 'webhook_endpoint.secret_rotated' }), tenantId, id), 200);
+    return c.json(await rotateSecret(audited(c.var.ports.db, { tenantId, actor: actorOf(c.var.tenant), id, action: 'webhook_endpoint.secret_rotated' }), tenantId, id, c.var.config.clock()), 200);
   });
 
   return app;

@@ -132,9 +132,9 @@ export async function deleteEndpoint(db: SqlDatabase, tenantId: string, id: stri
 }
 
 /** A new secret; the current one becomes the previous one (a second rotation within the overlap drops the oldest). */
-export async function rotateSecret(db: SqlDatabase, tenantId: string, id: string) {
+export async function rotateSecret(db: SqlDatabase, tenantId: string, id: string, now: Date = new Date()) {
   const secret = newWebhookSecret();
-  const expires = new Date(Date.now() + SECRET_OVERLAP_MS).toISOString();
+  const expires = new Date(now.getTime() + SECRET_OVERLAP_MS).toISOString();
   const { changes } = await db
     .prepare(
       `UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = ?, secret = ?

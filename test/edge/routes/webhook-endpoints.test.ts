@@ -5,13 +5,15 @@ import { dispatchDueWebhooks } from '../../../edge/webhooks/dispatcher.ts';
 import { outboxStatements } from '../../../edge/webhooks/outbox.ts';
 import { webhookSettings } from '../../../edge/webhooks/settings.ts';
 import { type TestEdge, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
+import { ManualClock } from '../../helpers/manual-clock.ts';
 import { type WebhookReceiver, startReceiver } from '../../helpers/webhook-receiver.ts';
 
+const prodClock = new ManualClock(); // held still: the rotated secret's overlap ends exactly 24 h after it
 let prod: TestEdge; // localMode false
 let local: TestEdge; // localMode true
 let rx: WebhookReceiver;
 beforeAll(async () => {
-  [prod, local, rx] = await Promise.all([startTestEdge(), startTestEdge({ localMode: true }), startReceiver()]);
+  [prod, local, rx] = await Promise.all([startTestEdge({ clock: prodClock.now }), startTestEdge({ localMode: true }), startReceiver()]);
 });
 afterAll(async () => {
   await Promise.all([prod?.close(), local?.close(), rx?.close()]);
@@ -116,7 +118,7 @@ describe('reading, rotating and deleting', () => {
     const r = (await rot.json()) as Json;
     expect(r.secret).toMatch(/^whsec_/);
     expect(r.secret).not.toBe(ep.secret);
-    expect(Date.parse(r.previous_secret_expires_at) - Date.now()).toBeGreaterThan(23 * 3600_000);
+    expect(r.previous_secret_expires_at).toBe(new Date(prodClock.now().getTime() + 24 * 3600_000).toISOString());
 
     await prod.db.batch(await outboxStatements(prod.db, t.id, 'training_job.failed', { id: 'job_1' }, new Date()));
     const del = await prod.fetch(`/v1/webhook-endpoints/${ep.id}`, { method: 'DELETE', headers: bearer(t.api_key) });
