@@ -1,19 +1,41 @@
 // A throwaway s3rver (S3 protocol on disk) for tests: loopback, random port, fresh temp directory.
 // For fault tests it can go down (connections cut, the port refuses) and come back on the same port
 // with the same directory, so every object stored before the outage is there again.
-import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
+//
+// Every PUT is answered once its object file is written: s3rver 3.7.1's FilesystemStore.putObject resolves when the
+// request body has gone through its hashing stream, before the file's write stream has written it, so under load the
+// write could land after the answer — after a test's setLastModified, giving the object a fresh mtime again (a
+// reconciliation test then saw an orphan "inside the grace period"). writtenPutObject replaces it.
+import { createHash } from 'node:crypto';
+import { createWriteStream, mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { S3BlobStoreOptions } from '../../shared/storage/s3-blob-store.ts';
 
 // s3rver ships no type declarations; this is the part of its API the helper uses.
+interface S3rverObject {
+  bucket: string;
+  key: string;
+  /** The request (a PUT) or a Buffer/stream (multipart completion). */
+  content: Readable | Buffer;
+  metadata: Record<string, string>;
+}
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string, resource: 'object'): string;
+  putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
+  putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+}
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
   httpServer?: Server;
+  store: S3rverStore;
   /** s3rver is a Koa app: 'event' carries S3 event notifications (ObjectCreated:Put, ...). */
   on(event: 'event', listener: (e: { Records: { eventName: string; s3: { object: { key: string } } }[] }) => void): unknown;
 }
@@ -57,6 +79,7 @@ export async function startS3rver(): Promise<RunningS3rver> {
       directory: dir,
       configureBuckets: [{ name: bucket }],
     });
+    s.store.putObject = (object) => writtenPutObject(s.store, object);
     s.on('event', (e) => {
       for (const r of e.Records) if (r.eventName.startsWith('ObjectCreated')) for (const l of created) l(decodeURIComponent(r.s3.object.key));
     });
@@ -108,6 +131,29 @@ export async function startS3rver(): Promise<RunningS3rver> {
   };
 }
 
+/** s3rver's putObject (the object file, then its .md5 and metadata files), resolving once the file is written. */
+async function writtenPutObject(store: S3rverStore, object: S3rverObject): Promise<{ size: number; md5: string }> {
+  const path = store.getResourcePath(object.bucket, object.key, 'object');
+  await mkdir(dirname(path), { recursive: true });
+  const hash = createHash('md5');
+  let size = 0;
+  const source = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content;
+  await pipeline(
+    source,
+    async function* (chunks: AsyncIterable<Buffer>) {
+      for await (const chunk of chunks) {
+        hash.update(chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+    },
+    createWriteStream(path), // pipeline resolves after its 'finish' and 'close': every write has reached the file
+  );
+  const md5 = hash.digest('hex');
+  await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+  return { size, md5 };
+}
+
 /** S3BlobStore options that s3rver accepts (its built-in S3RVER/S3RVER key pair, path-style URLs). */
 export function s3Config(endpoint: string, bucket: string): S3BlobStoreOptions {
   return {
@@ -122,7 +168,7 @@ export function s3Config(endpoint: string, bucket: string): S3BlobStoreOptions {
 
 /**
  * Sets the LastModified that s3rver reports for `key` (it is the mtime of the object's file), e.g. to make an object
- * look old to code that takes an injected clock.
+ * look old to code that takes an injected clock. Final once the object's PUT was answered (see writtenPutObject).
  */
 export function setLastModified(s3: RunningS3rver, key: string, at: Date): void {
   const parts = key.split('/');

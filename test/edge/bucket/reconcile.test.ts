@@ -3,15 +3,15 @@
 // every kind (a failed request's image, a leftover staging copy, checkpoints and adapters of superseded attempts, of
 // ended, missing and other tenants' jobs, of a deleted model), keys of unknown shape, a fresh orphan inside the grace
 // period and an object outside tenants/. The clock is injected (`now`); objects are made old by setting the
-// LastModified s3rver reports, never by waiting. Exactly the orphans past the grace period go; everything referred to
-// stays; the report (summary, log line, bucket_reconciliations row) names them; the cursor covers a bucket larger than
-// one page across runs.
+// LastModified s3rver reports (the fixture checks the listing), never by waiting. Exactly the orphans past the grace
+// period go; everything referred to stays; the report (summary, log line, bucket_reconciliations row) names them; the
+// cursor covers a bucket larger than one page across runs.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runBackgroundTasks } from '../../../edge/background.ts';
-import { RECONCILE_INTERVAL_MS, RECONCILE_PASS_PAUSE_MS, reconcileBucket } from '../../../edge/bucket/reconcile.ts';
+import { RECONCILE_INTERVAL_MS, RECONCILE_PASS_PAUSE_MS, type ReconcileSummary, reconcileBucket } from '../../../edge/bucket/reconcile.ts';
 import { ConfigError, configFromEnv } from '../../../edge/config.ts';
 import { newId } from '../../../edge/ids.ts';
 import { modelIdOf } from '../../../edge/jobs/records.ts';
@@ -73,12 +73,39 @@ async function bucketKeys(prefix = ''): Promise<string[]> {
   return keys;
 }
 
-/** Puts `keys` and makes them `ageMs` old (as s3rver reports them) relative to `now`. */
+/** Every object of the bucket with the LastModified the listing reports. */
+async function bucketObjects(): Promise<Map<string, Date>> {
+  const objects = new Map<string, Date>();
+  let cursor: string | null = null;
+  do {
+    const page = await edge.ports.blobs.list('', { cursor });
+    for (const o of page.objects) objects.set(o.key, o.lastModified);
+    cursor = page.cursor;
+  } while (cursor);
+  return objects;
+}
+
+/** Puts `keys` and makes them `ageMs` old (as s3rver reports them) relative to `now`; checks the listing says so. */
 async function put(keys: string[], now: number, ageMs = 2 * DAY): Promise<void> {
+  const at = new Date(Math.floor((now - ageMs) / 1000) * 1000); // S3 reports whole seconds
   for (const k of keys) {
     await edge.ports.blobs.put(k, new TextEncoder().encode(k), 'application/octet-stream');
-    if (ageMs > 0) setLastModified(s3, k, new Date(now - ageMs));
+    if (ageMs > 0) setLastModified(s3, k, at);
   }
+  if (ageMs === 0) return;
+  const listed = await bucketObjects();
+  const notAged = keys.filter((k) => listed.get(k)?.getTime() !== at.getTime()).map((k) => `${k} (listed: ${listed.get(k)?.toISOString() ?? 'absent'})`);
+  expect(notAged, `the fixture: objects aged to ${at.toISOString()} are listed with another LastModified`).toEqual([]);
+}
+
+/** Why a run's deletions differ from `expected`: its counts, and each expected orphan it left with its listed LastModified. */
+async function explainDeleted(run: Pick<ReconcileSummary, 'listed' | 'referenced' | 'recent' | 'unknown' | 'deleted'>, expected: string[], now: number): Promise<string> {
+  const listed = await bucketObjects();
+  const left = expected
+    .filter((k) => !run.deleted.includes(k))
+    .map((k) => `${k} (listed: ${listed.get(k)?.toISOString() ?? 'absent'}${(listed.get(k)?.getTime() ?? 0) > now - DAY ? ', inside the grace period' : ''})`);
+  const extra = run.deleted.filter((k) => !expected.includes(k));
+  return `the run (listed ${run.listed}, referenced ${run.referenced}, recent ${run.recent}, unknown ${run.unknown.length}) left ${left.length} orphan(s): ${left.join(', ') || 'none'}; deleted ${extra.length} unexpected: ${extra.join(', ') || 'none'}`;
 }
 
 function insertImage(o: { tenant: string; dataset: string; id: string; status: 'stored' | 'pending'; expiresAt?: number }): void {
@@ -204,7 +231,7 @@ describe('the bucket reconciliation by listing', () => {
     const s = await runBackgroundTasks(edge.ports, edge.config, settings, new Date(now));
     expect(s.errors).toEqual([]);
     const run = s.bucketReconciliation!;
-    expect(sorted(run.deleted)).toEqual(sorted(f.allOrphans));
+    expect(sorted(run.deleted), await explainDeleted(run, f.allOrphans, now)).toEqual(sorted(f.allOrphans));
     expect(run.deletedByKind).toEqual({ image: 2, staging: 2, checkpoint: 11, adapter: 4 });
     expect(sorted(run.unknown)).toEqual(sorted(f.unknown));
     expect(run).toMatchObject({ startedAfter: null, nextCursor: null, listed: f.kept.length + 19 + 3 + 1, referenced: f.kept.length, recent: 1 });
@@ -276,7 +303,7 @@ describe('the bucket reconciliation by listing', () => {
     expect(total).toBe(24);
 
     const opts = { graceMs: DAY, retentionDays: 30, pageSize: 5, intervalMs: 60_000, passPauseMs: HOUR };
-    const runs = [];
+    const runs: ReconcileSummary[] = [];
     let at = now;
     let cursor: string | null = null;
     for (;;) {
@@ -294,7 +321,9 @@ describe('the bucket reconciliation by listing', () => {
     }
     expect(runs.map((r) => r.listed)).toEqual([5, 5, 5, 5, 4]);
     expect(runs.reduce((n, r) => n + r.listed, 0)).toBe(total);
-    expect(sorted(runs.flatMap((r) => r.deleted))).toEqual(sorted(orphans));
+    const sum = (count: (r: ReconcileSummary) => number) => runs.reduce((n, r) => n + count(r), 0);
+    const pass = { listed: sum((r) => r.listed), referenced: sum((r) => r.referenced), recent: sum((r) => r.recent), unknown: runs.flatMap((r) => r.unknown), deleted: runs.flatMap((r) => r.deleted) };
+    expect(sorted(pass.deleted), await explainDeleted(pass, orphans, now)).toEqual(sorted(orphans));
     expect(runs.every((r) => r.passStartedAt === iso(now))).toBe(true);
     expect(sorted(await bucketKeys())).toEqual(sorted(kept));
     expect(raw().prepare('SELECT COUNT(*) AS n FROM bucket_reconciliations').get()).toEqual({ n: 5 });
