@@ -15,17 +15,19 @@ import { encodePng } from '../../lab/toyworld/png.ts';
 import { toyImageSet } from '../../lab/toyworld/image-sets.ts';
 import { S3BlobStore } from '../../shared/storage/s3-blob-store.ts';
 import { ADMIN_TOKEN, type TestEdge, WORKER_TOKEN, startTestEdge, testBlobStore } from '../helpers/edge.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
 import { s3Config } from '../helpers/s3rver.ts';
 import { freePort } from '../helpers/processes.ts';
 import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
 
+const clock = new ManualClock();
 let edge: TestEdge;
 let slow: WebhookReceiver;
 const held: ServerResponse[] = [];
 
 beforeAll(async () => {
-  // One request per API key per 2-second window.
-  edge = await startTestEdge({ rateLimit: { requestsPerWindow: 1, windowMs: 2000 } });
+  // One request per API key per 2-second window, of a clock the client's waits move (no real waiting).
+  edge = await startTestEdge({ rateLimit: { requestsPerWindow: 1, windowMs: 2000 }, clock: clock.now });
   // A server that takes 5 s to answer anything.
   slow = await startReceiver();
   slow.on('/v1/me', (_req, res) => {
@@ -40,7 +42,7 @@ afterAll(async () => {
   await edge?.close();
 });
 
-/** Records every response status and Retry-After, and every wait the client asks for (then really waits). */
+/** Records every response status and Retry-After, and every wait the client asks for (then moves the edge's clock by it). */
 function observed() {
   const responses: { status: number; retryAfter: string | null }[] = [];
   const sleeps: number[] = [];
@@ -50,9 +52,9 @@ function observed() {
       responses.push({ status: res.status, retryAfter: res.headers.get('retry-after') });
       return res;
     },
-    sleep: (ms) => {
+    sleep: async (ms) => {
       sleeps.push(ms);
-      return new Promise((ok) => setTimeout(ok, ms));
+      clock.advance(ms);
     },
   };
   return { responses, sleeps, options };
