@@ -7,6 +7,7 @@ import { cpSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AdapterParams } from '../../gpu-worker/cocoop/adapter.ts';
+import { plainLearner } from '../helpers/plain-learner.ts';
 import type { PlainLearner } from '../reference/cocoop-plain.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -87,14 +88,7 @@ export function goldenAdapter(golden: Golden, method: 'cocoop' | 'coop'): Adapte
 
 /** The same adapter for the Float64 reference (float32 values widened exactly). */
 export function goldenPlainLearner(golden: Golden, method: 'cocoop' | 'coop'): PlainLearner {
-  const a = goldenAdapter(golden, method);
-  const w = (x: Float32Array) => Float64Array.from(x);
-  const mn = a.metaNet;
-  return {
-    nCtx: a.ctx.shape[0],
-    ctx: w(a.ctx.data),
-    metaNet: mn && { w1: w(mn.linear1.weight.data), b1: w(mn.linear1.bias.data), w2: w(mn.linear2.weight.data), b2: w(mn.linear2.bias.data) },
-  };
+  return plainLearner(goldenAdapter(golden, method));
 }
 
 export interface Deviation {

@@ -10,9 +10,10 @@ import { buildTinyVocab } from '../../gpu-worker/clip/tiny-vocab.ts';
 import { ClipTokenizer } from '../../gpu-worker/clip/tokenizer.ts';
 import { clipWeightsFromTensors, type ClipWeights } from '../../gpu-worker/clip/weights.ts';
 import { makePlainModel, type PlainModel } from '../reference/clip-plain.ts';
-import type { PlainLearner } from '../reference/cocoop-plain.ts';
 import { SeededRandom } from './random.ts';
 import { tinyClipJson, toPlainTensors } from './tiny-clip.ts';
+
+export { plainLearner } from './plain-learner.ts';
 
 /** Multi-token names and "_" names (read as spaces, as the official code does). */
 export const NAMES = ['cat', 'red_car', 'zebra_fish', 'hexagon'];
@@ -48,15 +49,4 @@ export function learnerFixture(seed: number, method: AdapterMethod): LearnerFixt
   const d = config.text.hiddenSize;
   const params: AdapterParams = { method, ctx, ctxInit: CTX_INIT, metaNet: method === 'cocoop' ? initMetaNet(new SeededRandom(seed + 100), P, d) : undefined };
   return { config, weights, plain, prompts, promptIds, params };
-}
-
-/** The reference's view of adapter parameters (Float64 copies). */
-export function plainLearner(p: AdapterParams): PlainLearner {
-  const f = (x: Float32Array) => Float64Array.from(x);
-  const mn = p.metaNet;
-  return {
-    nCtx: p.ctx.shape[0],
-    ctx: f(p.ctx.data),
-    metaNet: mn && { w1: f(mn.linear1.weight.data), b1: f(mn.linear1.bias.data), w2: f(mn.linear2.weight.data), b2: f(mn.linear2.bias.data) },
-  };
 }
