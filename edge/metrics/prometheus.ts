@@ -2,21 +2,13 @@
 // template, the database figures (edge/metrics/ops-figures.ts) as gauges set at scrape time, and prom-client's
 // process metrics. One registry per edge (tests run several edges in one process); the process metrics are
 // registered once per process, in their own registry, and merged in on each scrape.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { processMetrics } from '../../shared/metrics/process-metrics.ts';
 import type { MetricsExporter, RequestSample } from './exporter.ts';
 import { FINISHED_STATES, type OpsFigures, UNFINISHED_STATES, WORK_KINDS } from './ops-figures.ts';
 
 /** Request latency buckets (seconds): from a cached read to a slow classify call. */
 export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
-
-let processRegistry: Registry | null = null;
-function processMetrics(): Registry {
-  if (!processRegistry) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
-  }
-  return processRegistry;
-}
 
 export class PrometheusMetrics implements MetricsExporter {
   private readonly registry = new Registry();

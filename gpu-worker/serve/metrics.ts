@@ -3,7 +3,8 @@
 // batch), text-embedding calls, the adapter cache, the trainer beside it when there is one (busy, jobs by outcome), and
 // prom-client's process metrics. One registry per server (tests run several in one process); the process metrics are
 // registered once per process and merged in on each scrape.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { processMetrics } from '../../shared/metrics/process-metrics.ts';
 import type { JobOutcome } from '../trainer/reporter.ts';
 import type { AdapterCacheStats } from './adapter-cache.ts';
 
@@ -16,15 +17,6 @@ export interface TrainerStatus {
 }
 
 const OUTCOMES: readonly JobOutcome[] = ['succeeded', 'failed', 'cancelled', 'lease_lost', 'abandoned'];
-
-let processRegistry: Registry | null = null;
-function processMetrics(): Registry {
-  if (!processRegistry) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
-  }
-  return processRegistry;
-}
 
 export class InferenceMetrics {
   private readonly registry = new Registry();
