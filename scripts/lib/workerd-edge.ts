@@ -48,7 +48,7 @@ export interface WorkerdEdge {
 }
 
 /** The environment wrangler runs with: no prompts, metrics, colours or network look-ups; its files under `dir`. */
-function wranglerEnv(dir: string): NodeJS.ProcessEnv {
+export function wranglerEnv(dir: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
     CI: 'true',

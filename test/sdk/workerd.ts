@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { wranglerEnv } from '../../scripts/lib/workerd-edge.ts';
 import { ROOT } from '../helpers/processes.ts';
 
 export interface RunningWorker {
@@ -23,17 +24,7 @@ export async function startWorker(main: string, vars: Record<string, string>, ti
       cwd: dir,
       detached: true, // its own process group: workerd goes with it
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        CI: 'true',
-        WRANGLER_SEND_METRICS: 'false',
-        WRANGLER_SEND_ERROR_REPORTS: 'false',
-        CLOUDFLARE_CF_FETCH_ENABLED: 'false',
-        XDG_CONFIG_HOME: join(dir, 'config'),
-        WRANGLER_LOG_PATH: join(dir, 'logs'),
-        WRANGLER_CACHE_DIR: join(dir, 'cache'),
-        NO_COLOR: '1',
-      },
+      env: wranglerEnv(dir),
     },
   );
   let log = '';
