@@ -1,5 +1,14 @@
 // The Workers adapters on Node: Aws4fetchBlobStore against s3rver (real S3 protocol), KvCache against a
 // fake KV namespace (TTL clamp), D1SqlDatabase against a small D1-shaped fake over better-sqlite3.
+//
+// Why two fakes remain here (and where the real bindings are tested):
+// - KvCache and D1SqlDatabase run against workerd's local KV and D1 in every workerd test that goes through the
+//   Workers build (test/edge/workers/workerd*.test.ts, d1-bind-limit.test.ts, hostile-input.test.ts,
+//   isolation-matrix.test.ts): every route, batch and cache lookup of the edge there uses the real bindings.
+// - What these two unit tests add cannot be observed from outside workerd: the exact `expirationTtl` the
+//   adapter hands to KV (KV refuses < 60 s with a 400; the fake refuses the same way and records the argument),
+//   and the adapter's mapping of D1's result shape (results, meta.changes, batch) onto the SqlDatabase port in
+//   isolation. Each fake is named as such and mirrors only that documented contract.
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Aws4fetchBlobStore } from '../../../shared/storage/aws4fetch-blob-store.ts';
