@@ -1,13 +1,12 @@
 // One dataset: its classes with counts (and thumbnails of what this tab uploaded), uploading while it is open,
 // finalize (the API's reasons shown when it refuses), training once it is ready, delete after a confirmation.
-import { useState } from 'preact/hooks';
 import { dateTime } from '../format.ts';
-import { type Problem, handleError } from '../errors.ts';
 import { href, navigate } from '../router.ts';
 import type { Dataset } from '../sdk.ts';
 import { api } from '../session.ts';
 import { forgetThumbnails, thumbnails } from '../thumbs.ts';
-import { ConfirmButton, ErrorNote, Loading, Section, Status, useLoad } from '../ui/common.tsx';
+import { useAction } from '../ui/action.ts';
+import { ConfirmButton, DetailHeader, ErrorNote, Loading, Section, Status, useLoad } from '../ui/common.tsx';
 import { TrainForm } from './train-form.tsx';
 import { UploadPanel } from './upload.tsx';
 
@@ -34,43 +33,30 @@ function Classes({ dataset }: { dataset: Dataset }) {
 
 export function DatasetPage({ id }: { id: string }) {
   const ds = useLoad((signal) => api().datasets.retrieve(id, { signal }), [id]);
-  const [finalizeProblem, setFinalizeProblem] = useState<Problem | null>(null);
-  const [deleteProblem, setDeleteProblem] = useState<Problem | null>(null);
-  const [finalizing, setFinalizing] = useState(false);
+  const finalizing = useAction();
+  const deleting = useAction();
 
   if (!ds.data) return ds.problem ? <ErrorNote problem={ds.problem} /> : <Loading what="the dataset" />;
   const d = ds.data;
 
-  const finalize = async () => {
-    setFinalizing(true);
-    setFinalizeProblem(null);
-    try {
+  const finalize = () =>
+    finalizing.run(async () => {
       await api().datasets.finalize(d.id);
       ds.reload();
-    } catch (err) {
-      setFinalizeProblem(handleError(err));
-    } finally {
-      setFinalizing(false);
-    }
-  };
+    });
 
-  const remove = async () => {
-    setDeleteProblem(null);
-    try {
+  const remove = () =>
+    deleting.run(async () => {
       await api().datasets.delete(d.id);
       forgetThumbnails(d.id);
       navigate(href('datasets'));
-    } catch (err) {
-      setDeleteProblem(handleError(err));
-    }
-  };
+    });
 
   return (
     <>
-      <p class="crumbs">
-        <a href={href('datasets')}>Datasets</a> /
-      </p>
-      <h1 class="dataset-title">{d.name}</h1>
+      <DetailHeader back={href('datasets')} backTitle="Datasets" titleClass="dataset-title">
+        {d.name}
+      </DetailHeader>
       <p class="meta">
         <Status status={d.status} /> <span id="dataset-count">{d.image_count}</span> images in {d.classes.length} classes · <code>{d.id}</code> · created {dateTime(d.created_at)}
       </p>
@@ -84,10 +70,10 @@ export function DatasetPage({ id }: { id: string }) {
           </Section>
           <Section title="Finalize">
             <p>A ready dataset is immutable and can be trained on. The API refuses when something is missing and says what.</p>
-            <button type="button" class="primary" id="finalize" disabled={finalizing} onClick={finalize}>
-              {finalizing ? 'Finalizing…' : 'Finalize dataset'}
+            <button type="button" class="primary" id="finalize" disabled={finalizing.busy} onClick={finalize}>
+              {finalizing.busy ? 'Finalizing…' : 'Finalize dataset'}
             </button>
-            <ErrorNote problem={finalizeProblem} title="Not finalized:" />
+            <ErrorNote problem={finalizing.problem} title="Not finalized:" />
           </Section>
         </>
       ) : (
@@ -98,7 +84,7 @@ export function DatasetPage({ id }: { id: string }) {
       <Section title="Delete">
         <p>Deletes the dataset and its stored images (refused while a job or evaluation uses it).</p>
         <ConfirmButton label="Delete dataset…" question={`Delete “${d.name}” and its ${d.image_count} images?`} confirmLabel="Yes, delete it" onConfirm={remove} />
-        <ErrorNote problem={deleteProblem} />
+        <ErrorNote problem={deleting.problem} />
       </Section>
     </>
   );

@@ -6,7 +6,9 @@ import { type Problem, handleError } from '../errors.ts';
 import { href, navigate } from '../router.ts';
 import type { Evaluation } from '../sdk.ts';
 import { api } from '../session.ts';
-import { ErrorNote, Loading, Section, Status, useLoad } from '../ui/common.tsx';
+import { useAction } from '../ui/action.ts';
+import { DetailHeader, ErrorNote, Loading, Section, Status, useLoad } from '../ui/common.tsx';
+import { ListTable } from '../ui/list-table.tsx';
 import { ScoresView } from '../ui/scores.tsx';
 import { parseLabels } from '../labels.ts';
 
@@ -21,23 +23,16 @@ function NewEvaluation() {
   const [model, setModel] = useState('');
   const [datasetId, setDatasetId] = useState('');
   const [labels, setLabels] = useState('');
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const [busy, setBusy] = useState(false);
+  const starting = useAction();
 
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    if (!model || !datasetId) return setProblem({ message: 'Choose a model and a ready dataset.' });
+    if (!model || !datasetId) return starting.setProblem({ message: 'Choose a model and a ready dataset.' });
     const list = parseLabels(labels);
-    setBusy(true);
-    setProblem(null);
-    try {
+    void starting.run(async () => {
       const ev = await api().evaluations.create({ model, dataset_id: datasetId, ...(list.length > 0 ? { labels: list } : {}) });
       navigate(href('evaluations', ev.id));
-    } catch (err) {
-      setProblem(handleError(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -69,10 +64,10 @@ function NewEvaluation() {
       </div>
       <label for="eval-labels">Labels (optional: default the dataset's classes; more may be added, e.g. classes the model never saw)</label>
       <textarea id="eval-labels" rows={2} value={labels} onInput={(e) => setLabels(e.currentTarget.value)} />
-      <button type="submit" class="primary" disabled={busy}>
+      <button type="submit" class="primary" disabled={starting.busy}>
         Start evaluation
       </button>
-      <ErrorNote problem={problem} />
+      <ErrorNote problem={starting.problem} />
       <ErrorNote problem={options.problem} />
     </form>
   );
@@ -86,48 +81,33 @@ export function EvaluationsPage() {
       <Section title="New evaluation">
         <NewEvaluation />
       </Section>
-      {list.loading && !list.data ? <Loading what="evaluations" /> : null}
-      <ErrorNote problem={list.problem} />
-      {list.data && list.data.data.length > 0 ? (
-        <div class="table-scroll">
-          <table class="list">
-            <thead>
-              <tr>
-                <th scope="col">Evaluation</th>
-                <th scope="col">Model</th>
-                <th scope="col">Dataset</th>
-                <th scope="col">Status</th>
-                <th scope="col">Adapted / zero-shot</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.data.map((ev) => (
-                <tr key={ev.id}>
-                  <td>
-                    <a href={href('evaluations', ev.id)}>
-                      <code>{ev.id}</code>
-                    </a>
-                  </td>
-                  <td>
-                    <code>{ev.model}</code>
-                  </td>
-                  <td>
-                    <a href={href('datasets', ev.dataset_id)}>
-                      <code>{ev.dataset_id}</code>
-                    </a>
-                  </td>
-                  <td>
-                    <Status status={ev.status} />
-                  </td>
-                  <td class="num">{ev.result ? `${percent(ev.result.accuracy)} / ${percent(ev.result.zero_shot_accuracy)}` : '–'}</td>
-                  <td>{dateTime(ev.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListTable
+        list={list}
+        what="evaluations"
+        columns={['Evaluation', 'Model', 'Dataset', 'Status', 'Adapted / zero-shot', 'Created']}
+        row={(ev) => (
+          <tr key={ev.id}>
+            <td>
+              <a href={href('evaluations', ev.id)}>
+                <code>{ev.id}</code>
+              </a>
+            </td>
+            <td>
+              <code>{ev.model}</code>
+            </td>
+            <td>
+              <a href={href('datasets', ev.dataset_id)}>
+                <code>{ev.dataset_id}</code>
+              </a>
+            </td>
+            <td>
+              <Status status={ev.status} />
+            </td>
+            <td class="num">{ev.result ? `${percent(ev.result.accuracy)} / ${percent(ev.result.zero_shot_accuracy)}` : '–'}</td>
+            <td>{dateTime(ev.created_at)}</td>
+          </tr>
+        )}
+      />
     </>
   );
 }
@@ -156,12 +136,9 @@ export function EvaluationPage({ id }: { id: string }) {
   if (!ev) return problem ? <ErrorNote problem={problem} /> : <Loading what="the evaluation" />;
   return (
     <>
-      <p class="crumbs">
-        <a href={href('evaluations')}>Evaluations</a> /
-      </p>
-      <h1>
+      <DetailHeader back={href('evaluations')} backTitle="Evaluations">
         Evaluation <code>{ev.id}</code>
-      </h1>
+      </DetailHeader>
       <p class="meta" role="status" aria-live="polite">
         <Status status={ev.status} /> model <code>{ev.model}</code> on <a href={href('datasets', ev.dataset_id)}>{ev.dataset_id}</a> · {ev.labels.length} labels · created{' '}
         {dateTime(ev.created_at)}

@@ -9,7 +9,8 @@ import type { TrainingJob, TrainingJobEvent } from '../sdk.ts';
 import { api } from '../session.ts';
 import { epochMetrics } from '../job-metrics.ts';
 import { LineChart } from '../ui/chart.tsx';
-import { ErrorNote, Loading, Section, Status } from '../ui/common.tsx';
+import { useAction } from '../ui/action.ts';
+import { DetailHeader, ErrorNote, Loading, Section, Status } from '../ui/common.tsx';
 import { ScoresView } from '../ui/scores.tsx';
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
@@ -80,30 +81,23 @@ function Progress({ job }: { job: TrainingJob }) {
 
 export function JobPage({ id }: { id: string }) {
   const { job, events, problem, refresh } = useLiveJob(id);
-  const [cancelProblem, setCancelProblem] = useState<Problem | null>(null);
+  const cancelling = useAction();
   if (!job) return problem ? <ErrorNote problem={problem} /> : <Loading what="the job" />;
 
   const metrics = epochMetrics(events);
   const epochs = metrics.map((m) => m.epoch);
   const validation = job.result?.validation ?? null;
-  const cancel = async () => {
-    setCancelProblem(null);
-    try {
+  const cancel = () =>
+    cancelling.run(async () => {
       await api().trainingJobs.cancel(job.id);
       refresh();
-    } catch (err) {
-      setCancelProblem(handleError(err));
-    }
-  };
+    });
 
   return (
     <>
-      <p class="crumbs">
-        <a href={href('jobs')}>Training jobs</a> /
-      </p>
-      <h1>
+      <DetailHeader back={href('jobs')} backTitle="Training jobs">
         Job <code>{job.id}</code>
-      </h1>
+      </DetailHeader>
       <p class="meta">
         {job.method} on <a href={href('datasets', job.dataset_id)}>dataset {job.dataset_id}</a> · created {dateTime(job.created_at)}
       </p>
@@ -117,7 +111,7 @@ export function JobPage({ id }: { id: string }) {
           </button>
         </p>
       ) : null}
-      <ErrorNote problem={cancelProblem} />
+      <ErrorNote problem={cancelling.problem} />
       {job.model_id ? (
         <p>
           Published model: <a href={href('models', job.model_id)} id="model-link">{job.model_id}</a> — open it to try it on your images and labels.

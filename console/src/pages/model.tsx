@@ -1,10 +1,10 @@
 // One model: what it was trained on, its validation figures, the adapter file to download, delete, and "try it".
-import { useState } from 'preact/hooks';
 import { bytes, dateTime } from '../format.ts';
-import { type Problem, handleError } from '../errors.ts';
+import { handleError } from '../errors.ts';
 import { href, navigate } from '../router.ts';
 import { api } from '../session.ts';
-import { ConfirmButton, ErrorNote, Loading, Section, useLoad } from '../ui/common.tsx';
+import { useAction } from '../ui/action.ts';
+import { ConfirmButton, DetailHeader, ErrorNote, Loading, Section, useLoad } from '../ui/common.tsx';
 import { ScoresView } from '../ui/scores.tsx';
 import { TryIt } from './try-it.tsx';
 
@@ -22,39 +22,26 @@ function saveFile(data: Uint8Array, name: string): void {
 
 export function ModelPage({ id }: { id: string }) {
   const model = useLoad((signal) => api().models.retrieve(id, { signal }), [id]);
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const [downloading, setDownloading] = useState(false);
+  const action = useAction();
   if (!model.data) return model.problem ? <ErrorNote problem={model.problem} /> : <Loading what="the model" />;
   const m = model.data;
 
-  const download = async () => {
-    setDownloading(true);
-    setProblem(null);
-    try {
-      saveFile(await api().models.download(m.id), `${m.id}.safetensors`);
-    } catch (err) {
-      setProblem(handleError(err));
-    } finally {
-      setDownloading(false);
-    }
-  };
+  const download = () => action.run(async () => saveFile(await api().models.download(m.id), `${m.id}.safetensors`));
+  // Not action.run: the delete leaves a problem already shown in place until its own answer.
   const remove = async () => {
     try {
       await api().models.delete(m.id);
       navigate(href('models'));
     } catch (err) {
-      setProblem(handleError(err));
+      action.setProblem(handleError(err));
     }
   };
 
   return (
     <>
-      <p class="crumbs">
-        <a href={href('models')}>Models</a> /
-      </p>
-      <h1>
+      <DetailHeader back={href('models')} backTitle="Models">
         Model <code>{m.id}</code>
-      </h1>
+      </DetailHeader>
       <p class="meta">
         {m.method} on {m.base_model} · trained by <a href={href('jobs', m.job_id)}>{m.job_id}</a> · created {dateTime(m.created_at)}
       </p>
@@ -79,11 +66,11 @@ export function ModelPage({ id }: { id: string }) {
         <p>
           {bytes(m.artifact.bytes)}, sha256 <code class="wrap">{m.artifact.sha256}</code>
         </p>
-        <button type="button" id="download-model" onClick={download} disabled={downloading}>
-          {downloading ? 'Downloading…' : 'Download adapter (.safetensors)'}
+        <button type="button" id="download-model" onClick={download} disabled={action.busy}>
+          {action.busy ? 'Downloading…' : 'Download adapter (.safetensors)'}
         </button>{' '}
         <ConfirmButton label="Delete model…" question="Delete this model? Classify calls naming it will fail." confirmLabel="Yes, delete it" onConfirm={remove} />
-        <ErrorNote problem={problem} />
+        <ErrorNote problem={action.problem} />
       </Section>
     </>
   );

@@ -8,6 +8,7 @@ import { type Problem, handleError } from '../errors.ts';
 import type { Model } from '../sdk.ts';
 import { api } from '../session.ts';
 import { Bar, ErrorNote } from '../ui/common.tsx';
+import { AdaptedZeroShotHeads } from '../ui/scores.tsx';
 
 interface Answer {
   labels: string[];
@@ -95,12 +96,7 @@ export function TryIt({ model }: { model: Model }) {
           <thead>
             <tr>
               <th scope="col">Label</th>
-              <th scope="col">
-                <span class="key key-adapted" aria-hidden="true" /> Adapted
-              </th>
-              <th scope="col">
-                <span class="key key-zero-shot" aria-hidden="true" /> Zero-shot
-              </th>
+              <AdaptedZeroShotHeads />
             </tr>
           </thead>
           <tbody>

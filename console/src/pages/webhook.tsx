@@ -6,7 +6,8 @@ import { type Problem, handleError } from '../errors.ts';
 import { href, navigate } from '../router.ts';
 import type { WebhookDelivery, WebhookEndpoint } from '../sdk.ts';
 import { api } from '../session.ts';
-import { ConfirmButton, ErrorNote, Loading, Section, Status, useLoad } from '../ui/common.tsx';
+import { useAction } from '../ui/action.ts';
+import { ConfirmButton, DetailHeader, ErrorNote, Loading, Section, Status, useLoad } from '../ui/common.tsx';
 
 type Filter = '' | 'pending' | 'succeeded' | 'failed';
 
@@ -96,30 +97,23 @@ function Deliveries({ endpoint, version, onChange }: { endpoint: WebhookEndpoint
 export function WebhookPage({ id }: { id: string }) {
   const ep = useLoad((signal) => api().webhookEndpoints.retrieve(id, { signal }), [id]);
   const [version, setVersion] = useState(0);
-  const [problem, setProblem] = useState<Problem | null>(null);
+  const action = useAction();
   const [secret, setSecret] = useState<string | null>(null);
   if (!ep.data) return ep.problem ? <ErrorNote problem={ep.problem} /> : <Loading what="the endpoint" />;
   const e = ep.data;
 
-  const act = (what: () => Promise<unknown>) => async () => {
-    setProblem(null);
-    try {
+  const act = (what: () => Promise<unknown>) => () =>
+    action.run(async () => {
       await what();
       ep.reload();
       setVersion((v) => v + 1);
-    } catch (err) {
-      setProblem(handleError(err));
-    }
-  };
+    });
 
   return (
     <>
-      <p class="crumbs">
-        <a href={href('webhooks')}>Webhooks</a> /
-      </p>
-      <h1>
+      <DetailHeader back={href('webhooks')} backTitle="Webhooks">
         Endpoint <code>{e.id}</code>
-      </h1>
+      </DetailHeader>
       <p class="meta wrap">
         <Status status={e.enabled ? 'enabled' : 'disabled'} /> {e.url}
         {e.disabled_reason ? ` · disabled: ${e.disabled_reason}` : ''}
@@ -145,15 +139,12 @@ export function WebhookPage({ id }: { id: string }) {
           label="Delete endpoint…"
           question="Delete this endpoint and its delivery log?"
           confirmLabel="Yes, delete it"
-          onConfirm={async () => {
-            setProblem(null);
-            try {
+          onConfirm={() =>
+            action.run(async () => {
               await api().webhookEndpoints.delete(e.id);
               navigate(href('webhooks'));
-            } catch (err) {
-              setProblem(handleError(err));
-            }
-          }}
+            })
+          }
         />
       </p>
       {secret ? (
@@ -161,7 +152,7 @@ export function WebhookPage({ id }: { id: string }) {
           New signing secret, shown this once (the old one keeps signing for 24 h): <code class="wrap">{secret}</code>
         </div>
       ) : null}
-      <ErrorNote problem={problem} />
+      <ErrorNote problem={action.problem} />
       <Section title="Deliveries">
         <Deliveries endpoint={e} version={version} onChange={() => setVersion((v) => v + 1)} />
       </Section>

@@ -5,7 +5,8 @@ import { type Problem, handleError } from '../errors.ts';
 import { href } from '../router.ts';
 import type { WebhookEventType } from '../sdk.ts';
 import { api } from '../session.ts';
-import { ErrorNote, Loading, Section, Status, useLoad } from '../ui/common.tsx';
+import { ErrorNote, Section, Status, useLoad } from '../ui/common.tsx';
+import { ListTable } from '../ui/list-table.tsx';
 
 export const EVENT_TYPES: WebhookEventType[] = [
   'training_job.succeeded',
@@ -88,40 +89,27 @@ export function WebhooksPage() {
       <Section title="New endpoint">
         <NewEndpoint onCreated={list.reload} />
       </Section>
-      {list.loading && !list.data ? <Loading what="endpoints" /> : null}
-      <ErrorNote problem={list.problem} />
-      {list.data && list.data.data.length > 0 ? (
-        <div class="table-scroll">
-          <table class="list" id="endpoints-table">
-            <thead>
-              <tr>
-                <th scope="col">Endpoint</th>
-                <th scope="col">URL</th>
-                <th scope="col">State</th>
-                <th scope="col">Events</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.data.map((ep) => (
-                <tr key={ep.id}>
-                  <td>
-                    <a href={href('webhooks', ep.id)}>
-                      <code>{ep.id}</code>
-                    </a>
-                  </td>
-                  <td class="wrap">{ep.url}</td>
-                  <td>
-                    <Status status={ep.enabled ? 'enabled' : 'disabled'} />
-                  </td>
-                  <td>{ep.events.join(', ')}</td>
-                  <td>{dateTime(ep.created_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ListTable
+        list={list}
+        what="endpoints"
+        id="endpoints-table"
+        columns={['Endpoint', 'URL', 'State', 'Events', 'Created']}
+        row={(ep) => (
+          <tr key={ep.id}>
+            <td>
+              <a href={href('webhooks', ep.id)}>
+                <code>{ep.id}</code>
+              </a>
+            </td>
+            <td class="wrap">{ep.url}</td>
+            <td>
+              <Status status={ep.enabled ? 'enabled' : 'disabled'} />
+            </td>
+            <td>{ep.events.join(', ')}</td>
+            <td>{dateTime(ep.created_at)}</td>
+          </tr>
+        )}
+      />
     </>
   );
 }

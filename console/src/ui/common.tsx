@@ -135,3 +135,15 @@ export function Section({ title, children, id }: { title: string; children: Comp
     </section>
   );
 }
+
+/** A detail page's top: the way back to its list, then its title. */
+export function DetailHeader({ back, backTitle, titleClass, children }: { back: string; backTitle: string; titleClass?: string; children: ComponentChildren }) {
+  return (
+    <>
+      <p class="crumbs">
+        <a href={back}>{backTitle}</a> /
+      </p>
+      <h1 class={titleClass}>{children}</h1>
+    </>
+  );
+}

@@ -21,6 +21,20 @@ export function ScoresView({ scores, what }: { scores: Scores; what: string }) {
   );
 }
 
+/** The column heads of an adapted-vs-zero-shot pair, each with its colour key. */
+export function AdaptedZeroShotHeads() {
+  return (
+    <>
+      <th scope="col">
+        <span class="key key-adapted" aria-hidden="true" /> Adapted
+      </th>
+      <th scope="col">
+        <span class="key key-zero-shot" aria-hidden="true" /> Zero-shot
+      </th>
+    </>
+  );
+}
+
 function PerClass({ scores }: { scores: Scores }) {
   return (
     <figure class="per-class">
@@ -30,12 +44,7 @@ function PerClass({ scores }: { scores: Scores }) {
           <tr>
             <th scope="col">Class</th>
             <th scope="col">Images</th>
-            <th scope="col">
-              <span class="key key-adapted" aria-hidden="true" /> Adapted
-            </th>
-            <th scope="col">
-              <span class="key key-zero-shot" aria-hidden="true" /> Zero-shot
-            </th>
+            <AdaptedZeroShotHeads />
           </tr>
         </thead>
         <tbody>
