@@ -12,6 +12,7 @@ import { type RunningInferenceServer, startInferenceServer } from '../../../gpu-
 import { toyImageSet } from '../../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../../lab/toyworld/png.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN, type TestBlobStore, type TestEdge, bearer, jsonHeaders, startTestEdge, testBlobStore } from '../../helpers/edge.ts';
+import { halfRightScores } from '../../helpers/evaluation-scores.ts';
 import { insertReadyDataset, workerClient } from '../../helpers/jobs.ts';
 
 const LABELS = ['red circle', 'blue square', 'green triangle'];
@@ -154,16 +155,7 @@ describe('GET /v1/usage reports what the tenant did', () => {
     const ev = await ok<{ id: string }>(post(a.api_key, '/v1/evaluations', { model: 'zero-shot', dataset_id: datasetId }), 202);
     const evLease = await w.leaseAnyOk();
     expect(evLease.kind).toBe('evaluation');
-    const scores = {
-      n: 4,
-      accuracy: 0.5,
-      zero_shot_accuracy: 0.5,
-      per_class: [
-        { label: 'cat', n: 2, accuracy: 0.5, zero_shot_accuracy: 0.5 },
-        { label: 'dog', n: 2, accuracy: 0.5, zero_shot_accuracy: 0.5 },
-      ],
-      confusion: { labels: ['cat', 'dog'], matrix: [[1, 1], [1, 1]] },
-    };
+    const scores = halfRightScores();
     expect((await w.result(ev.id, { lease_id: evLease.lease_id, result: scores })).status).toBe(200);
     expect((await w.result(ev.id, { lease_id: evLease.lease_id, result: scores })).status).toBe(409);
 

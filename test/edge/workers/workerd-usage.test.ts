@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningInferenceServer, startInferenceServer } from '../../../gpu-worker/serve/main.ts';
+import { halfRightScores } from '../../helpers/evaluation-scores.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
 import { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
 import { type WranglerDev, startWranglerDev, WORKERD_ADMIN, WORKERD_WORKER, edgeVars } from '../../helpers/wrangler-dev.ts';
@@ -102,16 +103,7 @@ describe('usage and per-tenant limits in workerd (D1)', () => {
     const ev = await ok<{ id: string }>(post(key, '/v1/evaluations', { model: 'zero-shot', dataset_id: ds.id }), 202);
     const lease = await ok<{ kind: string; lease_id: string }>(post(WORKER, '/internal/v1/leases', { worker_id: 'usage-test' }));
     expect(lease.kind).toBe('evaluation');
-    const result = {
-      n: 4,
-      accuracy: 0.5,
-      zero_shot_accuracy: 0.5,
-      per_class: [
-        { label: 'cat', n: 2, accuracy: 0.5, zero_shot_accuracy: 0.5 },
-        { label: 'dog', n: 2, accuracy: 0.5, zero_shot_accuracy: 0.5 },
-      ],
-      confusion: { labels: ['cat', 'dog'], matrix: [[1, 1], [1, 1]] },
-    };
+    const result = halfRightScores();
     await ok(post(WORKER, `/internal/v1/jobs/${ev.id}/result`, { lease_id: lease.lease_id, result }));
     expect((await post(WORKER, `/internal/v1/jobs/${ev.id}/result`, { lease_id: lease.lease_id, result })).status).toBe(409);
     const done = await ok<{ status: string; started_at: string; finished_at: string }>(f(`/v1/evaluations/${ev.id}`, { headers: auth(key) }));
