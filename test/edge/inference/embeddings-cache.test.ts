@@ -7,10 +7,8 @@
 //   TTL   EMBEDDING_CACHE_TTL_SECONDS (7 days): served up to its last millisecond, a miss after, then cached again
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../../edge/ids.ts';
 import { EMBEDDING_CACHE_TTL_SECONDS } from '../../../edge/inference/embeddings.ts';
@@ -19,15 +17,11 @@ import { type ClipModel, loadClipModel } from '../../../gpu-worker/clip/model.ts
 import { SeededRandom } from '../../../gpu-worker/clip/random.ts';
 import { writeAdapter } from '../../../gpu-worker/cocoop/artifact.ts';
 import { ctxFromPhrase } from '../../../gpu-worker/cocoop/prompts.ts';
-import { type RunningInferenceServer, startInferenceServer } from '../../../gpu-worker/serve/main.ts';
-import { type TestBlobStore, type TestEdge, WORKER_TOKEN, jsonHeaders, startTestEdge, testBlobStore } from '../../helpers/edge.ts';
+import { type TestBlobStore, type TestEdge, jsonHeaders, startTestEdge, testBlobStore } from '../../helpers/edge.ts';
+import { type ProxiedInference, TOY_MODEL_DIR, relay, startProxiedInference } from '../../helpers/inference-proxy.ts';
 import { ManualClock } from '../../helpers/manual-clock.ts';
 
-const MODEL_DIR = resolve(process.cwd(), 'models/toy-clip');
-const quiet = () => {};
-
-let inference: RunningInferenceServer;
-let proxy: Server;
+let proxied: ProxiedInference;
 let store: TestBlobStore;
 let edge: TestEdge;
 let model: ClipModel;
@@ -39,31 +33,17 @@ const upstream: string[][] = [];
 
 beforeAll(async () => {
   store = await testBlobStore();
-  inference = await startInferenceServer({ modelDir: MODEL_DIR, workerToken: WORKER_TOKEN, blobs: store.blobs, port: 0, ort: { provider: 'cpu', log: quiet } });
-  proxy = createServer((req, res) => {
-    let raw = '';
-    req.setEncoding('utf8');
-    req.on('data', (d) => (raw += d));
-    req.on('end', () => {
-      if (req.url?.includes('embeddings')) upstream.push((JSON.parse(raw) as { texts: string[] }).texts);
-      void fetch(inference.url + req.url, { method: 'POST', headers: { authorization: req.headers.authorization ?? '', 'content-type': 'application/json' }, body: raw })
-        .then(async (answer) => {
-          res.writeHead(answer.status, { 'content-type': 'application/json' });
-          res.end(await answer.text());
-        })
-        .catch((err) => (res.writeHead(500), res.end(String(err))));
-    });
+  proxied = await startProxiedInference(store.blobs, async (req, res, raw, forward) => {
+    if (req.url?.includes('embeddings')) upstream.push((JSON.parse(raw) as { texts: string[] }).texts);
+    await relay(res, forward);
   });
-  await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
-  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  edge = await startTestEdge({ inferenceUrl: proxyUrl, rateLimit: { requestsPerWindow: 10_000 }, clock: clock.now }, { blobs: store.blobs, cache });
-  model = loadClipModel(MODEL_DIR);
+  edge = await startTestEdge({ inferenceUrl: proxied.url, rateLimit: { requestsPerWindow: 10_000 }, clock: clock.now }, { blobs: store.blobs, cache });
+  model = loadClipModel(TOY_MODEL_DIR);
   adapterDir = mkdtempSync(join(tmpdir(), 'embeddings-cache-'));
 }, 120_000);
 afterAll(async () => {
   await edge?.close();
-  await new Promise<void>((ok) => (proxy ? proxy.close(() => ok()) : ok()));
-  await inference?.close();
+  await proxied?.close();
   await store?.release();
   if (adapterDir) rmSync(adapterDir, { recursive: true, force: true });
 });

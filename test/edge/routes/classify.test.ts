@@ -5,10 +5,9 @@
 // every request and, when told, injects a fault the real server cannot produce (down, garbage, a redirect, huge logits).
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../../edge/ids.ts';
@@ -21,12 +20,11 @@ import { type AdapterParams, initMetaNet } from '../../../gpu-worker/cocoop/adap
 import { writeAdapter } from '../../../gpu-worker/cocoop/artifact.ts';
 import { CocoopInference, l2NormalizeRows } from '../../../gpu-worker/cocoop/ort-inference.ts';
 import { ctxFromPhrase } from '../../../gpu-worker/cocoop/prompts.ts';
-import { type RunningInferenceServer, startInferenceServer } from '../../../gpu-worker/serve/main.ts';
 import { toyImageSet } from '../../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../../lab/toyworld/png.ts';
 import { type TestBlobStore, type TestEdge, WORKER_TOKEN, jsonHeaders, startTestEdge, testBlobStore } from '../../helpers/edge.ts';
+import { type Forward, type ProxiedInference, TOY_MODEL_DIR, startProxiedInference } from '../../helpers/inference-proxy.ts';
 
-const MODEL_DIR = resolve(process.cwd(), 'models/toy-clip');
 const quiet = () => {};
 type Recorded = { path: string; auth: string | undefined; body: any; answer?: any };
 /** pass: forward to the real inference server; the others are injected faults. */
@@ -38,8 +36,7 @@ const requests: Recorded[] = [];
 /** Logits of the huge-logits fault: exp(1000) overflows a naive softmax. */
 const hugeLogits = (images: number, labels: number) => Array.from({ length: images }, (_, i) => Array.from({ length: labels }, (_, j) => 1000 + 7 * j - i));
 
-let inference: RunningInferenceServer;
-async function handle(req: IncomingMessage, res: ServerResponse, raw: string) {
+async function handle(req: IncomingMessage, res: ServerResponse, raw: string, forward: Forward) {
   const send = (status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(typeof body === 'string' ? body : JSON.stringify(body));
@@ -59,13 +56,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, raw: string) {
   }
   if (mode === 'garbage') return send(200, { logits: 'nope', detail: SECRET });
   if (mode === 'huge') return send(200, { logits: hugeLogits(body.images.length, body.labels.length) });
-  const answer = await fetch(inference.url + req.url, { method: 'POST', headers: { authorization: req.headers.authorization ?? '', 'content-type': 'application/json' }, body: raw });
+  const answer = await forward();
   const text = await answer.text();
   rec.answer = JSON.parse(text);
   send(answer.status, text);
 }
 
-let proxy: Server;
+let proxied: ProxiedInference;
 let store: TestBlobStore;
 let edge: TestEdge;
 let model: ClipModel;
@@ -80,17 +77,9 @@ const adapters = new Map<string, AdapterParams>(); // by sha256
 
 beforeAll(async () => {
   store = await testBlobStore();
-  inference = await startInferenceServer({ modelDir: MODEL_DIR, workerToken: WORKER_TOKEN, blobs: store.blobs, port: 0, ort: { provider: 'cpu', log: quiet } });
-  proxy = createServer((req, res) => {
-    let raw = '';
-    req.setEncoding('utf8');
-    req.on('data', (d) => (raw += d));
-    req.on('end', () => void handle(req, res, raw).catch((err) => (res.writeHead(500), res.end(String(err)))));
-  });
-  await new Promise<void>((ok) => proxy.listen(0, '127.0.0.1', ok));
-  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
-  edge = await startTestEdge({ inferenceUrl: proxyUrl, rateLimit: { requestsPerWindow: 10_000 } }, { blobs: store.blobs });
-  model = loadClipModel(MODEL_DIR);
+  proxied = await startProxiedInference(store.blobs, handle);
+  edge = await startTestEdge({ inferenceUrl: proxied.url, rateLimit: { requestsPerWindow: 10_000 } }, { blobs: store.blobs });
+  model = loadClipModel(TOY_MODEL_DIR);
   encoders = new OrtClipEncoders(model, { provider: 'cpu', log: quiet });
   engine = new CocoopInference(encoders, { provider: 'cpu', log: quiet });
   const set = await toyImageSet('raster', 'test', 11, ['red circle', 'blue square'], 1, model.config.vision.imageSize * 2);
@@ -102,8 +91,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => {
   await edge?.close();
-  await new Promise<void>((ok) => (proxy ? proxy.close(() => ok()) : ok()));
-  await inference?.close();
+  await proxied?.close();
   await engine?.release();
   await encoders?.release();
   await store?.release();
