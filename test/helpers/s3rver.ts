@@ -169,9 +169,10 @@ export function s3Config(endpoint: string, bucket: string): S3BlobStoreOptions {
 /**
  * Sets the LastModified that s3rver reports for `key` (it is the mtime of the object's file), e.g. to make an object
  * look old to code that takes an injected clock. Final once the object's PUT was answered (see writtenPutObject).
+ * `bucket`: another bucket of that s3rver than its default one (e.g. a testBlobStore's).
  */
-export function setLastModified(s3: RunningS3rver, key: string, at: Date): void {
+export function setLastModified(s3: RunningS3rver, key: string, at: Date, bucket = s3.bucket): void {
   const parts = key.split('/');
   const name = parts.pop()!;
-  utimesSync(join(s3.dir, s3.bucket, ...parts, `${name}._S3rver_object`), at, at);
+  utimesSync(join(s3.dir, bucket, ...parts, `${name}._S3rver_object`), at, at);
 }

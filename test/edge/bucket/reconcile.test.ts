@@ -6,55 +6,36 @@
 // LastModified s3rver reports (the fixture checks the listing), never by waiting. Exactly the orphans past the grace
 // period go; everything referred to stays; the report (summary, log line, bucket_reconciliations row) names them; the
 // cursor covers a bucket larger than one page across runs.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runBackgroundTasks } from '../../../edge/background.ts';
 import { RECONCILE_INTERVAL_MS, RECONCILE_PASS_PAUSE_MS, type ReconcileSummary, reconcileBucket } from '../../../edge/bucket/reconcile.ts';
 import { ConfigError, configFromEnv } from '../../../edge/config.ts';
 import { newId } from '../../../edge/ids.ts';
 import { modelIdOf } from '../../../edge/jobs/records.ts';
-import { type RunningEdge, startEdge } from '../../../edge/node/server.ts';
 import { webhookSettings } from '../../../edge/webhooks/settings.ts';
 import { adapterKey, checkpointKey, checkpointPrefix, imageKey, latestCheckpointPointerKey, uploadStagingKey } from '../../../shared/storage/keys.ts';
-import { ADMIN_TOKEN, WORKER_TOKEN } from '../../helpers/edge.ts';
-import { type RunningS3rver, s3Config, setLastModified, startS3rver } from '../../helpers/s3rver.ts';
+import type { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
+import { ADMIN_TOKEN, WORKER_TOKEN, type TestEdge, startTestEdge } from '../../helpers/edge.ts';
+import { type RunningS3rver, setLastModified } from '../../helpers/s3rver.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const settings = webhookSettings({ localMode: true, retryScheduleSeconds: [0], timeoutMs: 2000 });
 
 let s3: RunningS3rver;
-let edge: RunningEdge;
-let dataDir: string;
+let edge: TestEdge;
 let warnings: string[];
 let errors: string[];
 
 beforeEach(async () => {
-  s3 = await startS3rver();
-  dataDir = mkdtempSync(join(tmpdir(), 'reconcile-'));
   warnings = [];
   errors = [];
-  edge = await startEdge({
-    dataDir,
-    port: 0,
-    config: {
-      adminToken: ADMIN_TOKEN,
-      workerToken: WORKER_TOKEN,
-      localMode: true,
-      logger: { error: (m) => void errors.push(m), warn: (m) => void warnings.push(m) },
-    },
-    s3: s3Config(s3.endpoint, s3.bucket),
-    ensureBucket: true,
-    backgroundIntervalMs: 0,
-  });
+  edge = await startTestEdge({ localMode: true, logger: { error: (m) => void errors.push(m), warn: (m) => void warnings.push(m) } });
+  s3 = edge.s3!;
 }, 30_000);
 
 afterEach(async () => {
   await edge?.close();
-  await s3?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 const raw = () => edge.db.raw;
@@ -90,7 +71,7 @@ async function put(keys: string[], now: number, ageMs = 2 * DAY): Promise<void> 
   const at = new Date(Math.floor((now - ageMs) / 1000) * 1000); // S3 reports whole seconds
   for (const k of keys) {
     await edge.ports.blobs.put(k, new TextEncoder().encode(k), 'application/octet-stream');
-    if (ageMs > 0) setLastModified(s3, k, at);
+    if (ageMs > 0) setLastModified(s3, k, at, (edge.ports.blobs as S3BlobStore).bucket);
   }
   if (ageMs === 0) return;
   const listed = await bucketObjects();

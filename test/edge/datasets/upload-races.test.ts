@@ -5,19 +5,14 @@
 //   finalize, delete or complete changes no image, is never counted, and the reconciliation removes what
 //   it left in the bucket.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackgroundTasks } from '../../../edge/background.ts';
-import { type RunningEdge, startEdge } from '../../../edge/node/server.ts';
 import type { BlobHead, BlobStore, PresignedPut } from '../../../edge/ports.ts';
 import type { BlobListOptions, BlobListPage } from '../../../shared/storage/blob-store.ts';
-import { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
-import { ADMIN_TOKEN, WORKER_TOKEN, bearer, jsonHeaders } from '../../helpers/edge.ts';
-import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
+import type { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
+import { ADMIN_TOKEN, type TestBlobStore, type TestEdge, bearer, jsonHeaders, startTestEdge, testBlobStore } from '../../helpers/edge.ts';
 
 /**
  * Fault injector: the real S3 store, except that while armed the next delete() call is held (before it
@@ -80,35 +75,21 @@ class HoldingBlobStore implements BlobStore {
 const IMAGES_QUOTA = 4;
 const BYTES_QUOTA = 200_000;
 
-let s3: RunningS3rver;
-let edge: RunningEdge;
-let dataDir: string;
+let store: TestBlobStore;
+let edge: TestEdge;
 let s3blobs: S3BlobStore;
 let blobs: HoldingBlobStore;
 
 beforeAll(async () => {
-  s3 = await startS3rver();
-  dataDir = mkdtempSync(join(tmpdir(), 'upload-races-'));
-  s3blobs = new S3BlobStore(s3Config(s3.endpoint, s3.bucket));
+  store = await testBlobStore();
+  s3blobs = store.blobs;
   blobs = new HoldingBlobStore(s3blobs);
-  edge = await startEdge({
-    dataDir,
-    port: 0,
-    config: {
-      adminToken: ADMIN_TOKEN,
-      workerToken: WORKER_TOKEN,
-      logger: { error: (m, d) => console.error(m, d), warn: () => {} },
-      quotas: { images: IMAGES_QUOTA, bytes: BYTES_QUOTA },
-    },
-    blobs,
-    backgroundIntervalMs: 0,
-  });
+  edge = await startTestEdge({ quotas: { images: IMAGES_QUOTA, bytes: BYTES_QUOTA } }, { blobs });
 }, 30_000);
 
 afterAll(async () => {
   await edge?.close();
-  await s3?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await store?.release();
 });
 
 const f = (path: string, init?: RequestInit) => fetch(edge.url + path, init);
@@ -156,7 +137,7 @@ async function put(u: Upload, body: Uint8Array): Promise<void> {
 }
 
 async function bucketKeys(prefix: string): Promise<string[]> {
-  const out = await s3blobs.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
+  const out = await s3blobs.client.send(new ListObjectsV2Command({ Bucket: s3blobs.bucket, Prefix: prefix }));
   return (out.Contents ?? []).map((o) => o.Key!).sort();
 }
 

@@ -3,45 +3,24 @@
 // every rejection leaving nothing behind, and tenant isolation.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import sharp from 'sharp';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { type RunningEdge, startEdge } from '../../../edge/node/server.ts';
 import type { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
 import { MAX_IMAGE_BYTES } from '../../../edge/datasets/limits.ts';
 import { uploadStagingKey } from '../../../shared/storage/keys.ts';
-import { ADMIN_TOKEN, WORKER_TOKEN, bearer, jsonHeaders } from '../../helpers/edge.ts';
-import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
+import { ADMIN_TOKEN, type TestEdge, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
 
-let s3: RunningS3rver;
-let edge: RunningEdge;
-let dataDir: string;
+let edge: TestEdge;
 let blobs: S3BlobStore;
 const DATASET_QUOTA = 6;
 
 beforeAll(async () => {
-  s3 = await startS3rver();
-  dataDir = mkdtempSync(join(tmpdir(), 'edge-datasets-'));
-  edge = await startEdge({
-    dataDir,
-    port: 0,
-    config: {
-      adminToken: ADMIN_TOKEN,
-      workerToken: WORKER_TOKEN,
-      logger: { error: (m, d) => console.error(m, d), warn: () => {} },
-      quotas: { datasets: DATASET_QUOTA },
-    },
-    s3: s3Config(s3.endpoint, s3.bucket),
-  });
+  edge = await startTestEdge({ quotas: { datasets: DATASET_QUOTA } });
   blobs = edge.ports.blobs as S3BlobStore;
 }, 30_000);
 
 afterAll(async () => {
   await edge?.close();
-  await s3?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 // ---- helpers --------------------------------------------------------------------------------
@@ -115,7 +94,7 @@ function postJson(key: string, path: string, body: unknown) {
 }
 
 async function objectKeys(prefix: string): Promise<string[]> {
-  const out = await blobs.client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix }));
+  const out = await blobs.client.send(new ListObjectsV2Command({ Bucket: blobs.bucket, Prefix: prefix }));
   return (out.Contents ?? []).map((o) => o.Key!).sort();
 }
 
@@ -361,13 +340,7 @@ describe('multipart rejections leave nothing behind', () => {
   });
 
   it('409 conflict naming the quota when the images quota would be exceeded', async () => {
-    const smallDir = mkdtempSync(join(tmpdir(), 'edge-datasets-quota-'));
-    const small = await startEdge({
-      dataDir: smallDir,
-      port: 0,
-      config: { adminToken: ADMIN_TOKEN, workerToken: WORKER_TOKEN, quotas: { images: 2 } },
-      s3: s3Config(s3.endpoint, s3.bucket),
-    });
+    const small = await startTestEdge({ quotas: { images: 2 } }, { blobs });
     try {
       const tr = await fetch(`${small.url}/v1/tenants`, { method: 'POST', headers: jsonHeaders(ADMIN_TOKEN), body: JSON.stringify({ name: 'q' }) });
       const { id: tenantId, api_key: key } = (await tr.json()) as { id: string; api_key: string };
@@ -383,7 +356,6 @@ describe('multipart rejections leave nothing behind', () => {
       expect(await objectKeys(datasetPrefix(tenantId, d.id))).toEqual([]);
     } finally {
       await small.close();
-      rmSync(smallDir, { recursive: true, force: true });
     }
   });
 });
