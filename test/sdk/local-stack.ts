@@ -1,9 +1,11 @@
 // The local stack of `npm start` for the SDK tests, as real processes: s3rver, the edge on Node with SQLite, one
-// worker process (trainer + inference server on the bundled toy CLIP). Started once per test file.
+// worker process (trainer + inference server on the bundled toy CLIP). Started once per test file, alone or with a
+// webhook receiver and a scratch directory (startStackWithReceiver).
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Launched, cleanEnv, freePort, isAlive, launch } from '../helpers/processes.ts';
+import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
 
 export interface LocalStack {
   url: string;
@@ -58,4 +60,29 @@ export async function startLocalStack(env: NodeJS.ProcessEnv = {}): Promise<Loca
     await stop();
     throw err;
   }
+}
+
+export interface StackWithReceiver {
+  stack: LocalStack;
+  receiver: WebhookReceiver;
+  /** An empty temporary directory for the test's files. */
+  scratch: string;
+  /** Stops the stack and the receiver and removes `scratch`. */
+  stop(): Promise<void>;
+}
+
+/** The local stack (`env` as for startLocalStack) and a webhook receiver, started together, and a scratch directory. */
+export async function startStackWithReceiver(scratchPrefix: string, env: NodeJS.ProcessEnv = {}): Promise<StackWithReceiver> {
+  const scratch = mkdtempSync(join(tmpdir(), scratchPrefix));
+  const [stack, receiver] = await Promise.allSettled([startLocalStack(env), startReceiver()]);
+  const stop = async () => {
+    if (stack.status === 'fulfilled') await stack.value.stop();
+    if (receiver.status === 'fulfilled') await receiver.value.close();
+    rmSync(scratch, { recursive: true, force: true });
+  };
+  if (stack.status === 'rejected' || receiver.status === 'rejected') {
+    await stop();
+    throw stack.status === 'rejected' ? stack.reason : (receiver as PromiseRejectedResult).reason;
+  }
+  return { stack: stack.value, receiver: receiver.value, scratch, stop };
 }

@@ -2,34 +2,29 @@
 // (update, test event verified by webhooks.verify, deliveries by status, resend with the same webhook-id), API keys and
 // the audit log, a multipart image upload, a zero-shot evaluation waited for, classify, text embeddings, and the usage
 // report counting them.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toyImageSet } from '../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../lab/toyworld/png.ts';
 import { AuthenticationError, CoCoOp, ConflictError, type WebhookDelivery } from '../../sdk/src/node/index.ts';
-import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
-import { type LocalStack, startLocalStack } from './local-stack.ts';
+import type { WebhookReceiver } from '../helpers/webhook-receiver.ts';
+import { type LocalStack, type StackWithReceiver, startStackWithReceiver } from './local-stack.ts';
 
 const CLASSES = ['blue star', 'red square'];
+let started: StackWithReceiver;
 let stack: LocalStack;
 let receiver: WebhookReceiver;
-let scratch: string;
 let client: CoCoOp;
 let key: string;
 
 beforeAll(async () => {
-  scratch = mkdtempSync(join(tmpdir(), 'sdk-resources-'));
-  [stack, receiver] = await Promise.all([startLocalStack({ WEBHOOK_RETRY_SCHEDULE: '1,1,1' }), startReceiver()]);
+  started = await startStackWithReceiver('sdk-resources-', { WEBHOOK_RETRY_SCHEDULE: '1,1,1' });
+  ({ stack, receiver } = started);
   key = await stack.newTenantKey('sdk resources');
   client = new CoCoOp({ baseURL: stack.url, apiKey: key });
 }, 120_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  await receiver?.close();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  await started?.stop();
 }, 30_000);
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {

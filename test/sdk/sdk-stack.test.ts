@@ -4,8 +4,7 @@
 // verified by webhooks.verify (and a tampered copy refused), a POST whose answer was lost deduplicated by its automatic
 // Idempotency-Key, a POST the API does not deduplicate left alone, pagination over 250 datasets, typed errors.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toyImageSet, writeImageFolder } from '../../lab/toyworld/image-sets.ts';
@@ -24,10 +23,11 @@ import {
   type TrainingJobEvent,
 } from '../../sdk/src/node/index.ts';
 import { cleanEnv, launch } from '../helpers/processes.ts';
-import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
-import { type LocalStack, startLocalStack } from './local-stack.ts';
+import type { WebhookReceiver } from '../helpers/webhook-receiver.ts';
+import { type LocalStack, type StackWithReceiver, startStackWithReceiver } from './local-stack.ts';
 
 const CLASSES = ['blue star', 'green circle', 'red square', 'yellow triangle'];
+let started: StackWithReceiver;
 let stack: LocalStack;
 let receiver: WebhookReceiver;
 let scratch: string;
@@ -61,17 +61,15 @@ function recordingFetch(log: Sent[], wrap?: (sent: Sent, real: () => Promise<Res
 const noWait: ClientOptions['sleep'] = async () => {};
 
 beforeAll(async () => {
-  scratch = mkdtempSync(join(tmpdir(), 'sdk-stack-'));
+  started = await startStackWithReceiver('sdk-stack-', { QUOTA_DATASETS: '300', WEBHOOK_RETRY_SCHEDULE: '1,1,1' });
+  ({ stack, receiver, scratch } = started);
   folder = join(scratch, 'shapes');
   await writeImageFolder(await toyImageSet('night', 'train', 3, CLASSES, 16, 48), folder);
-  [stack, receiver] = await Promise.all([startLocalStack({ QUOTA_DATASETS: '300', WEBHOOK_RETRY_SCHEDULE: '1,1,1' }), startReceiver()]);
   key = await stack.newTenantKey('sdk tests');
 }, 120_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  await receiver?.close();
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
+  await started?.stop();
 }, 30_000);
 
 describe('datasets.uploadFolder', () => {
