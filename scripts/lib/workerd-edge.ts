@@ -66,12 +66,16 @@ export function wranglerEnv(dir: string): NodeJS.ProcessEnv {
 /** Writes `dir`/wrangler.toml (paths absolute, edited) and `dir`/.dev.vars; the config's path. */
 export function writeWranglerConfig(dir: string, vars: Record<string, string>, editConfig?: (toml: string) => string): string {
   mkdirSync(join(dir, 'config'), { recursive: true });
+  mkdirSync(join(dir, 'unwatched'), { recursive: true });
   const src = readFileSync(WRANGLER_TOML, 'utf8').replace(
     /^(\s*(?:main|migrations_dir|directory|watch_dir)\s*=\s*)"([^"]+)"/gm,
     (_, k: string, p: string) => `${k}${JSON.stringify(resolve(ROOT, 'infra/cloudflare', p))}`,
   )
     // The custom build (the web console) runs from the repository root, as it does when wrangler is run from there.
-    .replace(/^\[build\]\n/m, `[build]\ncwd = ${JSON.stringify(ROOT)}\n`);
+    .replace(/^\[build\]\n/m, `[build]\ncwd = ${JSON.stringify(ROOT)}\n`)
+    // No rebuild-and-restart while running: the console is built once at start, and a restart re-binds the devtools
+    // inspector on its default port, which another wrangler dev running beside this one may hold (seen in CI).
+    .replace(/^(\s*watch_dir\s*=\s*)"[^"]+"/m, (_, k: string) => `${k}${JSON.stringify(join(dir, 'unwatched'))}`);
   const config = join(dir, 'wrangler.toml');
   writeFileSync(config, editConfig ? editConfig(src) : src);
   const devVars = Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n';
