@@ -8,6 +8,7 @@
 // SIGKILL.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -15,6 +16,24 @@ import { promisify } from 'node:util';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
 export const WRANGLER_TOML = join(ROOT, 'infra/cloudflare/wrangler.toml');
+/** The `[build]` table of wrangler.toml, up to the next table. */
+const BUILD_SECTION = /^\[build\]\n(?:(?!\[)[^\n]*\n)*/m;
+
+/** Runs wrangler.toml's `[build] command` from the repository root, as wrangler would; nothing when it has none. */
+export async function runCustomBuild(env: NodeJS.ProcessEnv): Promise<void> {
+  const section = readFileSync(WRANGLER_TOML, 'utf8').match(BUILD_SECTION)?.[0] ?? '';
+  const command = section.match(/^command\s*=\s*"([^"]+)"/m)?.[1];
+  if (command) await promisify(execFile)('sh', ['-c', command], { cwd: ROOT, env, timeout: 300_000 });
+}
+
+/** A TCP port free on 127.0.0.1 now (for wrangler's devtools inspector, which would otherwise take 9229). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((ok, fail) => server.once('error', fail).listen(0, '127.0.0.1', ok));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((ok) => server.close(() => ok()));
+  return port;
+}
 
 export interface WorkerdEdgeOptions {
   /** Where the generated wrangler.toml, .dev.vars, wrangler's config, logs and cache go (created if missing). */
@@ -66,16 +85,14 @@ export function wranglerEnv(dir: string): NodeJS.ProcessEnv {
 /** Writes `dir`/wrangler.toml (paths absolute, edited) and `dir`/.dev.vars; the config's path. */
 export function writeWranglerConfig(dir: string, vars: Record<string, string>, editConfig?: (toml: string) => string): string {
   mkdirSync(join(dir, 'config'), { recursive: true });
-  mkdirSync(join(dir, 'unwatched'), { recursive: true });
   const src = readFileSync(WRANGLER_TOML, 'utf8').replace(
     /^(\s*(?:main|migrations_dir|directory|watch_dir)\s*=\s*)"([^"]+)"/gm,
     (_, k: string, p: string) => `${k}${JSON.stringify(resolve(ROOT, 'infra/cloudflare', p))}`,
   )
-    // The custom build (the web console) runs from the repository root, as it does when wrangler is run from there.
-    .replace(/^\[build\]\n/m, `[build]\ncwd = ${JSON.stringify(ROOT)}\n`)
-    // No rebuild-and-restart while running: the console is built once at start, and a restart re-binds the devtools
-    // inspector on its default port, which another wrangler dev running beside this one may hold (seen in CI).
-    .replace(/^(\s*watch_dir\s*=\s*)"[^"]+"/m, (_, k: string) => `${k}${JSON.stringify(join(dir, 'unwatched'))}`);
+    // The custom build (the web console) runs once before wrangler starts (runCustomBuild), not under wrangler: wrangler
+    // watches its build folder and rebuilds and restarts on any event there, and a restart re-binds the devtools
+    // inspector, failing when another wrangler dev holds that port (seen in CI, even for an empty watched folder).
+    .replace(BUILD_SECTION, '');
   const config = join(dir, 'wrangler.toml');
   writeFileSync(config, editConfig ? editConfig(src) : src);
   const devVars = Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join('\n') + '\n';
@@ -105,11 +122,13 @@ export async function startWorkerdEdge(opts: WorkerdEdgeOptions): Promise<Worker
     env,
     timeout: 60_000,
   });
+  await runCustomBuild(env);
+  const inspectorPort = await freePort();
   const child = spawn(
     process.execPath,
     [
       WRANGLER, 'dev', '-c', config, '--local', '--ip', opts.host ?? '127.0.0.1', '--port', String(opts.port ?? 0), '--persist-to', stateDir,
-      '--show-interactive-dev-session=false', ...(opts.testScheduled ? ['--test-scheduled'] : []),
+      '--show-interactive-dev-session=false', '--inspector-port', String(inspectorPort), ...(opts.testScheduled ? ['--test-scheduled'] : []),
     ],
     { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
