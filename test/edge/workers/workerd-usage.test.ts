@@ -12,6 +12,7 @@ import { halfRightScores } from '../../helpers/evaluation-scores.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../../helpers/s3rver.ts';
 import { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
 import { type WranglerDev, startWranglerDev, WORKERD_ADMIN, WORKERD_WORKER, edgeVars } from '../../helpers/wrangler-dev.ts';
+import { waitUntil } from '../../helpers/wait-until.ts';
 
 const ADMIN = WORKERD_ADMIN;
 const WORKER = WORKERD_WORKER;
@@ -109,14 +110,17 @@ describe('usage and per-tenant limits in workerd (D1)', () => {
     const done = await ok<{ status: string; started_at: string; finished_at: string }>(f(`/v1/evaluations/${ev.id}`, { headers: auth(key) }));
     expect(done.status).toBe('succeeded');
 
-    // The cron's storage snapshot.
+    // The cron's storage snapshot. /__scheduled answers at once and the cron's work goes on in waitUntil (the
+    // bucket reconciliation and the other tasks run before the snapshot), so wait for the snapshot's row to appear.
     expect((await f('/__scheduled?cron=*+*+*+*+*')).status).toBe(200);
     expect((await ok<{ usage: { bytes: number } }>(f('/v1/me', { headers: auth(key) }))).usage.bytes).toBe(storedBytes);
 
     const now = Date.now();
-    const report = await ok<{ totals: Record<string, unknown>; data: { date: string; storage_bytes: number | null }[] }>(
-      f(`/v1/usage?from=${day(now - DAY_MS)}&to=${day(now + DAY_MS)}`, { headers: auth(key) }),
-    );
+    type Report = { totals: Record<string, unknown>; data: { date: string; storage_bytes: number | null }[] };
+    const report = await waitUntil('the cron to write the storage snapshot', async () => {
+      const r = await ok<Report>(f(`/v1/usage?from=${day(now - DAY_MS)}&to=${day(now + DAY_MS)}`, { headers: auth(key) }));
+      return r.data.some((d) => d.storage_bytes !== null) ? r : null;
+    });
     expect(report.totals).toEqual({
       classify_requests: n,
       classify_images: m,
