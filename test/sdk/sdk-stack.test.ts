@@ -60,6 +60,29 @@ function recordingFetch(log: Sent[], wrap?: (sent: Sent, real: () => Promise<Res
 
 const noWait: ClientOptions['sleep'] = async () => {};
 
+/**
+ * A client whose next `method` request, once armed, reaches the server and is handled, but whose answer is lost (a
+ * connection reset); every request is recorded in `sent`.
+ */
+function answerLosingClient(method: string, armed: boolean): { client: CoCoOp; sent: Sent[]; arm(): void } {
+  const sent: Sent[] = [];
+  let dropOne = armed;
+  const client = new CoCoOp({
+    baseURL: stack.url,
+    apiKey: key,
+    sleep: noWait,
+    fetch: recordingFetch(sent, async (s, real) => {
+      const res = await real();
+      if (dropOne && s.method === method) {
+        dropOne = false;
+        throw new TypeError('fetch failed: connection reset (dropped by the test)');
+      }
+      return res;
+    }),
+  });
+  return { client, sent, arm: () => (dropOne = true) };
+}
+
 beforeAll(async () => {
   started = await startStackWithReceiver('sdk-stack-', { QUOTA_DATASETS: '300', WEBHOOK_RETRY_SCHEDULE: '1,1,1' });
   ({ stack, receiver, scratch } = started);
@@ -233,23 +256,9 @@ describe('retries and idempotency', () => {
   });
 
   it('a POST the API does not deduplicate (rotate-secret) is not sent again when its answer was lost', async () => {
-    const sent: Sent[] = [];
-    let dropOne = false;
-    const client = new CoCoOp({
-      baseURL: stack.url,
-      apiKey: key,
-      sleep: noWait,
-      fetch: recordingFetch(sent, async (s, real) => {
-        const res = await real();
-        if (dropOne && s.method === 'POST') {
-          dropOne = false;
-          throw new TypeError('fetch failed: connection reset (dropped by the test)');
-        }
-        return res;
-      }),
-    });
+    const { client, sent, arm } = answerLosingClient('POST', false);
     const endpoint = await client.webhookEndpoints.create({ url: `${receiver.url}/rotate` });
-    dropOne = true;
+    arm();
     const err = await client.webhookEndpoints.rotateSecret(endpoint.id).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIConnectionError);
     expect(sent.filter((s) => s.url.endsWith('/rotate-secret'))).toHaveLength(1);
@@ -259,21 +268,7 @@ describe('retries and idempotency', () => {
 
 describe('deletes and partial uploads', () => {
   it('a DELETE whose answer was lost resolves when its retry finds the resource gone', async () => {
-    const sent: Sent[] = [];
-    let dropOne = true;
-    const client = new CoCoOp({
-      baseURL: stack.url,
-      apiKey: key,
-      sleep: noWait,
-      fetch: recordingFetch(sent, async (s, real) => {
-        const res = await real();
-        if (dropOne && s.method === 'DELETE') {
-          dropOne = false;
-          throw new TypeError('fetch failed: connection reset (dropped by the test)');
-        }
-        return res;
-      }),
-    });
+    const { client, sent } = answerLosingClient('DELETE', true);
     const ds = await client.datasets.create({ name: 'deleted once' });
     await expect(client.datasets.delete(ds.id)).resolves.toBeUndefined();
     expect(sent.filter((s) => s.method === 'DELETE').map((s) => s.status)).toEqual([204, 404]);
