@@ -50,7 +50,8 @@ export async function runBenchmark(s: Base2NewSettings, o: BenchmarkRunOptions):
     let done = 0;
     return runPool<J, Base2NewJobResult>(jobs, {
       entry: WORKER,
-      args: [o.modelDir, join(o.workDir, what), String(threads)],
+      args: [o.modelDir, String(threads)],
+      workDir: join(o.workDir, what),
       concurrency: o.jobs,
       onResult: () => o.log(`bench:base2new: ${what} ${++done}/${jobs.length} jobs done`),
     });

@@ -1,18 +1,17 @@
 // A worker process of the base-to-new benchmark (started by process-pool.ts):
-//   node bin/run-ts.mjs lab/toyworld/base2new-worker.ts MODEL_DIR WORK_DIR THREADS
+//   node bin/run-ts.mjs lab/toyworld/base2new-worker.ts MODEL_DIR THREADS WORK_DIR
 // Loads the model once, then runs the jobs it is sent (base2new-jobs.ts) one at a time; THREADS = 0
-// leaves ONNX Runtime's thread count at its default.
-import { mkdirSync, rmSync } from 'node:fs';
+// leaves ONNX Runtime's thread count at its default. WORK_DIR is this process's own scratch folder,
+// made and removed by the pool.
 import { loadClipModel } from '../../gpu-worker/clip/model.ts';
 import { OrtClipEncoders } from '../../gpu-worker/clip/ort-encoders.ts';
 import { createJobContext, runJob, type Base2NewJob, type Base2NewJobResult } from './base2new-jobs.ts';
 import type { PoolReply, PoolRequest } from './process-pool.ts';
 
-const [modelDir, workDir, threadsArg] = process.argv.slice(2);
+const [modelDir, threadsArg, workDir] = process.argv.slice(2);
 const threads = Number(threadsArg) || undefined;
 const model = loadClipModel(modelDir);
 const encoders = new OrtClipEncoders(model, threads ? { threads, log: () => {} } : { log: () => {} });
-mkdirSync(workDir, { recursive: true });
 const ctx = createJobContext(model, encoders, workDir, threads, (line) => console.log(line));
 const reply = (m: PoolReply<Base2NewJobResult>) => process.send!(m);
 
@@ -23,8 +22,5 @@ process.on('message', (msg: PoolRequest<Base2NewJob>) => {
   );
 });
 process.on('disconnect', () => {
-  void encoders.release().finally(() => {
-    rmSync(workDir, { recursive: true, force: true });
-    process.exit(0);
-  });
+  void encoders.release().finally(() => process.exit(0));
 });
