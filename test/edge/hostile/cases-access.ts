@@ -4,7 +4,9 @@
 // hostile-looking input that is valid data.
 import { expect } from 'vitest';
 import { MAX_IMAGE_BYTES } from '../../../edge/datasets/limits.ts';
+import { S3BlobStore } from '../../../shared/storage/s3-blob-store.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN } from '../../helpers/edge.ts';
+import { s3Config } from '../../helpers/s3rver.ts';
 import { sigV4Matches } from '../../helpers/sigv4.ts';
 import { type Accepted, type Case, type Pending, S, b64, classify, complete, expectUploadGone, job, pendingUpload, s3Put, secret, stack, tinyPngs } from './context.ts';
 import { BOM, SQL, auth, filePart, labelPart, ok, pngDeclaring, postJson, pseudoRandom, rawJson, upload } from './http.ts';
@@ -98,9 +100,11 @@ export const ACCESS_CASES: Case[] = [
     baseline: 'before-setup',
     setup: async () => {
       const p = await pendingUpload('image/png', S.png.length);
-      // The edge's URLs live 15 minutes; sign one for the same key that lives 1 second.
-      const short = await stack.edge.blobs.presignPut(p.objectKey, 'image/png', S.png.length, 1);
-      await new Promise((r) => setTimeout(r, Math.max(0, short.expiresAt.getTime() - Date.now()) + 300));
+      // The edge's URLs live 15 minutes; a store signing an hour ago signs one for the same key that lived
+      // 1 second: expired before it is used, with no waiting.
+      const signedEarlier = new S3BlobStore({ ...s3Config(stack.s3.endpoint, stack.s3.bucket), clock: () => new Date(Date.now() - 3_600_000) });
+      const short = await signedEarlier.presignPut(p.objectKey, 'image/png', S.png.length, 1);
+      signedEarlier.client.destroy();
       p.s3Status = await s3Put(short.url, short.headers, S.png);
       return p;
     },
