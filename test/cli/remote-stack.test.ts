@@ -12,6 +12,7 @@ import { toyImageSet, writeImageFolder } from '../../lab/toyworld/image-sets.ts'
 import { CoCoOp, NotFoundError, type TrainingJob } from '../../sdk/src/node/index.ts';
 import { type Run, cocoop } from '../helpers/cli.ts';
 import { cleanEnv, launch } from '../helpers/processes.ts';
+import { type WaitOptions, waitUntil } from '../helpers/wait-until.ts';
 import { startReceiver } from '../helpers/webhook-receiver.ts';
 import { type LocalStack, startLocalStack } from '../sdk/local-stack.ts';
 
@@ -59,16 +60,8 @@ async function remoteError(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Pr
   return r.stderr.trimEnd().split('\n');
 }
 
-/** Polls `check` (every 100 ms, up to 30 s) until it gives a value. */
-async function until<T>(check: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
-}
+/** How the waits here poll: every 100 ms, up to 30 s, with the stack's last log lines if the deadline passes. */
+const polling: WaitOptions = { timeoutMs: 30_000, intervalMs: 100, context: () => stack.lines.slice(-30).join('\n') };
 
 const datasetIds = async () => (await client.datasets.list({ limit: 100 }).toArray()).map((d) => d.id);
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -291,12 +284,12 @@ describe('cocoop remote: webhooks, usage, deletes', () => {
       const { out: test } = await remoteJson<Delivery>(['webhooks', 'test', created.id]);
       expect(test).toMatchObject({ event_type: 'webhook.test', status: 'pending' });
       const delivered = async () => (await client.webhookEndpoints.deliveries(created.id).toArray()).find((d) => d.id === test.id && d.status === 'succeeded');
-      await until(delivered);
+      await waitUntil('the test event delivered', delivered, polling);
       expect(receiver.at('/cli').map((r) => r.headers['webhook-id'])).toEqual([test.id]);
       const { out: deliveries } = await remoteJson<{ data: Delivery[] }>(['webhooks', 'deliveries', created.id, '--status', 'succeeded']);
       expect(deliveries.data.map((d) => [d.id, d.status])).toEqual([[test.id, 'succeeded']]);
       expect((await remoteJson<Delivery>(['webhooks', 'resend', test.id])).out).toMatchObject({ id: test.id, status: 'pending' });
-      await until(async () => (receiver.at('/cli').length === 2 ? true : undefined));
+      await waitUntil('the resent test event at /cli', () => receiver.at('/cli').length === 2, polling);
       expect(receiver.at('/cli').map((r) => r.headers['webhook-id'])).toEqual([test.id, test.id]);
 
       const { out: rotated } = await remoteJson<{ id: string; secret: string }>(['webhooks', 'rotate-secret', created.id]);

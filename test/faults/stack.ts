@@ -20,6 +20,7 @@ import { toyImageSet } from '../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../lab/toyworld/png.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN } from '../helpers/edge.ts';
 import { type RunningS3rver, s3Config, startS3rver } from '../helpers/s3rver.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
 import { testTrainer } from '../helpers/jobs.ts';
 import { apiCall } from '../../scripts/lib/api-call.ts';
@@ -157,19 +158,22 @@ export async function readyDataset(stack: FaultStack, key: string, pngs: { label
 export const createJob = (stack: FaultStack, key: string, datasetId: string, epochs: number) =>
   api<Job>(stack.url, key, 'POST', '/v1/training-jobs', { dataset_id: datasetId, method: 'cocoop', hyperparameters: { epochs, shots: 2, seed: 3 } }, 201);
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number, context: () => string = () => ''): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    let v: T | null | undefined | false = null;
+/**
+ * The shared waitUntil, polled every 100 ms, except that an error thrown by `fn` counts as "not yet" (e.g. the edge
+ * is down right now) instead of ending the wait; the last such error is shown with `context` if the deadline passes.
+ */
+export function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number, context: () => string = () => ''): Promise<T> {
+  let lastError = '';
+  const tolerant = async () => {
     try {
-      v = await fn();
-    } catch {
-      // e.g. the edge is down right now: try again
+      return await fn();
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+      return undefined;
     }
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${context()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  };
+  const fullContext = () => [context(), lastError && `last error from the check: ${lastError}`].filter(Boolean).join('\n');
+  return waitUntil(what, tolerant, { timeoutMs, intervalMs: 100, context: fullContext });
 }
 
 export const FINAL = ['succeeded', 'failed', 'cancelled'];

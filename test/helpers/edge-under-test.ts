@@ -33,6 +33,7 @@ import { startEdge } from '../../edge/node/server.ts';
 import { S3BlobStore } from '../../shared/storage/s3-blob-store.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN } from './edge.ts';
 import { type RunningS3rver, s3Config } from './s3rver.ts';
+import { waitUntil } from './wait-until.ts';
 import { edgeVars, startWranglerDev } from './wrangler-dev.ts';
 
 export type Runtime = 'node' | 'workerd';
@@ -217,14 +218,17 @@ async function startWorkerd(opts: EdgeUnderTestOptions): Promise<EdgeUnderTest> 
       devProxyRetries: () => proxyRetries,
       async loggedErrors() {
         await barrier();
-        barriers++;
-        const deadline = Date.now() + 15_000;
-        for (;;) {
-          const entries = wranglerErrors(dev.log());
-          if (entries.filter((e) => e.includes(BARRIER_LINE)).length >= barriers) return entries.filter((e) => !e.includes(BARRIER_LINE));
-          if (Date.now() > deadline) throw new Error(`log barrier ${barriers} not in wrangler's output after 15 s:\n${dev.log().slice(-3000)}`);
-          await new Promise((ok) => setTimeout(ok, 5));
-        }
+        const n = ++barriers;
+        // An empty list of errors is still an answer (arrays are truthy); undefined means the barrier is not in yet.
+        return waitUntil(
+          `log barrier ${n} in wrangler's output`,
+          () => {
+            const entries = wranglerErrors(dev.log());
+            if (entries.filter((e) => e.includes(BARRIER_LINE)).length < n) return undefined;
+            return entries.filter((e) => !e.includes(BARRIER_LINE));
+          },
+          { timeoutMs: 15_000, intervalMs: 5, context: () => dev.log().slice(-3000) },
+        );
       },
       async close() {
         opened.close();

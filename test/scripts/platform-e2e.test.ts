@@ -19,6 +19,7 @@ import { readAdapter } from '../../gpu-worker/cocoop/artifact.ts';
 import { toyImageSet } from '../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../lab/toyworld/png.ts';
 import { type Launched, ROOT, cleanEnv, freePort, isAlive, launch } from '../helpers/processes.ts';
+import { type WaitOptions, waitUntil } from '../helpers/wait-until.ts';
 import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
 import { apiCall } from '../../scripts/lib/api-call.ts';
 
@@ -61,15 +62,8 @@ function start(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Launched {
 
 const api = <T>(key: string, method: string, path: string, body?: unknown, expectStatus?: number) => apiCall<T>(url, key, method, path, body, expectStatus);
 
-async function waitUntil<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${stack.lines.slice(-30).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** How the waits here poll: every 200 ms, with the stack's last log lines if the deadline passes. */
+const polling = (timeoutMs: number): WaitOptions => ({ timeoutMs, intervalMs: 200, context: () => stack.lines.slice(-30).join('\n') });
 
 /** A tenant with a webhook endpoint to `receiver` at `hookPath` and a ready 4-class dataset of night images. */
 async function tenantWithDataset(hookPath: string): Promise<{ key: string; datasetId: string; endpointId: string; secret: string }> {
@@ -103,14 +97,14 @@ const waitForStatus = (key: string, id: string, statuses: string[], timeoutMs: n
   waitUntil(`job ${id} to be ${statuses.join('/')}`, async () => {
     const j = await getJob(key, id);
     return statuses.includes(j.status) ? j : null;
-  }, timeoutMs);
+  }, polling(timeoutMs));
 
 /** The worker holding the job: from its latest "Started by worker <id>." / "Resumed by worker <id> (...)" event; ids end in -<pid>. */
 async function holderOf(key: string, jobId: string): Promise<{ workerId: string; pid: number }> {
   const workerId = await waitUntil('a lease event', async () => {
     const ids = (await events(key, jobId)).map((e) => e.message.match(/^(?:Started|Resumed) by worker (\S+?)(?:\.| \()/)?.[1]).filter(Boolean);
     return ids.at(-1);
-  }, 30_000);
+  }, polling(30_000));
   return { workerId, pid: Number(workerId.split('-').at(-1)) };
 }
 
@@ -122,7 +116,7 @@ const settledDeliveries = (key: string, endpointId: string) =>
   waitUntil('every delivery settled', async () => {
     const { data } = await api<{ data: Delivery[] }>(key, 'GET', `/v1/webhook-endpoints/${endpointId}/deliveries`);
     return data.length > 0 && data.every((d) => d.status !== 'pending') && data;
-  }, 30_000);
+  }, polling(30_000));
 
 /** Verified deliveries at `hookPath` (every one must verify with the endpoint's secret). */
 function verifiedAt(hookPath: string, secret: string): { type: string; data: { id: string }; webhookId: string }[] {
@@ -314,13 +308,13 @@ describe.each(['node', 'workerd'] as const)('the platform end to end (real proce
         if (hit) return hit[1]!;
       }
       return null;
-    }, 60_000);
+    }, polling(60_000));
     process.kill(Number(holder.split('-').at(-1)), 'SIGKILL');
 
     const done = await waitUntil('the evaluation final', async () => {
       const e = await api<{ status: string; result: { n: number; confusion: { matrix: number[][] } } | null; error: unknown }>(t.key, 'GET', `/v1/evaluations/${ev.id}`);
       return ['succeeded', 'failed'].includes(e.status) ? e : null;
-    }, 150_000);
+    }, polling(150_000));
     expect(done.status, JSON.stringify(done.error)).toBe('succeeded');
     expect(done.result!.n).toBe(256);
     expect(done.result!.confusion.matrix.flat().reduce((a, b) => a + b, 0)).toBe(256);
@@ -328,7 +322,7 @@ describe.each(['node', 'workerd'] as const)('the platform end to end (real proce
     const retried = launched.some((l, k) => l.lines.slice(marks[k]).some((line) => line.includes(`leased evaluation ${ev.id} (attempt 2)`)));
     expect(retried).toBe(true);
     // Exactly one verified evaluation.succeeded delivery for it (and nothing else for it), also after more rounds.
-    await waitUntil('the evaluation webhook', async () => verifiedAt('/eval-crash', t.secret).some((d) => d.data.id === ev.id), 30_000);
+    await waitUntil('the evaluation webhook', async () => verifiedAt('/eval-crash', t.secret).some((d) => d.data.id === ev.id), polling(30_000));
     const deliveries = (await api<{ data: Delivery[] }>(t.key, 'GET', `/v1/webhook-endpoints/${t.endpointId}/deliveries`)).data;
     expect(deliveries.filter((d) => d.payload.data.id === ev.id).map((d) => [d.event_type, d.status])).toEqual([['evaluation.succeeded', 'succeeded']]);
     expect(verifiedAt('/eval-crash', t.secret).filter((d) => d.data.id === ev.id).map((d) => d.type)).toEqual(['evaluation.succeeded']);
@@ -352,7 +346,7 @@ describe.each(['node', 'workerd'] as const)('the platform end to end (real proce
   it('cancel: cancelling → cancelled, one cancelled webhook, and the worker takes the next job', async () => {
     const t = await tenantWithDataset('/cancel');
     const job = await createJob(t.key, t.datasetId, 100);
-    await waitUntil('the first epoch', async () => (await events(t.key, job.id)).some((e) => e.type === 'metrics'), 60_000);
+    await waitUntil('the first epoch', async () => (await events(t.key, job.id)).some((e) => e.type === 'metrics'), polling(60_000));
     const holder = await holderOf(t.key, job.id);
     const cancelling = await api<Job>(t.key, 'POST', `/v1/training-jobs/${job.id}/cancel`, undefined, 200);
     expect(cancelling.status).toBe('cancelling');
@@ -395,7 +389,7 @@ describe.each(['node', 'workerd'] as const)('the platform end to end (real proce
     expect((await waitForStatus(own.key, job.id, ['succeeded', 'failed'], 120_000)).status).toBe('succeeded');
     await settledDeliveries(own.key, own.endpointId);
     // Let every delivery reach its final state first (a pending one would be sent after the restart: not a loss, but a change).
-    await waitUntil('no pending deliveries', async () => !JSON.stringify(await snapshot()).includes('"status":"pending"'), 30_000);
+    await waitUntil('no pending deliveries', async () => !JSON.stringify(await snapshot()).includes('"status":"pending"'), polling(30_000));
     const before = await snapshot();
     expect(before.at(-1)).toMatchObject({
       datasets: { data: [expect.anything()] },

@@ -18,6 +18,7 @@ import { ADMIN_TOKEN, type TestEdge, WORKER_TOKEN, startTestEdge, testBlobStore 
 import { ManualClock } from '../helpers/manual-clock.ts';
 import { s3Config } from '../helpers/s3rver.ts';
 import { freePort } from '../helpers/processes.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
 
 const clock = new ManualClock();
@@ -122,7 +123,7 @@ describe('no answer', () => {
     const controller = new AbortController();
     const client = new CoCoOp({ baseURL: slow.url, apiKey: 'k', sleep: async () => {} });
     const call = client.tenant.retrieve({ signal: controller.signal });
-    await waitUntil(() => slow.at('/v1/me').length > before);
+    await waitUntil('the call to reach the server', () => slow.at('/v1/me').length > before, { timeoutMs: 10_000, intervalMs: 10 });
     controller.abort();
     await expect(call).rejects.toBeInstanceOf(APIUserAbortError);
     expect(slow.at('/v1/me')).toHaveLength(before + 1);
@@ -178,7 +179,7 @@ describe('an Idempotency-Key still in flight', () => {
           if (sent.at(-1)?.status !== 409) return; // the backoff after the timeout: the first attempt is still blocked
           // Told to come back later: let the first attempt finish, and come back once it has.
           blobs.open();
-          while ((await imageCount()) === 0) await new Promise((ok) => setTimeout(ok, 20));
+          await waitUntil('the first attempt to store its image', async () => (await imageCount()) > 0, { timeoutMs: 20_000, intervalMs: 20 });
         },
       });
       const ds = await client.datasets.create({ name: 'in flight' });
@@ -225,11 +226,3 @@ describe('retry arithmetic', () => {
     expect([backoffMs(10, () => 0), backoffMs(10, () => 1)]).toEqual([MAX_BACKOFF_MS / 2, MAX_BACKOFF_MS]);
   });
 });
-
-async function waitUntil(fn: () => boolean): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

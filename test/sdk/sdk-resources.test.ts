@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toyImageSet } from '../../lab/toyworld/image-sets.ts';
 import { encodePng } from '../../lab/toyworld/png.ts';
 import { AuthenticationError, CoCoOp, ConflictError, type WebhookDelivery } from '../../sdk/src/node/index.ts';
+import { type WaitOptions, waitUntil } from '../helpers/wait-until.ts';
 import type { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { type LocalStack, type StackWithReceiver, startStackWithReceiver } from './local-stack.ts';
 
@@ -27,15 +28,8 @@ afterAll(async () => {
   await started?.stop();
 }, 30_000);
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** How the waits here poll: every 100 ms, up to 30 s, with the stack's last log lines if the deadline passes. */
+const polling: WaitOptions = { timeoutMs: 30_000, intervalMs: 100, context: () => stack.lines.slice(-30).join('\n') };
 
 describe('webhook endpoints', () => {
   it('update, a test event the receiver verifies, deliveries by status, a resend with the same webhook-id', async () => {
@@ -48,24 +42,24 @@ describe('webhook endpoints', () => {
 
     const queued = await client.webhookEndpoints.test(created.id);
     expect(queued).toMatchObject({ endpoint_id: created.id, event_type: 'webhook.test', status: 'pending' });
-    const got = await waitFor('the test event', () => receiver.at('/hooks')[0]);
+    const got = await waitUntil('the test event', () => receiver.at('/hooks')[0], polling);
     const event = client.webhooks.verify(got.body, got.headers, created.secret);
     expect(event).toMatchObject({ type: 'webhook.test', data: { endpoint_id: created.id, delivery_id: queued.id } });
     expect(got.headers['webhook-id']).toBe(queued.id);
 
-    const succeeded = await waitFor('the delivery to succeed', async () => (await client.webhookEndpoints.deliveries(created.id, { status: 'succeeded' }).toArray())[0]);
+    const succeeded = await waitUntil('the delivery to succeed', async () => (await client.webhookEndpoints.deliveries(created.id, { status: 'succeeded' }).toArray())[0], polling);
     expect(succeeded).toMatchObject({ id: queued.id, status: 'succeeded', attempt_count: 1 });
     expect(await client.webhookEndpoints.deliveries(created.id, { status: 'failed' }).toArray()).toEqual([]);
 
     const resent = await client.webhookEndpoints.resendDelivery(queued.id);
     expect(resent).toMatchObject({ id: queued.id, status: 'pending' });
-    const again = await waitFor('the resent delivery', () => receiver.at('/hooks')[1]);
+    const again = await waitUntil('the resent delivery', () => receiver.at('/hooks')[1], polling);
     expect(again.headers['webhook-id']).toBe(queued.id);
     expect(again.body).toBe(got.body);
-    const done: WebhookDelivery = await waitFor('the resend to succeed', async () => {
+    const done: WebhookDelivery = await waitUntil('the resend to succeed', async () => {
       const [d] = await client.webhookEndpoints.deliveries(created.id).toArray();
       return d?.status === 'succeeded' && d.attempts.length === 2 ? d : undefined;
-    });
+    }, polling);
     expect(done.attempts.map((a) => a.status_code)).toEqual([200, 200]);
 
     // Disabled: a test event is a 409 ConflictError; the secret rotates; deleted: gone from the list.
@@ -117,10 +111,10 @@ describe('images, evaluations, inference and usage', () => {
     expect(new Set(embeddings.data.map((d) => d.embedding.length)).size).toBe(1);
 
     const today = new Date().toISOString().slice(0, 10);
-    const usage = await waitFor('the evaluation in the usage report', async () => {
+    const usage = await waitUntil('the evaluation in the usage report', async () => {
       const u = await client.usage.retrieve({ from: today, to: today });
       return u.totals.evaluation_seconds['zero-shot'] > 0 ? u : undefined;
-    });
+    }, polling);
     expect(usage.data.map((d) => d.date)).toEqual([today]);
     expect(usage.totals).toMatchObject({ classify_requests: 1, classify_images: 1, embedding_texts: 2 });
   }, 90_000);

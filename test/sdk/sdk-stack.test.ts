@@ -23,6 +23,7 @@ import {
   type TrainingJobEvent,
 } from '../../sdk/src/node/index.ts';
 import { cleanEnv, launch } from '../helpers/processes.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 import type { WebhookReceiver } from '../helpers/webhook-receiver.ts';
 import { type LocalStack, type StackWithReceiver, startStackWithReceiver } from './local-stack.ts';
 
@@ -188,7 +189,11 @@ describe('training, classification and webhooks', () => {
     expect(createHash('sha256').update(artifact).digest('hex')).toBe(model.artifact.sha256);
 
     // The job's webhook, as the receiver got it, verifies with the endpoint's secret; a changed body or secret does not.
-    const delivery = await waitFor(() => receiver.at('/sdk').find((r) => r.body.includes(job.id)));
+    const delivery = await waitUntil('the webhook delivery of the job', () => receiver.at('/sdk').find((r) => r.body.includes(job.id)), {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      context: () => stack.lines.slice(-30).join('\n'),
+    });
     const event = client.webhooks.verify(delivery.body, delivery.headers, endpoint.secret);
     expect(event.type).toBe('training_job.succeeded');
     expect(event.data).toMatchObject({ id: job.id, status: 'succeeded', model_id: model.id });
@@ -358,13 +363,3 @@ describe('typed errors', () => {
     expect(sent.map((s) => s.status)).toEqual([404, 422, 401]);
   });
 });
-
-async function waitFor<T>(fn: () => T | undefined, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for the webhook delivery');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -18,6 +18,7 @@ import sharp from 'sharp';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanEnv, freePort, launch as launchProcess, type Launched } from '../helpers/processes.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'cocoop-security-'));
 const running = new Set<ChildProcess>();
@@ -52,16 +53,6 @@ async function startReceiver(): Promise<{ url: string; received: Received[] }> {
   });
   await new Promise<void>((ok) => receiver!.listen(0, '127.0.0.1', ok));
   return { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`, received };
-}
-
-async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('the local stack (real processes)', () => {
@@ -134,7 +125,7 @@ describe('the local stack (real processes)', () => {
     const job = await call('/v1/training-jobs', key1, { body: { dataset_id: ds.json.id, method: 'coop', hyperparameters: { epochs: 1 } } });
     expect(job.status).toBe(201);
     expect((await call(`/v1/training-jobs/${job.json.id}/cancel`, key1, { method: 'POST' })).status).toBe(200);
-    const delivery = await until('the webhook delivery', () => hook.received[0], 25_000);
+    const delivery = await waitUntil('the webhook delivery', () => hook.received[0], { timeoutMs: 25_000, intervalMs: 100 });
     // Signed with both secrets during the rotation overlap; each one verifies.
     for (const s of [ep.json.secret as string, rotated.json.secret as string]) {
       expect(new Webhook(s).verify(delivery.body, delivery.headers as Record<string, string>)).toMatchObject({ type: 'training_job.cancelled' });

@@ -19,6 +19,7 @@ import { bearer, jsonHeaders } from '../../helpers/edge.ts';
 import { type EdgeUnderTest, type Runtime, startEdgeUnderTest } from '../../helpers/edge-under-test.ts';
 import type { LeaseBody } from '../../helpers/jobs.ts';
 import { type RunningS3rver, startS3rver } from '../../helpers/s3rver.ts';
+import { waitUntil } from '../../helpers/wait-until.ts';
 import { type WebhookReceiver, startReceiver } from '../../helpers/webhook-receiver.ts';
 
 /** Routes that take no id of an existing resource (lists, creates, self, system, worker-internal). */
@@ -131,15 +132,6 @@ async function ok<T>(res: Response | Promise<Response>, status: number): Promise
   return (text ? JSON.parse(text) : null) as T;
 }
 
-/** Polls `read` until it returns true (a positive condition; fails after `ms`). */
-async function until(what: string, read: () => boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!read()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${ms / 1000} s`);
-    await new Promise((ok) => setTimeout(ok, 20));
-  }
-}
-
 /** A's resources, one of each, made through the API (and the worker API for the job). */
 async function createTenantA(): Promise<void> {
   const tenant = async (name: string) =>
@@ -190,7 +182,11 @@ async function createTenantA(): Promise<void> {
   expect(edge.count('SELECT COUNT(*) AS n FROM job_events WHERE job_id = ?', job.id)).toBeGreaterThan(0);
   expect(edge.count('SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ?', endpoint.id)).toBe(1);
   if (edge.runtime === 'workerd') {
-    await until('the delivery to A\'s endpoint succeeded', () => edge.count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ? AND status = 'succeeded'", endpoint.id) === 1);
+    await waitUntil(
+      "the delivery to A's endpoint to succeed",
+      () => edge.count("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE endpoint_id = ? AND status = 'succeeded'", endpoint.id) === 1,
+      { timeoutMs: 30_000, intervalMs: 20 },
+    );
     expect(rx.at('/hook')).toHaveLength(1);
   }
   const [delivery] = edge.all<{ id: string }>('SELECT id FROM webhook_deliveries WHERE endpoint_id = ?', endpoint.id);

@@ -8,6 +8,7 @@ import { outboxStatements } from '../../../edge/webhooks/outbox.ts';
 import { webhookSettings } from '../../../edge/webhooks/settings.ts';
 import { jsonHeaders } from '../../helpers/edge.ts';
 import { useEdgeAndReceiver } from '../../helpers/edge-receiver.ts';
+import { waitUntil } from '../../helpers/wait-until.ts';
 
 const fx = useEdgeAndReceiver();
 const settings = webhookSettings({ localMode: true, retryScheduleSeconds: [0, 0], timeoutMs: 5000 });
@@ -32,14 +33,6 @@ const rowsOf = (tenantIds: string[]) =>
 /** Ends the rows of these tenants so later tests' runs do not see them. */
 const retire = (tenantIds: string[]) =>
   fx.edge.db.raw.prepare(`UPDATE webhook_deliveries SET status = 'failed' WHERE status = 'pending' AND tenant_id IN (${tenantIds.map(() => '?').join(', ')})`).run(...tenantIds);
-
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, 10));
-  }
-}
 
 describe('dispatcher fairness', () => {
   it("one run picks every tenant's due rows before the big tenant's older surplus, at most 6 per endpoint", async () => {
@@ -94,7 +87,7 @@ describe('dispatcher fairness', () => {
 
     // Two runs at once, each free to take all 10.
     const runs = Promise.all([dispatchDueWebhooks(fx.edge.ports, settings), dispatchDueWebhooks(fx.edge.ports, settings)]);
-    await until('6 requests open at /held', () => open >= 6);
+    await waitUntil('6 requests open at /held', () => open >= 6, { timeoutMs: 10_000, intervalMs: 10 });
     // While they are open: a new event of another tenant is sent by a third run, which takes none of /held's rows.
     await emit(other.id, 'job_other', new Date());
     const third = await dispatchDueWebhooks(fx.edge.ports, settings);

@@ -10,6 +10,7 @@ import { outboxStatements } from '../../../edge/webhooks/outbox.ts';
 import { webhookSettings } from '../../../edge/webhooks/settings.ts';
 import { type TestEdge, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
 import { useEdgeAndReceiver } from '../../helpers/edge-receiver.ts';
+import { waitUntil } from '../../helpers/wait-until.ts';
 import { type WebhookReceiver, startReceiver } from '../../helpers/webhook-receiver.ts';
 
 const fx = useEdgeAndReceiver();
@@ -179,24 +180,14 @@ describe('the Node background timer', () => {
     try {
       const t = await edge.createTenant('Timer');
       const ep = await endpoint(edge, rx, t.api_key, '/timer');
-      const arrived = async (n: number) => {
-        const deadline = Date.now() + 20_000;
-        while (rx.at('/timer').length < n) {
-          if (Date.now() > deadline) throw new Error(`waited for ${n} requests, got ${rx.at('/timer').length}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      };
+      const received = () => `${rx.at('/timer').length} requests received at /timer`;
       const test = await call(edge, 'POST', `/v1/webhook-endpoints/${ep.id}/test`, t.api_key);
       expect(test.status).toBe(202);
-      await arrived(1);
+      await waitUntil('the test event at /timer', () => rx.at('/timer').length >= 1, { timeoutMs: 20_000, intervalMs: 20, context: received });
       const listed = async () => (await call(edge, 'GET', `/v1/webhook-endpoints/${ep.id}/deliveries`, t.api_key)).body.data[0] as Json;
-      const deadline = Date.now() + 20_000;
-      while ((await listed()).status !== 'succeeded') {
-        if (Date.now() > deadline) throw new Error('the test delivery did not succeed');
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitUntil('the test delivery to succeed', async () => (await listed()).status === 'succeeded', { timeoutMs: 20_000, intervalMs: 20 });
       expect((await call(edge, 'POST', `/v1/webhook-deliveries/${test.body.id}/resend`, t.api_key)).status).toBe(202);
-      await arrived(2);
+      await waitUntil('the resend at /timer', () => rx.at('/timer').length >= 2, { timeoutMs: 20_000, intervalMs: 20, context: received });
       const reqs = rx.at('/timer');
       expect(reqs.map((r) => r.headers['webhook-id'])).toEqual([test.body.id, test.body.id]);
       for (const r of reqs) expect(verify(ep.secret, r)).toMatchObject({ type: 'webhook.test' });
