@@ -1,18 +1,13 @@
 // The fixture of the evaluation route tests (test/edge/routes/evaluations*.test.ts): the evaluation requests, a
-// published model made through the worker API, the evaluation lease, webhook outbox rows and a hand-written result.
+// published model made through the worker API, the evaluation lease and webhook outbox rows (hand-written results are
+// in evaluation-scores.ts).
 import { expect } from 'vitest';
+import type { Scores } from '../../shared/contracts/evaluation.ts';
 import type { Lease } from '../../shared/contracts/worker-api.ts';
 import { type TestEdge, bearer, jsonHeaders } from './edge.ts';
 import { completeBody, insertReadyDataset, workerClient } from './jobs.ts';
 import { createJob } from './training-job-api.ts';
 
-export type Scores = {
-  n: number;
-  accuracy: number;
-  zero_shot_accuracy: number;
-  per_class: { label: string; n: number; accuracy: number; zero_shot_accuracy: number }[];
-  confusion: { labels: string[]; matrix: number[][] };
-};
 export type Evaluation = {
   id: string;
   object: string;
@@ -70,20 +65,3 @@ export function deliveryRows(e: TestEdge, type: string): { endpoint_id: string; 
   }[];
 }
 
-/** Hand-written figures for a cat×2 + dog×2 dataset classified against [cat, dog]: 3 of 4 right, zero-shot 2 of 4. */
-export function handResult(labels = ['cat', 'dog']): Scores {
-  return {
-    n: 4,
-    accuracy: 0.75,
-    zero_shot_accuracy: 0.5,
-    per_class: [
-      { label: 'cat', n: 2, accuracy: 1, zero_shot_accuracy: 0.5 },
-      { label: 'dog', n: 2, accuracy: 0.5, zero_shot_accuracy: 0.5 },
-    ],
-    // Rows: true cat → [2, 0], true dog → [1, 1]; rows and columns of further labels are zero.
-    confusion: {
-      labels,
-      matrix: labels.map((truth) => labels.map((_, j) => (truth === 'cat' && j === 0 ? 2 : truth === 'dog' && j < 2 ? 1 : 0))),
-    },
-  };
-}

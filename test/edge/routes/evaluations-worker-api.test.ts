@@ -4,6 +4,7 @@
 // re-leased (attempts 2, the old lease refused), and the attempt limit.
 import { describe, expect, it } from 'vitest';
 import { bearer } from '../../helpers/edge.ts';
+import { handResult } from '../../helpers/evaluation-scores.ts';
 import { count, insertReadyDataset, workerClient } from '../../helpers/jobs.ts';
 import { createJob, edgePerTest, errorOf, insertWebhookEndpoint, snapshot } from '../../helpers/training-job-api.ts';
 import {
@@ -11,7 +12,6 @@ import {
   createEvaluationOk,
   deliveryRows,
   getEvaluation,
-  handResult,
   leaseEvaluation,
   publishModel,
 } from '../../helpers/evaluation-api.ts';

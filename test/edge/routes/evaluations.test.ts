@@ -3,6 +3,7 @@
 // param and with nothing written; a dataset under a queued evaluation cannot be deleted. Running them through the
 // worker API is in evaluations-worker-api.test.ts.
 import { describe, expect, it } from 'vitest';
+import { handResult } from '../../helpers/evaluation-scores.ts';
 import { bearer } from '../../helpers/edge.ts';
 import { count, insertReadyDataset, workerClient } from '../../helpers/jobs.ts';
 import { createJob, edgePerTest, errorOf, snapshot } from '../../helpers/training-job-api.ts';
@@ -11,7 +12,6 @@ import {
   createEvaluation,
   createEvaluationOk,
   getEvaluation,
-  handResult,
   leaseEvaluation,
   publishModel,
 } from '../../helpers/evaluation-api.ts';
