@@ -11,11 +11,13 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type S3rverStore, answerPutsOnceWritten } from './s3rver-written-put.ts';
 
 // s3rver ships no type declarations; the part of its API used here.
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
+  store: S3rverStore;
 }
 type S3rverCtor = new (options: {
   address: string;
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
   const origins = (process.env.S3_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter((o) => o !== '');
   const configs = origins.length > 0 ? [corsConfiguration(origins)] : [];
   const server = new S3rver({ address: '127.0.0.1', port, silent: true, directory, configureBuckets: [{ name: bucket, configs }] });
+  answerPutsOnceWritten(server.store); // a HEAD right after a PUT's answer sees the whole object
   const addr = await server.run();
   process.stdout.write(`s3rver listening on http://127.0.0.1:${addr.port} (bucket ${bucket}, data: ${directory})\n`);
 

@@ -2,35 +2,19 @@
 // For fault tests it can go down (connections cut, the port refuses) and come back on the same port
 // with the same directory, so every object stored before the outage is there again.
 //
-// Every PUT is answered once its object file is written: s3rver 3.7.1's FilesystemStore.putObject resolves when the
-// request body has gone through its hashing stream, before the file's write stream has written it, so under load the
-// write could land after the answer — after a test's setLastModified, giving the object a fresh mtime again (a
-// reconciliation test then saw an orphan "inside the grace period"). writtenPutObject replaces it.
-import { createHash } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync, utimesSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+// Every PUT is answered once its object file is written (scripts/lib/s3rver-written-put.ts, as in the local stack):
+// otherwise a write landing after the answer — after a test's setLastModified — gave the object a fresh mtime again (a
+// reconciliation test then saw an orphan "inside the grace period").
+import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { join } from 'node:path';
+import { type S3rverStore, answerPutsOnceWritten } from '../../scripts/lib/s3rver-written-put.ts';
 import type { S3BlobStoreOptions } from '../../shared/storage/s3-blob-store.ts';
 
 // s3rver ships no type declarations; this is the part of its API the helper uses.
-interface S3rverObject {
-  bucket: string;
-  key: string;
-  /** The request (a PUT) or a Buffer/stream (multipart completion). */
-  content: Readable | Buffer;
-  metadata: Record<string, string>;
-}
-interface S3rverStore {
-  getResourcePath(bucket: string, key: string, resource: 'object'): string;
-  putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
-  putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
-}
 interface S3rverInstance {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
@@ -79,7 +63,7 @@ export async function startS3rver(): Promise<RunningS3rver> {
       directory: dir,
       configureBuckets: [{ name: bucket }],
     });
-    s.store.putObject = (object) => writtenPutObject(s.store, object);
+    answerPutsOnceWritten(s.store);
     s.on('event', (e) => {
       for (const r of e.Records) if (r.eventName.startsWith('ObjectCreated')) for (const l of created) l(decodeURIComponent(r.s3.object.key));
     });
@@ -129,29 +113,6 @@ export async function startS3rver(): Promise<RunningS3rver> {
       server = s;
     },
   };
-}
-
-/** s3rver's putObject (the object file, then its .md5 and metadata files), resolving once the file is written. */
-async function writtenPutObject(store: S3rverStore, object: S3rverObject): Promise<{ size: number; md5: string }> {
-  const path = store.getResourcePath(object.bucket, object.key, 'object');
-  await mkdir(dirname(path), { recursive: true });
-  const hash = createHash('md5');
-  let size = 0;
-  const source = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content;
-  await pipeline(
-    source,
-    async function* (chunks: AsyncIterable<Buffer>) {
-      for await (const chunk of chunks) {
-        hash.update(chunk);
-        size += chunk.length;
-        yield chunk;
-      }
-    },
-    createWriteStream(path), // pipeline resolves after its 'finish' and 'close': every write has reached the file
-  );
-  const md5 = hash.digest('hex');
-  await store.putMetadata(object.bucket, object.key, object.metadata, md5);
-  return { size, md5 };
 }
 
 /** S3BlobStore options that s3rver accepts (its built-in S3RVER/S3RVER key pair, path-style URLs). */
