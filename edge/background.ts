@@ -7,8 +7,9 @@
 // sweeps.ts; orphans a failed request left are logged), purge job events, final jobs and webhook deliveries
 // past the retention (edge/retention.ts), then webhooks: with a webhook queue (ports.webhookQueue: Workers with the
 // WEBHOOK_QUEUE binding) it only enqueues due deliveries that have no message (the safety net of the queue,
-// edge/webhooks/queue.ts) and the queue's consumer sends them; without one (Node) it sends a fair batch of due
-// deliveries itself (edge/webhooks/dispatcher.ts); last, the bucket reconciliation by listing (edge/bucket/reconcile.ts:
+// edge/webhooks/queue.ts) and the queue's consumer sends them; without one it sends a fair batch of due deliveries
+// itself (edge/webhooks/dispatcher.ts) — the Node timer leaves this task out and sends them in dispatch runs of their
+// own, which may overlap (startBackgroundTimer); last, the bucket reconciliation by listing (edge/bucket/reconcile.ts:
 // one page of the bucket per due run — once a minute at most, whatever the timer's period — removing the objects no
 // row refers to once older than ORPHAN_GRACE_HOURS; logged, and reported in bucket_reconciliations). Each task runs
 // even when an earlier one failed; failures are logged through config.logger and listed in the summary, never thrown.
@@ -49,6 +50,8 @@ export interface BackgroundSummary {
 
 export interface BackgroundOptions {
   fetchImpl?: typeof fetch;
+  /** False: the webhooks task is left out (the Node timer sends deliveries in runs of their own). Default true. */
+  sendWebhooks?: boolean;
 }
 
 function describe(err: unknown): string {
@@ -103,7 +106,7 @@ export async function runBackgroundTasks(
   await task('retention', async () => {
     summary.retention = await purgeExpiredRecords(ports.db, config.retentionDays, now);
   });
-  await task('webhooks', async () => {
+  if (opts.sendWebhooks !== false) await task('webhooks', async () => {
     if (ports.webhookQueue) summary.webhookQueue = await enqueueDueDeliveries(ports.db, ports.webhookQueue, webhookSettings, now);
     else summary.webhooks = await dispatchDueWebhooks(ports, webhookSettings, now, opts.fetchImpl ?? fetch);
   });
@@ -121,20 +124,34 @@ export async function runBackgroundTasks(
 }
 
 export interface BackgroundTimer {
-  /** Runs now unless a run is in progress (then waits for that one); resolves with the summary. */
+  /**
+   * A maintenance run now unless one is in progress (then that one) and, without a webhook queue, a dispatch run
+   * (whatever the cap of the ticks' runs); resolves with the summary of both.
+   */
   runNow(): Promise<BackgroundSummary>;
-  /** Stops the interval and waits for a run in progress. */
+  /** Stops the interval and waits for the runs in progress. */
   stop(): Promise<void>;
 }
 
-export interface BackgroundTimerOptions extends BackgroundOptions {
+export interface BackgroundTimerOptions extends Omit<BackgroundOptions, 'sendWebhooks'> {
   /** Default 1000 ms. */
   intervalMs?: number;
-  /** Called after every completed run (tests, metrics). */
+  /** Called after every completed maintenance run (tests, metrics). */
   onRun?: (summary: BackgroundSummary) => void;
 }
 
-/** Node: runBackgroundTasks every `intervalMs` (unref'd; a tick during a run is skipped; errors logged, never thrown). */
+/**
+ * Dispatch runs the Node timer lets overlap. A run waits for its slowest receiver (up to the webhook timeout); the
+ * next tick's run sends the rows that are not in flight meanwhile, so one slow receiver does not hold every other
+ * tenant's deliveries. No row goes twice (claims) and no endpoint has more than its slots open (dispatcher.ts).
+ */
+export const MAX_DISPATCH_RUNS = 4;
+
+/**
+ * Node: every `intervalMs` (unref'd), a maintenance run — runBackgroundTasks without its webhooks task; a tick
+ * during one is skipped, runs never overlap — and, without a webhook queue, a dispatch run of due deliveries, up to
+ * MAX_DISPATCH_RUNS at once. Errors are logged, never thrown.
+ */
 export function startBackgroundTimer(
   ports: Ports,
   config: EdgeConfig,
@@ -143,11 +160,13 @@ export function startBackgroundTimer(
 ): BackgroundTimer {
   const intervalMs = opts.intervalMs ?? 1000;
   if (!(Number.isFinite(intervalMs) && intervalMs > 0)) throw new Error(`background intervalMs must be > 0, got ${intervalMs}`);
+  const lanes = !ports.webhookQueue; // with a queue, the maintenance run's webhooks task only enqueues: no lane of its own
   let running: Promise<BackgroundSummary> | null = null;
+  const dispatches = new Set<Promise<DispatchOutcome>>();
   let stopped = false;
-  const run = (): Promise<BackgroundSummary> => {
+  const maintain = (): Promise<BackgroundSummary> => {
     if (running) return running;
-    const p = runBackgroundTasks(ports, config, webhookSettings, config.clock(), opts)
+    const p = runBackgroundTasks(ports, config, webhookSettings, config.clock(), { ...opts, sendWebhooks: !lanes })
       .then((summary) => {
         try {
           opts.onRun?.(summary);
@@ -162,16 +181,42 @@ export function startBackgroundTimer(
     running = p;
     return p;
   };
+  /** A dispatch run; a tick's (`capped`) only while fewer than MAX_DISPATCH_RUNS are in progress. */
+  const dispatch = (capped: boolean): Promise<DispatchOutcome> | null => {
+    if (capped && dispatches.size >= MAX_DISPATCH_RUNS) return null;
+    const p: Promise<DispatchOutcome> = dispatchDueWebhooks(ports, webhookSettings, config.clock(), opts.fetchImpl ?? fetch)
+      .then((webhooks) => ({ webhooks, error: null }))
+      .catch((err: unknown) => {
+        config.logger.error('[background] webhooks failed', err);
+        return { webhooks: null, error: `webhooks: ${describe(err)}` };
+      })
+      .finally(() => dispatches.delete(p));
+    dispatches.add(p);
+    return p;
+  };
+  const runNow = async (): Promise<BackgroundSummary> => {
+    const [summary, sent] = await Promise.all([maintain(), lanes ? dispatch(false) : Promise.resolve(null)]);
+    if (!sent) return summary;
+    return { ...summary, webhooks: sent.webhooks, errors: sent.error ? [...summary.errors, sent.error] : summary.errors };
+  };
   const handle = setInterval(() => {
-    if (!stopped && !running) void run().catch((err) => config.logger.error('[background] run failed', err));
+    if (stopped) return;
+    if (!running) void maintain().catch((err) => config.logger.error('[background] run failed', err));
+    if (lanes) void dispatch(true);
   }, intervalMs);
   (handle as { unref?: () => void }).unref?.();
   return {
-    runNow: run,
+    runNow,
     async stop() {
       stopped = true;
       clearInterval(handle);
-      await running?.catch(() => {});
+      await Promise.all([running?.catch(() => {}), ...dispatches]);
     },
   };
+}
+
+/** What a dispatch run of the Node timer ended with. */
+interface DispatchOutcome {
+  webhooks: DispatchSummary | null;
+  error: string | null;
 }

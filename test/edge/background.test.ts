@@ -1,13 +1,14 @@
-// edge/background.ts: each maintenance task changes exactly the rows it should, and the Node timer runs,
-// stops, and never overlaps runs.
+// edge/background.ts: each maintenance task changes exactly the rows it should, and the Node timer runs, stops,
+// never overlaps maintenance runs, and does not let a slow receiver hold other deliveries.
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
-import { runBackgroundTasks, startBackgroundTimer } from '../../edge/background.ts';
+import { MAX_DISPATCH_RUNS, runBackgroundTasks, startBackgroundTimer } from '../../edge/background.ts';
 import { IDEMPOTENCY_TTL_MS } from '../../edge/http/idempotency.ts';
 import { RATE_WINDOW_RETENTION_MS } from '../../edge/http/rate-limit.ts';
 import { newId } from '../../edge/ids.ts';
 import { webhookSettings } from '../../edge/webhooks/settings.ts';
 import { type TestEdge, jsonHeaders, startTestEdge } from '../helpers/edge.ts';
 import { count, insertReadyDataset } from '../helpers/jobs.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
 
 let edge: TestEdge;
@@ -33,14 +34,14 @@ afterAll(async () => {
 
 const blobs = () => edge.ports.blobs;
 
-function insertDelivery(nextAttemptAt = Date.now() - 1): string {
+function insertDelivery(nextAttemptAt = Date.now() - 1, to = { tenantId: '', endpointId: '' }): string {
   const id = newId('webhookMessage');
   edge.db.raw
     .prepare(
       `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_type, payload, status, attempts, next_attempt_at, created_at)
        VALUES (?, ?, ?, 'training_job.succeeded', ?, 'pending', 0, ?, ?)`,
     )
-    .run(id, tenant.id, endpointId, JSON.stringify({ type: 'training_job.succeeded', n: id }), nextAttemptAt, new Date().toISOString());
+    .run(id, to.tenantId || tenant.id, to.endpointId || endpointId, JSON.stringify({ type: 'training_job.succeeded', n: id }), nextAttemptAt, new Date().toISOString());
   return id;
 }
 
@@ -130,66 +131,114 @@ describe('runBackgroundTasks', () => {
 
 describe('startBackgroundTimer', () => {
   it('runs on its interval and stops', async () => {
-    // The interval is moved by hand; a run starts by reading the clock, so `starts` counts the runs the ticks began.
+    // The interval is moved by hand. A tick begins a maintenance run and a dispatch run, each reading the clock at once
+    // (`reads`); `runs` counts the maintenance runs that ended.
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     try {
-      let starts = 0;
-      const config = { ...edge.config, clock: () => (starts++, new Date()) };
+      let reads = 0;
+      const config = { ...edge.config, clock: () => (reads++, new Date()) };
       const runs: unknown[] = [];
       const timer = startBackgroundTimer(edge.ports, config, settings, { intervalMs: 20, onRun: (s) => runs.push(s) });
       vi.advanceTimersByTime(19);
-      expect(starts).toBe(0);
+      expect(reads).toBe(0);
       for (const n of [1, 2]) {
+        const before = reads;
         vi.advanceTimersByTime(n === 1 ? 1 : 20);
-        expect(starts).toBe(n);
-        await timer.runNow(); // joins the run the tick began
+        expect(reads - before).toBe(2); // the tick began both runs (their tasks read the clock again later)
+        await timer.runNow(); // joins the maintenance run the tick began (waitUntil would move the faked interval)
         expect(runs).toHaveLength(n);
       }
       await timer.stop();
+      const atStop = reads;
       vi.advanceTimersByTime(1000);
-      expect(starts).toBe(2);
+      expect(reads).toBe(atStop); // no run after stop()
       expect(runs).toHaveLength(2);
     } finally {
       vi.useRealTimers();
     }
   });
 
-  it('never runs twice at once: ticks during a slow run are skipped, stop() waits for it', async () => {
+  it("a dispatch run held by a slow receiver holds nothing else: the next tick sends another tenant's delivery; stop() waits for it", async () => {
+    // Before: one run at a time, and a run waited for its slowest receiver, so the second delivery waited too.
+    const slowTenant = await edge.createTenant('slow receiver');
+    const res = await edge.fetch('/v1/webhook-endpoints', { method: 'POST', headers: jsonHeaders(slowTenant.api_key), body: JSON.stringify({ url: `${rx.url}/slow` }) });
+    expect(res.status).toBe(201);
+    const slowEndpoint = ((await res.json()) as { id: string }).id;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    let calls = 0;
-    let active = 0;
-    let maxActive = 0;
-    const slowFetch: typeof fetch = async () => {
-      calls++;
-      active++;
-      maxActive = Math.max(maxActive, active);
-      await gate;
-      active--;
+    const sent: string[] = [];
+    let held = 0;
+    const fetchImpl: typeof fetch = async (input) => {
+      const path = new URL(input instanceof Request ? input.url : String(input)).pathname;
+      sent.push(path);
+      if (path === '/slow') {
+        held++;
+        await gate; // the receiver answers only when the test lets it
+      }
       return new Response('ok', { status: 200 });
     };
-    const id = insertDelivery();
+    const slowId = insertDelivery(Date.now() - 1, { tenantId: slowTenant.id, endpointId: slowEndpoint });
     const runs: unknown[] = [];
-    let starts = 0;
-    const config = { ...edge.config, clock: () => (starts++, new Date()) };
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     onTestFinished(() => void vi.useRealTimers());
-    const timer = startBackgroundTimer(edge.ports, config, settings, { intervalMs: 10, fetchImpl: slowFetch, onRun: (s) => runs.push(s) });
+    const timer = startBackgroundTimer(edge.ports, edge.config, settings, { intervalMs: 10, fetchImpl, onRun: (s) => runs.push(s) });
     vi.advanceTimersByTime(10);
-    await expect.poll(() => calls, { timeout: 2000 }).toBe(1);
-    vi.advanceTimersByTime(150); // 15 ticks while the run is blocked: none starts another
-    expect(starts).toBe(1);
-    expect(runs).toHaveLength(0);
-    expect(maxActive).toBe(1);
+    await waitUntil('the slow receiver to hold its request', () => held === 1);
+    const fastId = insertDelivery();
+    vi.advanceTimersByTime(10);
+    await waitUntil("the other tenant's delivery sent while the slow one is held", () => sent.includes('/hook'));
+    await waitUntil('its success recorded', () => (edge.db.raw.prepare('SELECT status FROM webhook_deliveries WHERE id = ?').get(fastId) as { status: string }).status === 'succeeded');
+    // Many more ticks while the slow one is held: maintenance runs go on, and the slow row is never sent again.
+    for (let i = 0; i < 3 * MAX_DISPATCH_RUNS; i++) vi.advanceTimersByTime(10);
+    await waitUntil('a later maintenance run', () => runs.length >= 2);
+    expect(held).toBe(1);
     let stopped = false;
     const stopping = timer.stop().then(() => (stopped = true));
     await new Promise<void>((r) => setImmediate(r));
-    expect(stopped).toBe(false); // waiting for the run in progress
+    expect(stopped).toBe(false); // waiting for the held dispatch run
+    release();
+    await stopping;
+    expect(edge.db.raw.prepare('SELECT status, attempts FROM webhook_deliveries WHERE id = ?').get(slowId)).toEqual({ status: 'succeeded', attempts: 1 });
+    expect(sent.filter((p) => p === '/slow')).toHaveLength(1);
+  });
+
+  it('never overlaps maintenance runs: ticks during a slow one start none, stop() waits for it', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let purges = 0;
+    // A maintenance run begins with the idempotency-key purge: hold its statement until the test lets it go.
+    const db = edge.ports.db;
+    const heldDb: typeof db = {
+      batch: (statements) => db.batch(statements),
+      prepare(sql) {
+        const statement = db.prepare(sql);
+        if (!sql.startsWith('DELETE FROM idempotency_keys')) return statement;
+        return {
+          ...statement,
+          bind: (...values: Parameters<typeof statement.bind>) => {
+            const bound = statement.bind(...values);
+            return { ...bound, run: async () => (purges++, await gate, bound.run()) };
+          },
+        } as typeof statement;
+      },
+    };
+    const runs: unknown[] = [];
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    onTestFinished(() => void vi.useRealTimers());
+    const timer = startBackgroundTimer({ ...edge.ports, db: heldDb }, edge.config, settings, { intervalMs: 10, onRun: (s) => runs.push(s) });
+    vi.advanceTimersByTime(10);
+    await waitUntil('the maintenance run to begin its purge', () => purges === 1);
+    vi.advanceTimersByTime(150); // 15 ticks while it is held: none starts another
+    await new Promise<void>((r) => setImmediate(r));
+    expect(purges).toBe(1);
+    expect(runs).toHaveLength(0);
+    let stopped = false;
+    const stopping = timer.stop().then(() => (stopped = true));
+    await new Promise<void>((r) => setImmediate(r));
+    expect(stopped).toBe(false);
     release();
     await stopping;
     expect(runs).toHaveLength(1);
-    expect(calls).toBe(1);
-    expect(edge.db.raw.prepare('SELECT status FROM webhook_deliveries WHERE id = ?').get(id)).toEqual({ status: 'succeeded' });
   });
 
   it('logs a failing run instead of throwing', async () => {
@@ -197,15 +246,12 @@ describe('startBackgroundTimer', () => {
     const config = { ...edge.config, logger: { error: (m: string) => logged.push(m), warn: () => {} } };
     const brokenDb = { prepare: () => { throw new Error('db gone'); }, batch: async () => { throw new Error('db gone'); } };
     const timer = startBackgroundTimer({ ...edge.ports, db: brokenDb }, config, settings, { intervalMs: 10 });
-    await expect.poll(() => logged.length, { timeout: 2000 }).toBeGreaterThanOrEqual(6);
+    await waitUntil('the first runs to log', () => logged.length >= 6 && logged.some((m) => m.includes('webhooks')));
     await timer.stop();
-    expect(logged.slice(0, 6)).toEqual([
-      expect.stringContaining('idempotency'),
-      expect.stringContaining('rate windows'),
-      expect.stringContaining('expired uploads'),
-      expect.stringContaining('object sweep'),
-      expect.stringContaining('retention'),
-      expect.stringContaining('webhooks'),
-    ]);
+    // Each task of the maintenance run, in order, and the dispatch run (a lane of its own: anywhere among them).
+    const tasks = ['idempotency', 'rate windows', 'expired uploads', 'object sweep', 'retention'];
+    const maintenance = logged.filter((m) => !m.includes('webhooks'));
+    expect(maintenance.slice(0, 5)).toEqual(tasks.map((t) => expect.stringContaining(t)));
+    expect(logged).toContainEqual(expect.stringContaining('[background] webhooks failed'));
   });
 });
