@@ -8,6 +8,7 @@ import { nodeResolver } from '../../../edge/node/dns-resolver.ts';
 import { PRODUCTION_RETRY_SCHEDULE_S } from '../../../edge/webhooks/settings.ts';
 import { type TestEdge, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
 import { completeBody, count, insertReadyDataset, workerClient } from '../../helpers/jobs.ts';
+import { waitUntil } from '../../helpers/wait-until.ts';
 import { type WebhookReceiver, startReceiver } from '../../helpers/webhook-receiver.ts';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -53,7 +54,7 @@ describe('startEdge background timer', () => {
     expect(epRes.status).toBe(201);
     const jobId = await createJob(edge, t.api_key, insertReadyDataset(edge, t.id));
     expect((await edge.fetch(`/v1/training-jobs/${jobId}/cancel`, { method: 'POST', headers: bearer(t.api_key) })).status).toBe(200);
-    await expect.poll(() => rx.at('/pinned').length, { timeout: 5000, interval: 20 }).toBe(1);
+    await waitUntil('the delivery to /pinned', () => rx.at('/pinned').length === 1, { intervalMs: 20 });
     expect(lookups).toEqual(['localhost', 'localhost']);
   });
 
@@ -78,7 +79,7 @@ describe('startEdge background timer', () => {
     const done = await worker.complete(jobId, await completeBody(edge, lease));
     expect(done.status).toBe(200);
 
-    await expect.poll(() => rx.at('/jobs').length, { timeout: 5000, interval: 20 }).toBe(1);
+    await waitUntil('the delivery to /jobs', () => rx.at('/jobs').length === 1, { intervalMs: 20 });
     const req = rx.at('/jobs')[0];
     const msg = new Webhook(ep.secret).verify(req.body, req.headers as Record<string, string>) as {
       type: string;

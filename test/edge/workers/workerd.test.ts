@@ -224,7 +224,7 @@ describe('the edge in workerd (wrangler dev --local, D1, KV, S3 via aws4fetch)',
     expect(res.status).toBe(200);
     expect(devLog()).not.toMatch(/\[cron\] background errors/);
     // The bucket reconciliation's first run: D1 (migration 0013) and a listing through the aws4fetch store.
-    await expect.poll(() => devLog(), { timeout: 10_000 }).toMatch(/bucket reconciliation: listed [1-9]\d* object\(s\) under tenants\/.*pass over the bucket complete/);
+    await expect.poll(() => devLog(), { timeout: 60_000 }).toMatch(/bucket reconciliation: listed [1-9]\d* object\(s\) under tenants\/.*pass over the bucket complete/);
   });
 });
 
