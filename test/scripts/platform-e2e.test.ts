@@ -275,7 +275,7 @@ describe.each(['node', 'workerd'] as const)('the platform end to end (real proce
     expect(adapter.classNames).toEqual(model.classes);
 
     // The supervisor replaced its worker if that was the one killed; the job-holding workers are healthy again.
-    if (holder.pid !== extra.child.pid) await stack.waitFor(new RegExp(`^\\[worker\\] pid ${holder.pid} exited \\(signal SIGKILL\\)`), 10_000);
+    if (holder.pid !== extra.child.pid) await stack.waitFor(new RegExp(`^\\[worker\\] pid ${holder.pid} exited \\(signal SIGKILL\\)`), 30_000);
     else expect(await extra.exited).toBeNull();
   }, 240_000);
 

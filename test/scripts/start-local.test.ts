@@ -65,8 +65,8 @@ describe('npm start (local stack)', () => {
     expect(first.lines).toContain(`[s3] s3rver listening on ${stack.s3.endpoint} (bucket cocoop, data: ${join(dataDir, 's3')})`);
     const s3Mark = first.lines.length;
     process.kill(s3Pid, 'SIGKILL');
-    await first.waitFor(new RegExp(`^\\[s3\\] pid ${s3Pid} exited`), 10_000, s3Mark);
-    const newS3Pid = Number((await first.waitFor(/^\[s3\] pid (\d+)$/, 10_000, s3Mark))[1]);
+    await first.waitFor(new RegExp(`^\\[s3\\] pid ${s3Pid} exited`), 30_000, s3Mark);
+    const newS3Pid = Number((await first.waitFor(/^\[s3\] pid (\d+)$/, 30_000, s3Mark))[1]);
     expect(newS3Pid).not.toBe(s3Pid);
     await first.waitFor(/^\[s3\] s3rver listening on /, 30_000, s3Mark);
     expect((await fetch(`${stack.s3.endpoint}/cocoop?list-type=2`)).status).toBe(200);
@@ -75,8 +75,8 @@ describe('npm start (local stack)', () => {
     const pid = Number((await first.waitFor(/^\[worker\] pid (\d+)$/))[1]);
     const mark = first.lines.length;
     process.kill(pid, 'SIGKILL');
-    await first.waitFor(new RegExp(`^\\[worker\\] pid ${pid} exited`), 10_000, mark);
-    const newPid = Number((await first.waitFor(/^\[worker\] pid (\d+)$/, 10_000, mark))[1]);
+    await first.waitFor(new RegExp(`^\\[worker\\] pid ${pid} exited`), 30_000, mark);
+    const newPid = Number((await first.waitFor(/^\[worker\] pid (\d+)$/, 30_000, mark))[1]);
     expect(newPid).not.toBe(pid);
 
     first.child.kill('SIGTERM');
