@@ -36,7 +36,7 @@ export class ModelUnavailableError extends JobError {
 export async function runEvaluation(lease: EvaluationLease, deps: RunEvaluationDeps): Promise<JobOutcome> {
   const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const ev = lease.evaluation;
-  const dir = join(deps.workDir, ev.id);
+  const dir = join(deps.workDir, `${ev.id}-attempt-${lease.attempts}`); // one folder per lease, as run-job.ts
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const stop = new JobStop(ev.id);

@@ -73,7 +73,9 @@ export async function runJob(lease: TrainingLease, deps: RunJobDeps): Promise<Jo
   const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const jobId = lease.job.id;
   const heartbeatMs = deps.heartbeatMs ?? 5000;
-  const jobDir = join(deps.workDir, jobId);
+  // One folder per lease: another worker sharing WORK_DIR may hold another attempt of this job (a stale one still
+  // training), and each removes only its own folder.
+  const jobDir = join(deps.workDir, `${jobId}-attempt-${lease.attempts}`);
   const ckptDir = join(jobDir, 'checkpoints');
   rmSync(jobDir, { recursive: true, force: true });
   mkdirSync(jobDir, { recursive: true });

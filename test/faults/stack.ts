@@ -235,7 +235,7 @@ export async function inProcessWorker(
   workDir: string,
   workerId: string,
   logs: string[],
-  extra: { hooks?: RunJobHooks; leaseSeconds?: number } = {},
+  extra: { hooks?: RunJobHooks; leaseSeconds?: number; sharedWorkDir?: boolean } = {},
 ): Promise<Trainer> {
   const { model, encoders } = await toyModel();
   return testTrainer({ edgeUrl: stack.url, blobs: stack.blobs(), model, encoders, workDir, logs }, workerId, { ...extra, clientTimeoutMs: 5000 });

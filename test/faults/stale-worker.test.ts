@@ -71,7 +71,10 @@ describe('a stale worker', () => {
     let release!: () => void;
     const bDone = new Promise<void>((ok) => (release = ok));
     let lost = false;
+    // A and B work in one folder, as two workers on one host do when WORK_DIR is not set: B's attempt must not
+    // remove A's files, nor A's cleanup B's.
     const a = await inProcessWorker({ ...fx.stack, url: proxy.url }, fx.workDir, 'worker-a', logs, {
+      sharedWorkDir: true,
       leaseSeconds: 60,
       hooks: {
         afterCheckpointUpload: async (epoch) => {
@@ -93,7 +96,7 @@ describe('a stale worker', () => {
     let b: Awaited<ReturnType<typeof inProcessWorker>> | null = null;
     try {
       await waitFor('A to lose the edge', async () => lost, 60_000, context);
-      b = await inProcessWorker(fx.stack, fx.workDir, 'worker-b', logs);
+      b = await inProcessWorker(fx.stack, fx.workDir, 'worker-b', logs, { sharedWorkDir: true });
       const bLoop = b.start();
       const done = await finalJob(fx.stack, t.key, job.id, 60_000, context);
       expect(done.status, JSON.stringify(done.error)).toBe('succeeded');

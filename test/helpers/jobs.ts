@@ -94,14 +94,15 @@ export interface TestTrainerDeps {
 export function testTrainer(
   deps: TestTrainerDeps,
   workerId: string,
-  extra: { leaseSeconds?: number; hooks?: RunJobHooks; clientTimeoutMs?: number } = {},
+  extra: { leaseSeconds?: number; hooks?: RunJobHooks; clientTimeoutMs?: number; sharedWorkDir?: boolean } = {},
 ): Trainer {
   return new Trainer({
     client: new EdgeClient({ baseUrl: deps.edgeUrl, token: WORKER_TOKEN, backoffMs: 50, ...(extra.clientTimeoutMs ? { timeoutMs: extra.clientTimeoutMs } : {}) }),
     blobs: deps.blobs,
     model: deps.model,
     encoders: deps.encoders,
-    workDir: join(deps.workDir, workerId),
+    // Its own folder, unless the test puts several trainers in one (as workers on one host without WORK_DIR are).
+    workDir: extra.sharedWorkDir ? deps.workDir : join(deps.workDir, workerId),
     workerId,
     pollMs: 100,
     maxPollMs: 400,
