@@ -9,7 +9,7 @@
 // since it is deterministic every attempt computes the same result. Failures are /fail with a code:
 // model_unavailable (the adapter is gone or does not match), the dataset codes of dataset-download.ts, or
 // internal_error.
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EvaluationLease } from '../../shared/contracts/worker-api.ts';
 import type { AdapterParams } from '../cocoop/adapter.ts';
@@ -22,6 +22,7 @@ import { JobStop } from './job-stop.ts';
 import { JobReporter, type JobOutcome } from './reporter.ts';
 import type { WorkDeps } from './work-deps.ts';
 import { DEFAULT_STORAGE_RETRY_MS, type StorageRetry, retryStorage } from './storage.ts';
+import { leaseFolder } from './work-folders.ts';
 
 export interface RunEvaluationDeps extends WorkDeps {
   /** After the images are encoded, before they are classified (tests stop a worker here). */
@@ -36,9 +37,7 @@ export class ModelUnavailableError extends JobError {
 export async function runEvaluation(lease: EvaluationLease, deps: RunEvaluationDeps): Promise<JobOutcome> {
   const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const ev = lease.evaluation;
-  const dir = join(deps.workDir, `${ev.id}-attempt-${lease.attempts}`); // one folder per lease, as run-job.ts
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  const dir = leaseFolder(deps.workDir, ev.id, lease.attempts); // one folder per lease, as run-job.ts
   const stop = new JobStop(ev.id);
   const onTrainerStop = () => stop.stop('stop');
   if (deps.signal?.aborted) onTrainerStop();

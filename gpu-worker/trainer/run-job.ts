@@ -12,7 +12,7 @@
 // bounds: blob-store reads and writes that throw are retried for up to storageRetryMs (storage.ts) before the job
 // fails, the final report for up to reportRetryMs while the edge is unreachable (reporter.ts).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Scores } from '../../shared/contracts/evaluation.ts';
 import type { TrainingLease } from '../../shared/contracts/worker-api.ts';
@@ -32,6 +32,7 @@ import { JobStop } from './job-stop.ts';
 import { JobReporter, type JobOutcome } from './reporter.ts';
 import type { WorkDeps } from './work-deps.ts';
 import { DEFAULT_STORAGE_RETRY_MS, type StorageRetry, type TrainerBlobs, retryStorage } from './storage.ts';
+import { leaseFolder } from './work-folders.ts';
 
 // downloadDataset is named here by the G8 test (test/security/presigned-scope.test.ts) and docs/security.md.
 export { downloadDataset };
@@ -73,12 +74,10 @@ export async function runJob(lease: TrainingLease, deps: RunJobDeps): Promise<Jo
   const log = deps.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const jobId = lease.job.id;
   const heartbeatMs = deps.heartbeatMs ?? 5000;
-  // One folder per lease: another worker sharing WORK_DIR may hold another attempt of this job (a stale one still
-  // training), and each removes only its own folder.
-  const jobDir = join(deps.workDir, `${jobId}-attempt-${lease.attempts}`);
+  // One folder per lease (work-folders.ts): another worker sharing WORK_DIR may hold another attempt of this job (a
+  // stale one still training), and each removes only its own folder.
+  const jobDir = leaseFolder(deps.workDir, jobId, lease.attempts);
   const ckptDir = join(jobDir, 'checkpoints');
-  rmSync(jobDir, { recursive: true, force: true });
-  mkdirSync(jobDir, { recursive: true });
 
   const stop = new JobStop(jobId);
   const onTrainerStop = () => stop.stop('stop');

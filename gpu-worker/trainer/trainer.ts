@@ -12,6 +12,7 @@ import { errorMessage } from './errors.ts';
 import { runEvaluation } from './run-evaluation.ts';
 import { type JobOutcome, type RunJobHooks, runJob } from './run-job.ts';
 import type { TrainerBlobs } from './storage.ts';
+import { sweepDeadFolders } from './work-folders.ts';
 
 export interface TrainerOptions {
   client: EdgeClient;
@@ -79,6 +80,9 @@ export class Trainer {
     const maxPollMs = Math.max(pollMs, this.opts.maxPollMs ?? 5000);
     const signal = this.stopping.signal;
     let wait = pollMs;
+    // Folders left by a worker process of this host that died mid-lease (its job went on elsewhere).
+    const swept = sweepDeadFolders(this.opts.workDir);
+    if (swept.length > 0) this.log(`worker ${workerId}: removed ${swept.length} folder(s) of dead worker processes from ${this.opts.workDir}: ${swept.join(', ')}`);
     this.log(`worker ${workerId}: polling for jobs`);
     while (!this.stopped) {
       let lease: Lease | null;

@@ -2,8 +2,9 @@
 // bundled toy CLIP and toy-world images uploaded through the public API: a job runs to a model whose
 // artifact loads against the base model; a cancel request stops a running job and frees the worker;
 // a job abandoned after its first checkpoint is resumed by another worker from that checkpoint.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningEdge, startEdge } from '../../../edge/node/server.ts';
@@ -259,4 +260,18 @@ describe('training worker', () => {
       await loop;
     }
   }, 60_000);
+  it('at start, removes the lease folders a dead worker process of this host left in its WORK_DIR, and only those', async () => {
+    const dir = join(workDir, 'w-sweep');
+    const dead = Number(spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout);
+    for (const [name, pid] of [['job_killed-attempt-1', dead], ['job_live-attempt-2', process.pid]] as const) {
+      mkdirSync(join(dir, name, 'checkpoints'), { recursive: true });
+      writeFileSync(join(dir, name, 'owner.json'), JSON.stringify({ host: hostname(), pid }));
+    }
+    const worker = newWorker('w-sweep');
+    const loop = worker.start();
+    await worker.stop();
+    await loop;
+    expect(readdirSync(dir)).toEqual(['job_live-attempt-2']);
+    expect(logs).toContain(`worker w-sweep: removed 1 folder(s) of dead worker processes from ${dir}: job_killed-attempt-1`);
+  });
 });
