@@ -1,5 +1,6 @@
 // The console's frame: a skip link, the header (sections, the tenant, sign-out) and the page of the current route.
 import { useEffect, useRef } from 'preact/hooks';
+import { AccountPage } from './pages/account.tsx';
 import { DatasetPage } from './pages/dataset.tsx';
 import { DatasetsPage } from './pages/datasets.tsx';
 import { EvaluationPage, EvaluationsPage } from './pages/evaluations.tsx';
@@ -19,6 +20,7 @@ const SECTIONS = [
   { section: 'models', label: 'Models', pages: ['models', 'model'] },
   { section: 'evaluations', label: 'Evaluations', pages: ['evaluations', 'evaluation'] },
   { section: 'webhooks', label: 'Webhooks', pages: ['webhooks', 'webhook'] },
+  { section: 'account', label: 'Account', pages: ['account'] },
 ] as const;
 
 function Page({ r }: { r: Route }) {
@@ -43,6 +45,8 @@ function Page({ r }: { r: Route }) {
       return <WebhooksPage />;
     case 'webhook':
       return <WebhookPage id={r.id} />;
+    case 'account':
+      return <AccountPage />;
     case 'not-found':
       return (
         <>

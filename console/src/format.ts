@@ -5,10 +5,22 @@ export function percent(fraction: number | null | undefined, digits = 1): string
   return `${(fraction * 100).toFixed(digits)}%`;
 }
 
+const BYTE_UNITS = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(1)} ${BYTE_UNITS[unit]}`;
+}
+
+/** A count with thousands separators: 20000 → "20,000". */
+export function count(n: number): string {
+  return n.toLocaleString('en-US');
 }
 
 export function duration(ms: number): string {

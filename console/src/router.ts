@@ -12,6 +12,7 @@ export type Route =
   | { page: 'evaluation'; id: string }
   | { page: 'webhooks' }
   | { page: 'webhook'; id: string }
+  | { page: 'account' }
   | { page: 'not-found'; path: string };
 
 const DETAIL: Record<string, Route['page']> = {
@@ -21,6 +22,11 @@ const DETAIL: Record<string, Route['page']> = {
   evaluations: 'evaluation',
   webhooks: 'webhook',
 };
+
+/** Sections that are one page, without detail pages under them. */
+const SINGLE = new Set<Route['page']>(['account']);
+
+type Section = keyof typeof DETAIL | 'account';
 
 /** The route of a location hash ('' and '#/' are the datasets list). */
 export function parseRoute(hash: string): Route {
@@ -33,13 +39,17 @@ export function parseRoute(hash: string): Route {
     }
   });
   if (section === '' && id === undefined) return { page: 'datasets' };
+  if (SINGLE.has(section as Route['page'])) {
+    // '#/account' and '#/account/'; nothing under it is a page.
+    return id === undefined || (id === '' && rest.length === 0) ? ({ page: section } as Route) : { page: 'not-found', path };
+  }
   if (!(section in DETAIL) || rest.length > 0) return { page: 'not-found', path };
   if (id === undefined || id === '') return { page: section as 'datasets' | 'jobs' | 'models' | 'evaluations' | 'webhooks' };
   return { page: DETAIL[section], id } as Route;
 }
 
 /** The hash of a page: href(`jobs`, job.id) → '#/jobs/job_…'. */
-export function href(section: keyof typeof DETAIL, id?: string): string {
+export function href(section: Section, id?: string): string {
   return id === undefined ? `#/${section}` : `#/${section}/${encodeURIComponent(id)}`;
 }
 

@@ -2,6 +2,7 @@
 // a log line) and in the SDK client made from it. A key the API refuses (revoked, expired) signs the console out with
 // the API's own message, shown on the sign-in page.
 import { computed, signal } from '@preact/signals';
+import { isSignedInKey } from './account.ts';
 import { resetRoute } from './router.ts';
 import { AuthenticationError, CoCoOp, type Me } from './sdk.ts';
 
@@ -39,6 +40,11 @@ export function api(): CoCoOp {
   const c = client.value;
   if (!c) throw new Error('Not signed in.');
   return c;
+}
+
+/** Whether the listed key with this display prefix is the one this console is signed in with (the key itself stays here). */
+export function isSignedInWith(prefix: string): boolean {
+  return isSignedInKey(prefix, apiKey.value);
 }
 
 /** Checks the key with GET /v1/me, then keeps it for this tab. Rejects with the API's error when it is refused. */

@@ -1,11 +1,14 @@
 // The console's pure parts, without a browser: the training form's defaults and rules against the edge's own
 // (DEFAULT_HYPERPARAMETERS and the HyperparametersInput schema of /openapi.json), the folder plan (labels from class
-// folders, what is left out and why), label lists, progress and ETA, the per-epoch figures of a job's events.
+// folders, what is left out and why), label lists, progress and ETA, the per-epoch figures of a job's events, the
+// account page's usage columns (one per meter of the UsageDay schema), key states, the signed-in key's match and the
+// new key's expiry (the CreateApiKeyRequest range).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_HYPERPARAMETERS } from '../../edge/jobs/records.ts';
 import { DEFAULTS, type NumberRule, RULES, defaultForm, parseHyperparameters, parseNumber } from '../../console/src/hyperparameters.ts';
 import { MAX_IMAGE_BYTES, planLabelled, planUpload } from '../../console/src/folder.ts';
-import { eta, jobFraction, percent } from '../../console/src/format.ts';
+import { MAX_KEY_DAYS, USAGE_METERS, auditDetails, currentMonth, isSignedInKey, keyState, parseKeyExpiry } from '../../console/src/account.ts';
+import { bytes, count, eta, jobFraction, percent } from '../../console/src/format.ts';
 import { epochMetrics } from '../../console/src/job-metrics.ts';
 import { parseLabels, repeatedLabel } from '../../console/src/labels.ts';
 import type { TrainingJobEvent } from '../../sdk/src/index.ts';
@@ -20,14 +23,18 @@ interface JsonSchema {
   prefixItems?: JsonSchema[];
   items?: JsonSchema;
   anyOf?: JsonSchema[];
+  properties?: Record<string, JsonSchema>;
+  $ref?: string;
 }
 
 let edge: TestEdge;
 let schema: Record<string, JsonSchema>;
+let schemas: Record<string, { properties: Record<string, JsonSchema> }>;
 beforeAll(async () => {
   edge = await startTestEdge();
   const doc = (await (await edge.fetch('/openapi.json')).json()) as { components: { schemas: Record<string, { properties: Record<string, JsonSchema> }> } };
-  schema = doc.components.schemas.HyperparametersInput!.properties;
+  schemas = doc.components.schemas;
+  schema = schemas.HyperparametersInput!.properties;
 });
 afterAll(async () => {
   await edge?.close();
@@ -151,6 +158,69 @@ describe('labels, progress and figures', () => {
       { epoch: 1, loss: 2, accuracy: 0.5, val_accuracy: null },
       { epoch: 2, loss: 0.9, accuracy: 0.8, val_accuracy: 0.65 },
     ]);
+  });
+});
+
+describe('the account page', () => {
+  it('has one usage column per meter of the API’s UsageDay, each reading its own figure', () => {
+    // The meters of a day: its number fields and the numbers inside its objects (seconds per method), not the date.
+    const resolve = (s: JsonSchema) => (s.$ref ? schemas[s.$ref.replace('#/components/schemas/', '')]! : s);
+    const leaves = Object.entries(schemas.UsageDay!.properties)
+      .filter(([name]) => name !== 'date')
+      .flatMap(([name, s]) => {
+        const props = resolve(s).properties;
+        return props ? Object.keys(props).map((k) => `${name}.${k}`) : [name];
+      });
+    expect(leaves).toContain('evaluation_seconds.zero-shot');
+    expect(USAGE_METERS).toHaveLength(leaves.length);
+    const figures = {
+      date: '2025-01-31',
+      classify_requests: 1234,
+      classify_images: 5,
+      embedding_texts: 6,
+      training_seconds: { cocoop: 61, coop: 7 },
+      evaluation_seconds: { cocoop: 8, coop: 9, 'zero-shot': 3600 },
+      storage_bytes: 3 * 1024 ** 3,
+    };
+    expect(USAGE_METERS.map((m) => m.day(figures))).toEqual(['1,234', '5', '6', '1 min 1 s', '7 s', '8 s', '9 s', '1 h 0 min', '3.0 GiB']);
+    expect(USAGE_METERS.at(-1)!.day({ ...figures, storage_bytes: null })).toBe('–');
+    const { date: _date, storage_bytes: _storage, ...sums } = figures;
+    expect(USAGE_METERS.map((m) => m.total({ ...sums, storage_byte_days: 2048 }))).toEqual(['1,234', '5', '6', '1 min 1 s', '7 s', '8 s', '9 s', '1 h 0 min', '2.0 KiB-days']);
+  });
+
+  it('reads sizes and counts, and defaults the usage range to this UTC month', () => {
+    expect([bytes(512), bytes(1536), bytes(5 * 1024 ** 2), bytes(2 * 1024 ** 3), bytes(2 ** 50)]).toEqual(['512 B', '1.5 KiB', '5.0 MiB', '2.0 GiB', '1.0 PiB']);
+    expect(count(20000)).toBe('20,000');
+    // 23:30 on 31 March in UTC−2 is already 1 April in UTC: the report's days are UTC days.
+    expect(currentMonth(new Date('2025-03-31T23:30:00-02:00'))).toEqual({ from: '2025-04-01', to: '2025-04-01' });
+    expect(currentMonth(new Date('2025-02-14T12:00:00Z'))).toEqual({ from: '2025-02-01', to: '2025-02-14' });
+  });
+
+  it('tells active, revoked and expired keys apart, and knows the signed-in key by its prefix', () => {
+    const now = Date.parse('2025-06-01T00:00:00Z');
+    expect(keyState({ revoked_at: null, expires_at: null }, now)).toBe('active');
+    expect(keyState({ revoked_at: null, expires_at: '2025-06-02T00:00:00Z' }, now)).toBe('active');
+    expect(keyState({ revoked_at: null, expires_at: '2025-05-31T23:59:59Z' }, now)).toBe('expired');
+    expect(keyState({ revoked_at: '2025-05-01T00:00:00Z', expires_at: '2025-05-31T00:00:00Z' }, now)).toBe('revoked');
+    const key = 'ck_live_3fJ9kQ2mXcV7pL0aZr8tN5wB1yH6dE4u';
+    expect(isSignedInKey('ck_live_3fJ9', key)).toBe(true);
+    expect(isSignedInKey('ck_live_3fJ8', key)).toBe(false);
+    expect(isSignedInKey('', key)).toBe(false);
+    expect(isSignedInKey('ck_live_3fJ9', null)).toBe(false);
+  });
+
+  it('takes an optional expiry in whole days within the API’s range', () => {
+    const days = schemas.CreateApiKeyRequest!.properties.expires_in_days!;
+    expect([days.minimum, days.maximum]).toEqual([1, MAX_KEY_DAYS]);
+    expect(parseKeyExpiry('  ')).toEqual({ params: {} });
+    expect(parseKeyExpiry(' 90 ')).toEqual({ params: { expires_in_days: 90 } });
+    expect(parseKeyExpiry(String(MAX_KEY_DAYS))).toEqual({ params: { expires_in_days: MAX_KEY_DAYS } });
+    for (const bad of ['0', '3651', '1.5', '-3', '1e2', 'ninety']) expect(parseKeyExpiry(bad), bad).toHaveProperty('error');
+  });
+
+  it('spells out an audit event’s details', () => {
+    expect(auditDetails({ data: { prefix: 'ck_live_3fJ9', expires_at: null, 'quotas.datasets': 7 } })).toBe('prefix: ck_live_3fJ9, expires_at: null, quotas.datasets: 7');
+    expect(auditDetails({})).toBe('');
   });
 });
 

@@ -106,6 +106,9 @@ const STATUS_KIND: Record<string, string> = {
   cancelled: 'neutral',
   enabled: 'good',
   disabled: 'bad',
+  active: 'good',
+  revoked: 'bad',
+  expired: 'bad',
 };
 
 /** A status as a word and a colour (the word carries it; the colour only helps). */
