@@ -34,6 +34,8 @@ export interface PageLog {
   allowHttpError(status: number, urlPart: string): void;
   /** A request the test makes fail on purpose (an injected network fault): its failure and console line are expected. */
   allowFailedRequest(url: string): void;
+  /** Every URL the page's main frame navigated to. */
+  visited: string[];
 }
 
 const FAILED_RESOURCE = /^Failed to load resource: the server responded with a status of (\d{3})/;
@@ -46,7 +48,11 @@ export function watch(page: Page): PageLog {
     problems: [],
     allowHttpError: (status, urlPart) => void allowed.push({ status, urlPart }),
     allowFailedRequest: (url) => void failing.add(url),
+    visited: [],
   };
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) log.visited.push(frame.url());
+  });
   page.on('console', (msg: ConsoleMessage) => {
     const url = msg.location()?.url ?? '';
     const line = `${msg.type()}: ${msg.text()}${url ? ` (${url})` : ''}`;

@@ -73,28 +73,8 @@ export function UsageSection() {
         and the day's storage snapshot. An empty date takes the API's default (to: today; from: the first day of that month).
       </p>
       <form class="card range-form" onSubmit={show}>
-        <span class="field">
-          <label for="usage-from">From (UTC day)</label>
-          <input
-            id="usage-from"
-            type="date"
-            value={from}
-            onInput={(e) => setFrom(e.currentTarget.value)}
-            aria-invalid={fault === 'from' ? 'true' : undefined}
-            aria-describedby={fault === 'from' ? 'usage-error' : undefined}
-          />
-        </span>
-        <span class="field">
-          <label for="usage-to">To (UTC day, included)</label>
-          <input
-            id="usage-to"
-            type="date"
-            value={to}
-            onInput={(e) => setTo(e.currentTarget.value)}
-            aria-invalid={fault === 'to' ? 'true' : undefined}
-            aria-describedby={fault === 'to' ? 'usage-error' : undefined}
-          />
-        </span>
+        <DayField name="from" label="From (UTC day)" value={from} onInput={setFrom} invalid={fault === 'from'} />
+        <DayField name="to" label="To (UTC day, included)" value={to} onInput={setTo} invalid={fault === 'to'} />
         <button type="submit" class="primary" id="usage-show" disabled={report.loading}>
           Show usage
         </button>
@@ -111,5 +91,22 @@ export function UsageSection() {
         </p>
       ) : null}
     </>
+  );
+}
+
+/** A labelled date input of the range (`usage-<name>`), marked invalid with the error's text when the API refused it. */
+function DayField(p: { name: 'from' | 'to'; label: string; value: string; onInput: (v: string) => void; invalid: boolean }) {
+  return (
+    <span class="field">
+      <label for={`usage-${p.name}`}>{p.label}</label>
+      <input
+        id={`usage-${p.name}`}
+        type="date"
+        value={p.value}
+        onInput={(e) => p.onInput(e.currentTarget.value)}
+        aria-invalid={p.invalid ? 'true' : undefined}
+        aria-describedby={p.invalid ? 'usage-error' : undefined}
+      />
+    </span>
   );
 }
