@@ -195,7 +195,7 @@ describe('body limits', () => {
 
 describe('rate limit', () => {
   it('429 rate_limited with Retry-After once a key exceeds the window; other keys are unaffected', async () => {
-    const limited = await startTestEdge({ rateLimit: { requestsPerWindow: 3, windowMs: 60_000 } });
+    const limited = await startTestEdge({ rateLimit: { requestsPerWindow: 3, windowMs: 60_000 }, clock: new ManualClock().now }); // held still: one window
     try {
       const t = await limited.createTenant('Busy');
       const statuses: number[] = [];

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { MemoryCache } from '../../edge/node/memory-cache.ts';
 import type { KeyValueCache } from '../../edge/ports.ts';
 import { ADMIN_TOKEN, WORKER_TOKEN, type TestEdge, bearer, jsonHeaders, startTestEdge } from '../helpers/edge.ts';
+import { ManualClock } from '../helpers/manual-clock.ts';
 
 const METRICS_TOKEN = 'scope-metrics-token-0123456789';
 /** The real Node cache, every call to it written down (get/put/delete and the key). */
@@ -213,14 +214,14 @@ describe('API keys at rest', () => {
 describe('what the rate limits cover', () => {
   let limited: TestEdge;
   beforeAll(async () => {
-    limited = await startTestEdge({ rateLimit: { requestsPerWindow: 2, windowMs: 60_000 } });
+    limited = await startTestEdge({ rateLimit: { requestsPerWindow: 2, windowMs: 60_000 }, clock: new ManualClock().now }); // held still: one window
   });
   afterAll(async () => {
     await limited?.close();
   });
 
   it('G4 (fixed): failed authentication is limited per client address; the system routes are not limited', async () => {
-    const own = await startTestEdge({ rateLimit: { authFailuresPerWindow: 16 } });
+    const own = await startTestEdge({ rateLimit: { authFailuresPerWindow: 16 }, clock: new ManualClock().now });
     try {
       for (let i = 0; i < 8; i++) {
         expect((await own.fetch('/v1/me', { headers: bearer(`ck_live_${String(i).repeat(32)}`) })).status).toBe(401);

@@ -7,6 +7,7 @@ import { requireAdmin, requireTenant, requireWorker } from '../../../edge/http/a
 import { SqliteDatabase } from '../../../edge/node/sqlite-database.ts';
 import { MemoryCache } from '../../../edge/node/memory-cache.ts';
 import { MIGRATIONS_DIR } from '../../../edge/node/server.ts';
+import { ManualClock } from '../../helpers/manual-clock.ts';
 import { ADMIN_TOKEN, unreachableBlobStore, WORKER_TOKEN, bearer, serveApp } from '../../helpers/edge.ts';
 
 let server: { url: string; close(): Promise<void> };
@@ -15,7 +16,7 @@ let db: SqliteDatabase;
 beforeAll(async () => {
   db = new SqliteDatabase(':memory:');
   db.migrate(MIGRATIONS_DIR);
-  const config = resolveConfig({ adminToken: ADMIN_TOKEN, workerToken: WORKER_TOKEN, rateLimit: { requestsPerWindow: 2, windowMs: 60_000 } });
+  const config = resolveConfig({ adminToken: ADMIN_TOKEN, workerToken: WORKER_TOKEN, rateLimit: { requestsPerWindow: 2, windowMs: 60_000 }, clock: new ManualClock().now }); // held still: one window
   const app = createApp({ db, blobs: unreachableBlobStore(), cache: new MemoryCache() }, config);
   app.get('/v1/worker-only', requireWorker, (c) => c.json({ ok: true }));
   app.get('/internal/worker-only', requireWorker, (c) => c.json({ ok: true }));

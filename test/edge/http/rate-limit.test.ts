@@ -1,9 +1,15 @@
 // Rate limits on the edge on Node over real HTTP (edge/http/rate-limit.ts, edge/node/rate-limits.ts): the per-key
 // limit is counted in process memory (no database write per request), and failed authentication is limited per
-// client address (the socket's, or a configured proxy header) on /v1 and /internal/v1.
+// client address (the socket's, or a configured proxy header) on /v1 and /internal/v1. Each edge runs on a clock held
+// still, so a test's requests all fall in one window (on the real clock a minute boundary between two requests reset
+// the count: a 401 where 429 was due, once in a loaded run).
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, type TestEdge, WORKER_TOKEN, bearer, jsonHeaders, startTestEdge } from '../../helpers/edge.ts';
 import { count } from '../../helpers/jobs.ts';
+import { ManualClock } from '../../helpers/manual-clock.ts';
+
+/** A clock held still (the window never ends during a test). */
+const held = () => new ManualClock().now;
 
 let edge: TestEdge;
 afterEach(async () => {
@@ -15,7 +21,7 @@ const errorOf = async (res: Response) => ((await res.json()) as { error: ApiErro
 
 describe('per-key limit', () => {
   it('counts without writing the database: 429 over the limit, and no rate-limit row is ever written', async () => {
-    edge = await startTestEdge({ rateLimit: { requestsPerWindow: 3, windowMs: 60_000 } });
+    edge = await startTestEdge({ rateLimit: { requestsPerWindow: 3, windowMs: 60_000 }, clock: held() });
     const t = await edge.createTenant('Busy');
     // The key's first use records its last_used_at (one write; the next is due a minute later at the earliest).
     expect((await edge.fetch('/v1/me', { headers: bearer(t.api_key) })).status).toBe(200);
@@ -33,7 +39,7 @@ describe('per-key limit', () => {
 
 describe('failed authentication, per client address', () => {
   it('after the limit of failures every request from that address is 429 with Retry-After, before its credentials are checked; the worker API counts too', async () => {
-    edge = await startTestEdge({ rateLimit: { authFailuresPerWindow: 3 } });
+    edge = await startTestEdge({ rateLimit: { authFailuresPerWindow: 3 }, clock: held() });
     const t = await edge.createTenant('Victim');
     expect((await edge.fetch('/v1/me', { headers: bearer(`ck_live_${'x'.repeat(32)}`) })).status).toBe(401); // unknown key
     expect((await edge.fetch('/v1/tenants', { method: 'POST', headers: jsonHeaders(`${ADMIN_TOKEN}-wrong`), body: '{}' })).status).toBe(401); // bad admin token
@@ -56,7 +62,7 @@ describe('failed authentication, per client address', () => {
   });
 
   it('successful requests do not count, and a revoked key counts as a failure', async () => {
-    edge = await startTestEdge({ rateLimit: { authFailuresPerWindow: 2 } });
+    edge = await startTestEdge({ rateLimit: { authFailuresPerWindow: 2 }, clock: held() });
     const t = await edge.createTenant('Fine');
     for (let i = 0; i < 5; i++) expect((await edge.fetch('/v1/me', { headers: bearer(t.api_key) })).status).toBe(200);
     const k = (await (await edge.fetch('/v1/api-keys', { method: 'POST', headers: bearer(t.api_key) })).json()) as { id: string; api_key: string };
@@ -67,13 +73,13 @@ describe('failed authentication, per client address', () => {
   });
 
   it('X-Forwarded-For is not trusted unless configured; with CLIENT_IP_HEADER the proxy-set address is the bucket', async () => {
-    edge = await startTestEdge({ rateLimit: { authFailuresPerWindow: 1 } });
+    edge = await startTestEdge({ rateLimit: { authFailuresPerWindow: 1 }, clock: held() });
     const bad = (ip: string) => edge.fetch('/v1/me', { headers: bearer('garbage', { 'x-forwarded-for': ip }) });
     expect((await bad('203.0.113.1')).status).toBe(401);
     expect((await bad('203.0.113.2')).status).toBe(429); // the same socket address: a spoofed header changes nothing
     await edge.close();
 
-    edge = await startTestEdge({ rateLimit: { authFailuresPerWindow: 1, clientIpHeader: 'x-real-ip' } });
+    edge = await startTestEdge({ rateLimit: { authFailuresPerWindow: 1, clientIpHeader: 'x-real-ip' }, clock: held() });
     const viaProxy = (ip: string) => edge.fetch('/v1/me', { headers: bearer('garbage', { 'x-real-ip': ip }) });
     expect((await viaProxy('203.0.113.1')).status).toBe(401);
     expect((await viaProxy('203.0.113.1')).status).toBe(429);
