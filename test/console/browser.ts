@@ -75,21 +75,32 @@ export function watch(page: Page): PageLog {
   return log;
 }
 
-/** Waits until the element matching `selector` has text matching `pattern`; returns that text. */
+/**
+ * Waits until the element matching `selector` has text matching `pattern`; returns that text. On timeout the error
+ * says what the element and the page's main content said instead.
+ */
 export async function waitForText(page: Page, selector: string, pattern: RegExp, timeout = 30_000): Promise<string> {
-  const handle = await page.waitForFunction(
-    (sel: string, source: string, flags: string) => {
-      const el = document.querySelector(sel);
-      const text = el?.textContent ?? '';
-      return new RegExp(source, flags).test(text) ? text : false;
-    },
-    // Polled: Preact changes a text in place (characterData), which mutation polling does not see.
-    { timeout, polling: 50 },
-    selector,
-    pattern.source,
-    pattern.flags,
-  );
-  return (await handle.jsonValue()) as string;
+  try {
+    const handle = await page.waitForFunction(
+      (sel: string, source: string, flags: string) => {
+        const el = document.querySelector(sel);
+        const text = el?.textContent ?? '';
+        return new RegExp(source, flags).test(text) ? text : false;
+      },
+      // Polled: Preact changes a text in place (characterData), which mutation polling does not see.
+      { timeout, polling: 50 },
+      selector,
+      pattern.source,
+      pattern.flags,
+    );
+    return (await handle.jsonValue()) as string;
+  } catch (err) {
+    const seen = await page
+      .evaluate((sel: string) => ({ element: document.querySelector(sel)?.textContent ?? null, main: document.querySelector('main')?.textContent ?? '', url: location.hash }), selector)
+      .catch(() => null);
+    const said = seen ? `${selector}: ${JSON.stringify(seen.element)}; page ${seen.url}: ${JSON.stringify(seen.main.slice(0, 1500))}` : 'the page could not be read';
+    throw new Error(`no text matching ${pattern} in ${selector} within ${timeout / 1000} s (${said})`, { cause: err });
+  }
 }
 
 /** Clears an input and types `text` into it, as a user would. */

@@ -14,6 +14,7 @@ import type { Browser, HTTPRequest, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toyImageSet, writeImageFolder } from '../../lab/toyworld/image-sets.ts';
 import { type LocalStack, startLocalStack } from '../sdk/local-stack.ts';
+import { waitUntil } from '../helpers/wait-until.ts';
 import { type WebhookReceiver, startReceiver } from '../helpers/webhook-receiver.ts';
 import { type PageLog, fill, launchBrowser, waitForText, watch } from './browser.ts';
 import { screenshot } from './screenshots.ts';
@@ -294,6 +295,8 @@ describe('the web console against the local stack', () => {
     await page.click('.notice a');
     await page.waitForSelector('#send-test');
     await page.click('#send-test');
+    // The receiver first (the API's side), then the page: a failure says which of the two did not happen.
+    await waitUntil('the test event at the receiver', () => receiver.at('/console-hooks').length === 1, { context: () => log.messages.slice(-10).join('\n') });
     await waitForText(page, '#deliveries', /webhook\.test\s*succeeded\s*1 attempt/, 30_000);
     expect(receiver.at('/console-hooks')).toHaveLength(1);
     await page.click('#deliveries button');
